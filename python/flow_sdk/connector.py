@@ -1,0 +1,79 @@
+"""What every flow-sdk connector process does around its protocol: take stdout for the
+protocol, set up logs, optionally wait for a debugger, serve requests until EOF, and turn
+any failure into a non-zero exit whose last stderr line says what failed."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import sys
+from collections.abc import Iterator
+
+from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
+from flow_sdk.io import ProtocolWriter, protect_stdout, stdin_lines
+from flow_sdk.logger import init_logger, last_words
+from flow_sdk.protocol.wire import ProtocolError
+
+DEBUGPY_ENV = "FLOW_SDK_DEBUGPY"
+
+
+class BaseConnector(abc.ABC):
+    """Base of capture, materialize and derive connectors: owns the process lifecycle."""
+
+    log: logging.Logger = logging.getLogger("flow")
+
+    @abc.abstractmethod
+    def serve(self, lines: Iterator[bytes], writer: ProtocolWriter) -> None:
+        """Answer request `lines` in order until they end (or a session finishes)."""
+
+    def main(self) -> None:
+        """Run as a connector process: serve stdin, exit 0 at its end, non-zero on failure."""
+        writer = protect_stdout()
+        self.log = init_logger()
+        wait_for_debugger(self.log)
+        code = run_guarded(lambda: self.serve(stdin_lines(), writer), writer, self.log)
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def run_guarded(body, writer: ProtocolWriter, log: logging.Logger) -> int:  # noqa: ANN001
+    """Run `body`; return the exit code, logging a failure's cause as the last line."""
+    try:
+        body()
+        writer.flush()
+        return 0
+    except SessionStopped:
+        writer.flush()
+        log.debug("stdin closed by the runtime; session stopped")
+        return 0
+    except ValidateError as exc:
+        writer.discard()
+        last_words(exc.message)
+    except (ProtocolError, ConnectorError) as exc:
+        writer.discard()
+        last_words(str(exc))
+    except BrokenPipeError:
+        writer.discard()
+        last_words("the runtime closed the connector's stdout")
+    except KeyboardInterrupt:
+        writer.discard()
+        last_words("interrupted")
+    except Exception as exc:  # the catch-all that turns a crash into a sentence
+        writer.discard()
+        log.error("connector failed", exc_info=True)
+        last_words(f"connector failed: {type(exc).__name__}: {exc}")
+    return 1
+
+
+def wait_for_debugger(log: logging.Logger) -> None:
+    """With FLOW_SDK_DEBUGPY=host:port, listen for a debugger and wait until one attaches."""
+    where = os.environ.get(DEBUGPY_ENV)
+    if not where:
+        return
+    import debugpy  # only when asked: a dev tool, not a dependency of connectors
+
+    host, _, port = where.rpartition(":")
+    debugpy.listen((host or "127.0.0.1", int(port)))
+    log.info("waiting for a debugger to attach", extra={"address": where})
+    debugpy.wait_for_client()

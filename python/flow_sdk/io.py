@@ -1,0 +1,87 @@
+"""The stdio transport of a connector process.
+
+Requests arrive as JSON lines on stdin (a line may be tens of MB). Responses leave through
+`ProtocolWriter`, the only owner of a private duplicate of fd 1: `protect_stdout` points
+fd 1 and `sys.stdout` at stderr for the rest of the process, so a stray `print` (or a C
+library, or a child process) writes a log line instead of corrupting the protocol stream.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+FLUSH_BYTES = 1 << 20
+"""Flush the output buffer once it holds this much, even between checkpoints."""
+
+
+class ProtocolWriter:
+    """A buffered writer of protocol bytes on a private handle to the original stdout.
+
+    Writes are appended to a buffer; `flush()` writes it out. Callers flush at checkpoints
+    and whenever `write` reports the buffer passed `FLUSH_BYTES`."""
+
+    __slots__ = ("_fd", "_buf", "bytes_written")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buf = bytearray()
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) >= FLUSH_BYTES:
+            self.flush()
+
+    @property
+    def buffer(self) -> bytearray:
+        """The live output buffer, for appenders on the hot path (flush when it grows)."""
+        return self._buf
+
+    @property
+    def pending(self) -> int:
+        """Bytes written but not yet flushed."""
+        return len(self._buf)
+
+    def flush(self) -> None:
+        view = memoryview(self._buf)
+        total = len(view)
+        done = 0
+        try:
+            while done < total:
+                done += os.write(self._fd, view[done:])
+        finally:
+            view.release()
+            del self._buf[:done]
+            self.bytes_written += done
+
+    def discard(self) -> int:
+        """Drop what is buffered (documents that must not reach the runtime); returns bytes dropped."""
+        dropped = len(self._buf)
+        self._buf.clear()
+        return dropped
+
+
+def protect_stdout() -> ProtocolWriter:
+    """Take fd 1 for the protocol and send everything else that writes to stdout to stderr."""
+    sys.stdout.flush()
+    private = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return ProtocolWriter(private)
+
+
+def stdin_lines(stream: BinaryIO | None = None) -> Iterator[bytes]:
+    """Yield request lines from stdin (without the newline), skipping blank lines.
+
+    A final line without a newline is yielded as is; the parser then reports it truncated."""
+    source = stream if stream is not None else sys.stdin.buffer
+    while True:
+        line = source.readline()
+        if not line:
+            return
+        line = line.rstrip(b"\r\n")
+        if line.strip():
+            yield line

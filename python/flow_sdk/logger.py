@@ -1,0 +1,123 @@
+"""Flow ops-log JSON lines on stderr: `{"ts", "level", "msg", "fields"}`.
+
+`msg` has %-arguments interpolated; `extra=` keywords and exception tracebacks become
+`fields`. Secret values registered with `mask_secrets` are replaced in every line. Nothing
+is configured at import: `init_logger()` does it when a connector starts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import orjson
+
+_RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, None, None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+_secrets: set[str] = set()
+MASK = "**********"
+
+
+def mask_secrets(values: Iterable[Any]) -> None:
+    """Hide these values (as strings, longer than 3 characters) in every later log line."""
+    for value in values:
+        text = str(value)
+        if len(text) > 3:
+            _secrets.add(text)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret value masked."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class FlowLogFormatter(logging.Formatter):
+    """Formats a record as one Flow ops-log JSON line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {k: v for k, v in record.__dict__.items() if k not in _RECORD_KEYS}
+        if record.name not in ("root", "flow"):
+            fields["logger"] = record.name
+        if record.exc_info and record.exc_info[0] is not None:
+            fields["traceback"] = "".join(traceback.format_exception(*record.exc_info))
+        elif record.stack_info:
+            fields["stack"] = record.stack_info
+        out: dict[str, Any] = {
+            "ts": _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc).isoformat(),
+            "level": _level_name(record.levelno),
+            "msg": record.getMessage(),
+        }
+        if fields:
+            out["fields"] = fields
+        line = orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS, default=_fallback).decode()
+        return redact(line) if _secrets else line
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _level_name(levelno: int) -> str:
+    if levelno >= logging.ERROR:
+        return "error"
+    if levelno >= logging.WARNING:
+        return "warn"
+    if levelno >= logging.INFO:
+        return "info"
+    if levelno >= logging.DEBUG:
+        return "debug"
+    return "trace"
+
+
+LEVELS = {
+    "trace": 5,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+}
+
+
+def init_logger(stream: TextIO | None = None) -> logging.Logger:
+    """Point the root logger at stderr in Flow's format, at the level `LOG_LEVEL` names."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.__stderr__)
+    handler.setFormatter(FlowLogFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    level = LEVELS.get(os.environ.get("LOG_LEVEL", "info").strip().lower(), logging.INFO)
+    root.setLevel(level)
+    log = logging.getLogger("flow")
+    log.setLevel(level)
+    return log
+
+
+def last_words(message: str, **fields: Any) -> None:
+    """Write a final error line straight to stderr, bypassing logging (which a connector
+    may have reconfigured), so it is the line the runtime reports."""
+    sys.stderr.flush()
+    out = {
+        "ts": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+        "level": "error",
+        "msg": message,
+    }
+    if fields:
+        out["fields"] = fields
+    line = orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS, default=_fallback).decode()
+    os.write(2, (redact(line) + "\n").encode())
