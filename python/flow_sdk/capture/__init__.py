@@ -10,6 +10,8 @@ import abc
 from collections.abc import Iterator
 from typing import Any, final
 
+from pydantic import ValidationError
+
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.session import SessionInput
 from flow_sdk.connector import BaseConnector
@@ -19,7 +21,7 @@ from flow_sdk.protocol import capture as request
 from flow_sdk.protocol import capture as response
 from flow_sdk.protocol.capture import Request, Response
 from flow_sdk.protocol.flow import Spec, SpecRequest
-from flow_sdk.protocol.wire import ProtocolError, encode, parse_message
+from flow_sdk.protocol.wire import ProtocolError, describe_validation_error, encode, parse_message
 
 __all__ = ["Connector", "Emitter", "Request", "Response", "ValidateError", "request", "response"]
 
@@ -110,5 +112,7 @@ def _wrap(variant: str, result: Any) -> Response:
     payload = result.to_wire() if hasattr(result, "to_wire") else result
     try:
         return Response.model_validate({variant: payload})
-    except Exception as exc:
-        raise ProtocolError(f"the connector's `{variant}` response is invalid: {exc}") from None
+    except ValidationError as exc:
+        raise ProtocolError(
+            f"the connector's `{variant}` response is invalid: {describe_validation_error(exc)}"
+        ) from None

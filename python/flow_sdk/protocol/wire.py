@@ -33,7 +33,7 @@ class WireModel(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         """The message as Flow's JSON codec writes it: no nulls and no default values."""
-        return self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude_none=True)
 
     # flow-sdk 0.1.x passed requests as TypedDicts; connectors written for it index them.
     def __getitem__(self, key: str) -> Any:
