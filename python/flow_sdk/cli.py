@@ -1,0 +1,247 @@
+"""The `flow-sdk` command: flowctl's connector-development commands, offline.
+
+`raw spec | discover | validate`, `preview` (and its older spelling `raw capture`) drive a
+connector through the local runtime; `airbyte-capture` and `airbyte-materialize` hand
+their arguments to the Airbyte adapters. The work lives in `flow_sdk.runtime`; this module
+only parses flags, prints results on stdout, and turns failures into one-line errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+PASSTHROUGH = {
+    "airbyte-capture": "flow_sdk.airbyte.capture_cli",
+    "airbyte-materialize": "flow_sdk.airbyte.materialize_cli",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `flow-sdk` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in PASSTHROUGH:
+        _passthrough(args_list[0], args_list[1:])
+        return
+    args = _parser().parse_args(args_list)
+    debug = args.debug or os.environ.get("LOG_LEVEL", "").lower() in ("debug", "trace")
+    sys.exit(_run(args.handler, args, debug))
+
+
+def _run(
+    handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace, debug: bool
+) -> int:
+    from flow_sdk.runtime.errors import RuntimeFailure
+
+    try:
+        return handler(args) or 0
+    except RuntimeFailure as exc:
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def _error(message: str) -> None:
+    sys.stderr.flush()
+    sys.stderr.write(f"flow-sdk: error: {message}\n")
+    sys.stderr.flush()
+
+
+def _passthrough(command: str, argv: list[str]) -> None:
+    module_name = PASSTHROUGH[command]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            _error(
+                f"`flow-sdk {command}` is not available: this flow-sdk has no {module_name} "
+                "(install a flow-sdk release that includes the Airbyte adapters, `flow-sdk[airbyte]`)"
+            )
+            sys.exit(2)
+        raise
+    module.main(argv)
+
+
+# ---- commands ----
+
+
+def _write_line(value: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE))
+    sys.stdout.buffer.flush()
+
+
+def _console() -> Any:
+    from flow_sdk.runtime.logs import Console
+
+    return Console()
+
+
+def _cmd_spec(args: argparse.Namespace) -> int:
+    from flow_sdk.runtime.raw import raw_spec
+
+    spec = raw_spec(args.source, args.capture, _console(), args.network).to_wire()
+    _write_line({"protocol": spec.pop("protocol"), **spec})
+    return 0
+
+
+def _cmd_discover(args: argparse.Namespace) -> int:
+    from flow_sdk.runtime.raw import raw_discover
+
+    console = _console()
+    catalog, task, discovered = raw_discover(args.source, args.capture, console, args.network)
+    if args.emit_raw:
+        for binding in discovered.bindings:
+            _write_line(binding.to_wire())
+        return 0
+    from flow_sdk.runtime.discover_write import write_discovered
+
+    written = write_discovered(catalog, task, discovered, console)
+    console.line(f"Wrote {written.count} specifications under {written.directory}.")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from flow_sdk.runtime.raw import raw_validate
+
+    for row in raw_validate(args.source, args.capture, _console(), args.network):
+        _write_line(row)
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from flow_sdk.runtime.catalog import MaterializationDef, load_catalog
+    from flow_sdk.runtime.errors import RuntimeFailure
+    from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+
+    name = getattr(args, "name", None) or getattr(args, "capture", None)
+    options = PreviewOptions.from_flags(
+        sessions=args.sessions,
+        delay=args.delay,
+        timeout=args.timeout,
+        initial_state=args.initial_state,
+        output_state=args.output_state,
+        output_apply=args.output_apply,
+        max_interval=args.max_interval,
+        progress=args.progress,
+        network=args.network,
+    )
+    catalog = load_catalog(args.source)
+    task = catalog.task(name)
+    if isinstance(task, MaterializationDef):
+        try:
+            module = importlib.import_module("flow_sdk.runtime.preview_materialize")
+        except ModuleNotFoundError:
+            raise RuntimeFailure(
+                f"{task.name!r} is a materialization, and this flow-sdk cannot preview "
+                "materializations yet; preview a capture instead"
+            ) from None
+        return module.preview_materialization(catalog, task, options, fixture=args.fixture) or 0
+    preview_capture(catalog, task, options, output=sys.stdout.buffer)
+    return 0
+
+
+# ---- flags ----
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--source", required=True, help="catalog file (e.g. test.flow.yaml)")
+    common.add_argument("--network", default="bridge", help="Docker network for image connectors")
+    common.add_argument(
+        "-o",
+        "--output",
+        choices=["json", "yaml", "table"],
+        help="accepted for flowctl compatibility; output is JSON lines",
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+
+    parser = argparse.ArgumentParser(
+        prog="flow-sdk",
+        description="Develop Estuary Flow connectors offline, with flowctl's commands.",
+        epilog="Also: `flow-sdk airbyte-capture -- <source>` and `flow-sdk airbyte-materialize -- <destination>`.",
+    )
+    parser.set_defaults(debug=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    raw = commands.add_parser("raw", help="run one connector request")
+    raw_commands = raw.add_subparsers(dest="raw_command", required=True, metavar="RAW_COMMAND")
+
+    spec = raw_commands.add_parser("spec", parents=[common], help="print the connector's Spec")
+    spec.add_argument("--capture", help="capture name (needed when there are several)")
+    spec.set_defaults(handler=_cmd_spec)
+
+    discover = raw_commands.add_parser(
+        "discover", parents=[common], help="discover bindings and write them into the catalog"
+    )
+    discover.add_argument("--capture", help="capture name (needed when there are several)")
+    discover.add_argument(
+        "--emit-raw",
+        action="store_true",
+        help="print each discovered binding as a JSON line instead",
+    )
+    discover.add_argument("--flat", action="store_true", help="accepted for flowctl compatibility")
+    discover.set_defaults(handler=_cmd_discover)
+
+    validate = raw_commands.add_parser(
+        "validate", parents=[common], help="validate a capture and print each binding's stateKey"
+    )
+    validate.add_argument("--capture", help="capture name (needed when there are several)")
+    validate.set_defaults(handler=_cmd_validate)
+
+    capture = raw_commands.add_parser(
+        "capture", parents=[common], help="the older name of `preview` for captures"
+    )
+    capture.add_argument("--capture", help="capture name (needed when there are several)")
+    _preview_flags(capture)
+
+    preview = commands.add_parser(
+        "preview", parents=[common], help="run a task's sessions and print its documents"
+    )
+    preview.add_argument("--name", help="task name (needed when there are several)")
+    _preview_flags(preview)
+    return parser
+
+
+def _preview_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sessions", help="transactions per session, e.g. 2,1,-1 (negative: unlimited)"
+    )
+    parser.add_argument("--delay", help="sleep before each transaction, e.g. 10s")
+    parser.add_argument(
+        "--timeout", help="end a session when no data arrives for this long, e.g. 30s"
+    )
+    parser.add_argument("--initial-state", help="connector state (JSON) for the first session")
+    parser.add_argument(
+        "--output-state", action="store_true", help='print ["connectorState", ...] lines'
+    )
+    parser.add_argument(
+        "--output-apply", action="store_true", help='print ["applied.actionDescription", ...] lines'
+    )
+    parser.add_argument("--fixture", help="materializations: a fixture of transactions")
+    parser.add_argument(
+        "--max-interval", help="cap the wait for intervalSeconds between sessions, e.g. 5s"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    parser.set_defaults(handler=_cmd_preview)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Capture requests built from the catalog the way Flow's control plane and runtime build
+them: Validate with the enabled bindings and their collections, then a CaptureSpec whose
+bindings carry `resourcePath` from Validated and `stateKey` from it plus `backfill`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator, SchemaError
+from jsonschema.exceptions import best_match
+
+from flow_sdk.protocol import capture
+from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, Spec
+from flow_sdk.protocol.state_key import encode_state_key
+from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
+
+
+def validate_request(
+    task: CaptureDef, catalog: Catalog, config: Any, connector_type: str
+) -> capture.Validate:
+    """The Validate request: only enabled bindings, in declaration order."""
+    bindings = [
+        capture.ValidateBinding(
+            resourceConfig=b.resource,
+            collection=catalog.collection(b.target, f"capture {task.name!r}").spec(),
+            backfill=b.backfill,
+        )
+        for b in task.enabled_bindings
+    ]
+    return capture.Validate(
+        name=task.name, connectorType=connector_type, config=config, bindings=bindings
+    )
+
+
+def check_validated(request: capture.Validate, validated: capture.Validated) -> None:
+    """One Validated binding per requested binding, with unique resource paths."""
+    if len(validated.bindings) != len(request.bindings):
+        raise ProtocolViolation(
+            "validated-bindings",
+            f"Validated has {len(validated.bindings)} binding(s) but the request had "
+            f"{len(request.bindings)}; answer each binding once, in order",
+        )
+    seen: dict[tuple[str, ...], int] = {}
+    for i, binding in enumerate(validated.bindings):
+        path = tuple(binding.resourcePath)
+        if path in seen:
+            raise ProtocolViolation(
+                "unique-resource-paths",
+                f"bindings {seen[path]} and {i} have the same resourcePath {list(path)}",
+            )
+        seen[path] = i
+
+
+def capture_spec(
+    task: CaptureDef, request: capture.Validate, validated: capture.Validated
+) -> CaptureSpec:
+    """The spec Apply and Open carry."""
+    bindings = [
+        CaptureBinding(
+            resourceConfig=req.resourceConfig,
+            resourcePath=list(res.resourcePath),
+            collection=req.collection,
+            backfill=req.backfill,
+            stateKey=encode_state_key(res.resourcePath, req.backfill),
+        )
+        for req, res in zip(request.bindings, validated.bindings, strict=True)
+    ]
+    return CaptureSpec(
+        name=task.name,
+        connectorType=request.connectorType,
+        config=request.config,
+        bindings=bindings,
+        intervalSeconds=round(task.interval_seconds),
+    )
+
+
+def spec_version(spec: CaptureSpec) -> str:
+    """A build id that changes exactly when the spec does."""
+    digest = hashlib.sha256(orjson.dumps(spec.to_wire(), option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()[:16]
+
+
+def check_against_spec(task: CaptureDef, spec: Spec, config: Any) -> None:
+    """The endpoint config and each binding's resource must match the connector's schemas,
+    as Flow checks them when it builds the catalog."""
+    _check(spec.configSchema, config, f"{task.endpoint.where}.config", "configSchema")
+    for i, binding in enumerate(task.bindings):
+        where = f"{task.file}: captures.{task.name}.bindings[{i}].resource"
+        _check(spec.resourceConfigSchema, binding.resource, where, "resourceConfigSchema")
+
+
+def _check(schema: Any, value: Any, where: str, which: str) -> None:
+    if schema is None:
+        return
+    try:
+        validator = Draft202012Validator(schema)
+        error = best_match(validator.iter_errors(value))
+    except SchemaError as exc:
+        raise CatalogError(
+            f"the connector's {which} is not a valid JSON Schema: {exc.message}"
+        ) from None
+    if error is not None:
+        at = "/" + "/".join(str(p) for p in error.absolute_path)
+        raise CatalogError(
+            f"{where} does not match the connector's {which}: at {at}: {error.message}"
+        )

@@ -1,0 +1,123 @@
+"""Driving a connector the way Flow's runtime does: every unary request (spec, discover,
+validate, apply) in its own process, after a probe Spec, with exactly one response and then
+EOF; sessions start the same way and then stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+import orjson
+
+from flow_sdk.protocol.wire import Envelope
+from flow_sdk.runtime.catalog import Endpoint
+from flow_sdk.runtime.errors import ProtocolViolation
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.process import (
+    EOF,
+    ConnectorProcess,
+    Launch,
+    image_launch,
+    local_launch,
+)
+from flow_sdk.runtime.sops import unseal
+from flow_sdk.runtime.strict import parse_response
+
+E = TypeVar("E", bound=Envelope)
+
+
+class Task(Protocol):
+    """What the driver needs of a capture or materialization definition."""
+
+    name: str
+    endpoint: Endpoint
+    log_level: str
+
+
+class Driver:
+    """Starts one task's connector processes and makes its unary requests."""
+
+    def __init__(self, task: Task, console: Console, network: str = "bridge") -> None:
+        self.task = task
+        self.console = console
+        self.network = network
+        self._config: Any = None
+        self._unsealed = False
+
+    @property
+    def connector_type(self) -> str:
+        return "IMAGE" if self.task.endpoint.image else "LOCAL"
+
+    @property
+    def config(self) -> Any:
+        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped."""
+        if not self._unsealed:
+            self._config = unseal(self.task.endpoint.config, f"{self.task.endpoint.where}.config")
+            self._unsealed = True
+        return self._config
+
+    def launch(self) -> Launch:
+        endpoint = self.task.endpoint
+        label = self.task.name
+        if endpoint.image:
+            return image_launch(
+                endpoint.image, endpoint.env, self.task.log_level, label, self.network
+            )
+        return local_launch(endpoint.command, endpoint.env, self.task.log_level, label)
+
+    def start(self, model: type[E]) -> ConnectorProcess:
+        """A new connector process that has been sent (and has answered) the probe Spec."""
+        proc = ConnectorProcess(self.launch(), self.console)
+        try:
+            proc.send(request_line("spec", {"connectorType": self.connector_type, "config": {}}))
+            read_one(proc, model, "spec", "the probe Spec request")
+        except BaseException:
+            proc.kill()
+            raise
+        return proc
+
+    def unary(self, model: type[E], variant: str, payload: dict[str, Any], answer: str) -> E:
+        """Send one request in a fresh process; the one `answer` response, then EOF."""
+        with self.start(model) as proc:
+            proc.send(request_line(variant, payload))
+            proc.close_stdin()
+            response = read_one(proc, model, answer, f"the {variant} request")
+            extra = proc.next_line()
+            if extra is not EOF:
+                assert isinstance(extra, bytes)
+                if proc.wait() != 0:
+                    raise proc.failure(variant)
+                raise ProtocolViolation(
+                    "one-response",
+                    f"a {variant} request gets exactly one response and then EOF, "
+                    "but the connector wrote more",
+                    extra,
+                )
+            if proc.wait() != 0:
+                raise proc.failure(variant)
+            return response
+
+
+def request_line(variant: str, payload: dict[str, Any]) -> bytes:
+    """One request as a JSON line."""
+    return orjson.dumps({variant: payload}, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def read_one(proc: ConnectorProcess, model: type[E], answer: str, what: str) -> E:
+    """The next response, which must be the `answer` variant."""
+    line = proc.next_line()
+    if line is EOF:
+        if proc.wait() != 0:
+            raise proc.failure(what.removeprefix("the "))
+        raise ProtocolViolation(
+            "one-response", f"the connector exited without answering {what} (expected `{answer}`)"
+        )
+    assert isinstance(line, bytes)
+    response = parse_response(model, line)
+    if response.variant != answer:
+        raise ProtocolViolation(
+            "response-variant",
+            f"expected `{answer}` in answer to {what}, got `{response.variant}`",
+            line,
+        )
+    return response

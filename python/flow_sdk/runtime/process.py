@@ -1,0 +1,229 @@
+"""A connector as a child process: JSON lines on stdin/stdout, logs on stderr.
+
+`local` endpoints run their command with the endpoint's `env` and `LOG_LEVEL`; `connector`
+images run through `docker run -i --rm` when a Docker engine answers. Output lines are read
+on threads so that a session can wait with a timeout and notice a stalled stdin.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
+from flow_sdk.runtime.logs import Console, LogRecord, parse_log_line, render
+
+ACK_DEADLINE_SECONDS = 10.0
+"""Flow fails a connector that does not accept a written request within this long."""
+
+EOF = object()
+"""Returned by `ConnectorProcess.next_line` when stdout has ended."""
+TIMEOUT = object()
+"""Returned by `ConnectorProcess.next_line` when no line arrived in time."""
+
+
+@dataclass
+class Launch:
+    """How to start one connector: its argv, extra environment, and a label for messages."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    label: str = "connector"
+    image: str = ""
+
+
+def local_launch(command: list[str], env: dict[str, str], log_level: str, label: str) -> Launch:
+    """A `local` endpoint: its command, with `env` and `LOG_LEVEL` added to ours."""
+    return Launch(argv=list(command), env={**env, "LOG_LEVEL": log_level}, label=label)
+
+
+def image_launch(
+    image: str, env: dict[str, str], log_level: str, label: str, network: str = "bridge"
+) -> Launch:
+    """A `connector` endpoint: `docker run -i --rm` of its image, if a Docker engine answers."""
+    if not docker_available():
+        raise ConnectorFailed(
+            f"{label} runs the image {image!r}, which needs a Docker engine, and none answered "
+            "(`docker info` failed); start Docker, or use an `endpoint.local` command instead"
+        )
+    argv = ["docker", "run", "-i", "--rm", "--network", network, "-e", f"LOG_LEVEL={log_level}"]
+    for key, value in env.items():
+        argv += ["-e", f"{key}={value}"]
+    return Launch(argv=[*argv, image], label=label, image=image)
+
+
+@functools.cache
+def docker_available() -> bool:
+    """Whether a Docker engine answers (not merely whether the client is installed)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+class ConnectorProcess:
+    """A running connector. Write requests with `send`, read responses with `next_line`."""
+
+    def __init__(self, launch: Launch, console: Console) -> None:
+        self.launch = launch
+        self.console = console
+        self.last_log: LogRecord | None = None
+        self.last_error: LogRecord | None = None
+        self.partial_line = False
+        self._lines: queue.Queue[bytes | object] = queue.Queue()
+        self._writes: queue.Queue[bytes | None] = queue.Queue()
+        self._write_started: float | None = None
+        try:
+            self.proc = subprocess.Popen(
+                launch.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, **launch.env},
+                bufsize=0,
+            )
+        except OSError as exc:
+            raise ConnectorFailed(
+                f"could not start {launch.label}: {exc.strerror or exc} "
+                f"(command: {' '.join(launch.argv)}); check `endpoint.local.command`"
+            ) from None
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+            threading.Thread(target=self._write_stdin, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # ---- requests ----
+
+    def send(self, data: bytes) -> None:
+        """Queue request bytes (whole lines) for the connector's stdin."""
+        self._writes.put(data)
+
+    def close_stdin(self) -> None:
+        """EOF on the connector's stdin, after the queued requests."""
+        self._writes.put(None)
+
+    def check_stdin(self) -> None:
+        """Fail if the connector has not accepted a request for `ACK_DEADLINE_SECONDS`."""
+        started = self._write_started
+        if started is not None and time.monotonic() - started > ACK_DEADLINE_SECONDS:
+            raise ProtocolViolation(
+                "read-stdin",
+                f"{self.launch.label} has not read its stdin for {ACK_DEADLINE_SECONDS:.0f}s; "
+                "a connector must keep reading requests (acknowledgements) during a session",
+            )
+
+    # ---- responses ----
+
+    def next_line(self, timeout: float | None = None) -> bytes | object:
+        """The next stdout line (with its newline), `EOF`, or `TIMEOUT`."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return TIMEOUT
+
+    def has_line(self) -> bool:
+        """Whether a line (or EOF) is already waiting, so reading would not block."""
+        return not self._lines.empty()
+
+    # ---- lifetime ----
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit and for the last log lines; returns the exit code."""
+        code = self.proc.wait(timeout=timeout)
+        self._threads[1].join(timeout=5)
+        return code
+
+    def stop(self, grace: float = 5.0) -> int:
+        """Close stdin, give the connector `grace` seconds to exit, then kill it."""
+        self.close_stdin()
+        try:
+            return self.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.wait()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def failure(self, what: str) -> ConnectorFailed:
+        """The error for a non-zero exit: the connector's last error (or log) line is the cause."""
+        code = self.proc.returncode
+        record = self.last_log
+        cause = f": {record.message}" if record and record.message else " without logging a reason"
+        return ConnectorFailed(
+            f"{self.launch.label} failed during {what} (exit code {code}){cause}"
+        )
+
+    def __enter__(self) -> ConnectorProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:
+            self.close_stdin()
+            try:
+                self.proc.wait(timeout=0 if exc_type else 5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.proc.wait()
+
+    # ---- threads ----
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, b""):
+            if not line.endswith(b"\n"):
+                self.partial_line = True
+            self._lines.put(line)
+        self._lines.put(EOF)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in iter(self.proc.stderr.readline, b""):
+            text = raw.decode(errors="replace").rstrip("\r\n")
+            if not text.strip():
+                continue
+            record = parse_log_line(text)
+            self.last_log = record
+            if record.level == "error":
+                self.last_error = record
+            self.console.line(render(record, self.launch.label))
+
+    def _write_stdin(self) -> None:
+        assert self.proc.stdin is not None
+        while True:
+            data = self._writes.get()
+            try:
+                if data is None:
+                    self.proc.stdin.close()
+                    return
+                self._write_started = time.monotonic()
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+                self._write_started = None
+            except (BrokenPipeError, OSError, ValueError):
+                # The connector exited or closed stdin; Flow only warns about unread input.
+                self._write_started = None
+                return

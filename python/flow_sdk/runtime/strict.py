@@ -1,0 +1,103 @@
+"""Strict parsing of connector responses: what Flow's runtime rejects, rejected here first.
+
+Each failure is a `ProtocolViolation` naming its rule and quoting the offending line:
+`json-lines` (not one JSON object per line), `partial-message` (output ends mid-line),
+`no-duplicate-keys`, `no-unknown-keys`, `no-nulls`, `one-variant` (exactly one variant key),
+`response-shape` (a field of the wrong type), `protocol-version` (Spec without 3032023).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from flow_sdk.protocol.wire import PROTOCOL, Envelope, describe_validation_error
+from flow_sdk.runtime.errors import ProtocolViolation
+
+E = TypeVar("E", bound=Envelope)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def decode_strict(line: bytes) -> Any:
+    """One JSON value from a line, rejecting duplicate object keys at any depth."""
+    if not line.endswith(b"\n"):
+        raise ProtocolViolation(
+            "partial-message",
+            "the connector wrote a partial message (no final newline) and then closed its output",
+            line,
+        )
+    try:
+        return json.loads(line, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as dup:
+        raise ProtocolViolation(
+            "no-duplicate-keys", f"the key {dup.key!r} appears twice in one object", line
+        ) from None
+    except ValueError as exc:
+        raise ProtocolViolation(
+            "json-lines", f"stdout must carry one JSON message per line ({exc})", line
+        ) from None
+
+
+def parse_response(model: type[E], line: bytes) -> E:
+    """A response envelope, checked as strictly as Flow's runtime checks it."""
+    data = decode_strict(line)
+    if not isinstance(data, dict):
+        raise ProtocolViolation("json-lines", "a message must be a JSON object", line)
+    present = [k for k in model.variants if k in data]
+    if len(present) != 1:
+        detail = (
+            f"more than one message variant ({', '.join(present)})"
+            if present
+            else f"no known message variant (expected one of: {', '.join(model.variants)})"
+        )
+        unknown = [k for k in data if k not in model.variants]
+        if not present and unknown:
+            raise ProtocolViolation(
+                "no-unknown-keys", f"unknown key {unknown[0]!r}; {detail}", line
+            )
+        raise ProtocolViolation("one-variant", detail, line)
+    if data[present[0]] is None:
+        raise ProtocolViolation("no-nulls", f"`{present[0]}` is null; omit fields instead", line)
+    try:
+        envelope = model.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolViolation(_rule_of(exc), describe_validation_error(exc), line) from None
+    if envelope.variant == "spec":
+        check_protocol(data["spec"], line)
+    return envelope
+
+
+def check_protocol(spec: dict[str, Any], line: bytes) -> None:
+    """A Spec response must carry `protocol: 3032023`."""
+    got = spec.get("protocol")
+    if got != PROTOCOL:
+        detail = "is missing" if got is None else f"is {got!r}"
+        raise ProtocolViolation(
+            "protocol-version",
+            f"the Spec response's `protocol` {detail}; it must be {PROTOCOL}",
+            line,
+        )
+
+
+def _rule_of(exc: ValidationError) -> str:
+    for err in exc.errors():
+        if err["type"] == "extra_forbidden":
+            return "no-unknown-keys"
+        if "is null" in str(err.get("msg", "")) or err["type"] == "none_forbidden":
+            return "no-nulls"
+    return "response-shape"
