@@ -1,0 +1,254 @@
+"""The request loop of a native materialization: one hook per protocol verb.
+
+The loop owns the protocol's ordering (`lifecycle.py`), so a connector cannot answer out of
+turn: `acknowledged` is written once per transaction when its `acknowledge` is handled,
+`flushed` only after that, and nothing at all while stores arrive. Loads that arrive before
+the transaction's `acknowledge` are held back until it is handled (read-committed).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from typing import Any, final
+
+import orjson
+from pydantic import ValidationError
+
+from flow_sdk.connector import BaseConnector
+from flow_sdk.io import ProtocolWriter
+from flow_sdk.materialize.lifecycle import Phase, TransactionLifecycle
+from flow_sdk.protocol import materialize as request
+from flow_sdk.protocol import materialize as response
+from flow_sdk.protocol.flow import Spec, SpecRequest
+from flow_sdk.protocol.materialize import Request, Response
+from flow_sdk.protocol.tuple_pack import TupleError, unpack_b64
+from flow_sdk.protocol.wire import ProtocolError, describe_validation_error, encode, parse_message
+
+_RESPONSE_OF = {
+    "spec": "spec",
+    "validate": "validated",
+    "apply": "applied",
+    "open": "opened",
+    "acknowledge": "acknowledged",
+    "flush": "flushed",
+    "startCommit": "startedCommit",
+}
+_STORE_PREFIX = b'{"store":'
+
+
+class Connector(BaseConnector):
+    """A materialization connector. Subclass it, implement `spec`, `validate` and `store`
+    (plus `load` for bindings that are not delta updates), and call `main()`.
+
+    Hooks return a response model or, as in flow-sdk 0.1.x, a plain dict of it; hooks whose
+    response is optional may return None for an empty one."""
+
+    _writer: ProtocolWriter | None = None
+    _lifecycle: TransactionLifecycle | None = None
+    _bindings: int = 0
+    _flushing: bool = False
+
+    # ---- hooks ----
+
+    @abc.abstractmethod
+    def spec(self, spec: SpecRequest) -> Spec | dict[str, Any]:
+        """The endpoint and resource config schemas. `spec.config` may be `{}` (the probe).
+        The resource schema marks its name with `x-collection-name` (no resourcePathPointers)."""
+
+    @abc.abstractmethod
+    def validate(self, validate: request.Validate) -> response.Validated | dict[str, Any]:
+        """Constraints and a resource path per binding, in request order; raise
+        `ValidateError` with a sentence for the user when config or bindings are wrong."""
+
+    def apply(self, apply: request.Apply) -> response.Applied | dict[str, Any]:
+        """Create or alter the endpoint's resources. Must be idempotent. Default: nothing."""
+        return response.Applied()
+
+    def open(self, open: request.Open) -> response.Opened | dict[str, Any] | None:
+        """Start a session for `open.materialization` with the last committed `open.state`.
+        Return `runtimeCheckpoint` only if the endpoint holds the authoritative checkpoint."""
+        return None
+
+    def acknowledge(
+        self, acknowledge: request.Acknowledge
+    ) -> response.Acknowledged | dict[str, Any] | None:
+        """The previous transaction committed (possibly in an earlier session): do post-commit
+        work. May be repeated after a crash, so it must be idempotent."""
+        return None
+
+    def load(self, load: request.Load) -> Any:
+        """Return the stored document of `load.key` in binding `load.binding`, or None if it
+        does not exist. Called only after the transaction's `acknowledge` was handled. A
+        connector that loads in batches returns None and calls `loaded` from `flush`."""
+        raise ProtocolError(
+            f"binding {load.binding} received a `load`, but this connector does not load "
+            "documents; its bindings must use delta updates"
+        )
+
+    def flush(self, flush: request.Flush) -> response.Flushed | dict[str, Any] | None:
+        """No more loads in this transaction: send any remaining documents with `loaded`."""
+        return None
+
+    @abc.abstractmethod
+    def store(self, store: request.Store) -> None:
+        """Apply one stored document. `store.key` and `store.values` are always filled (decoded
+        from the packed forms when the runtime sent only those). Write nothing to stdout."""
+
+    def start_commit(
+        self, start_commit: request.StartCommit
+    ) -> response.StartedCommit | dict[str, Any] | None:
+        """Commit the stores of this transaction (with `runtimeCheckpoint` if the endpoint is
+        authoritative). A returned `state` commits atomically with the runtime's checkpoint."""
+        return None
+
+    # ---- output for hooks ----
+
+    @final
+    def loaded(self, binding: int, doc: Any) -> None:
+        """Send a previously stored document: from `load` or `flush`, once per key."""
+        lifecycle, writer = self._lifecycle, self._writer
+        in_load = lifecycle is not None and (lifecycle.phase is Phase.LOAD or self._flushing)
+        if lifecycle is None or writer is None or not in_load:
+            raise ProtocolError("`loaded` may only be sent during the load phase or `flush`")
+        if lifecycle.awaiting_acknowledge:
+            raise ProtocolError("`loaded` may not be sent before the transaction's acknowledge")
+        writer.write(
+            b'{"loaded":{"binding":%d,"doc":' % binding if binding else b'{"loaded":{"doc":'
+        )
+        writer.write(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
+        writer.write(b"}}\n")
+
+    # ---- the loop ----
+
+    @final
+    def serve(self, lines: Iterator[bytes], writer: ProtocolWriter) -> None:
+        self._writer = writer
+        lifecycle = self._lifecycle = TransactionLifecycle()
+        deferred_loads: list[request.Load] = []
+        store_hook = self.store
+        for line in lines:
+            if line.startswith(_STORE_PREFIX):
+                store = _parse_store(line)
+                if store is not None:
+                    lifecycle.admit("store")
+                    if store.binding >= self._bindings or store.binding < 0:
+                        raise ProtocolError(self._bad_binding("store", store.binding))
+                    store_hook(store)
+                    continue
+            req = parse_message(Request, line)
+            variant = req.variant
+            lifecycle.admit(variant)
+            if variant == "open":
+                self._bindings = len(req.open.materialization.bindings)
+            if variant in ("load", "store") and not 0 <= req.payload.binding < self._bindings:
+                raise ProtocolError(self._bad_binding(variant, req.payload.binding))
+            if variant == "load":
+                load = _decode_load(req.load)
+                if lifecycle.awaiting_acknowledge:
+                    deferred_loads.append(load)
+                else:
+                    self._deliver_load(load)
+            elif variant == "store":
+                store_hook(_decode_store(req.store))
+            elif variant == "flush":
+                self._flushing = True
+                try:
+                    result = self.flush(req.flush)
+                finally:
+                    self._flushing = False
+                self._answer(variant, result)
+            else:
+                result = getattr(self, _HOOK_OF.get(variant, variant))(req.payload_of(variant))
+                self._answer(variant, result)
+                if variant == "acknowledge":
+                    for load in deferred_loads:
+                        self._deliver_load(load)
+                    deferred_loads.clear()
+        writer.flush()
+        lifecycle.check_eof()
+
+    def _bad_binding(self, variant: str, binding: int) -> str:
+        return (
+            f"`{variant}` names binding {binding}, but the opened materialization has "
+            f"{self._bindings} binding(s)"
+        )
+
+    def _deliver_load(self, load: request.Load) -> None:
+        doc = self.load(load)
+        if doc is not None:
+            self.loaded(load.binding, doc)
+
+    def _answer(self, variant: str, result: Any) -> None:
+        name = _RESPONSE_OF[variant]
+        writer = self._writer
+        assert writer is not None
+        if result is None and name not in ("spec", "validated", "applied"):
+            writer.write(b'{"%s":{}}\n' % name.encode())
+        else:
+            writer.write(encode(_wrap(name, result)))
+        writer.flush()
+
+
+_HOOK_OF = {"startCommit": "start_commit"}
+
+
+def _parse_store(line: bytes) -> request.Store | None:
+    """The fast path of the store phase: one orjson parse and a flat model validation.
+    Returns None for a line the general parser should report on."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or len(data) != 1 + ("$internal" in data):
+        return None
+    payload = data.get("store")
+    if not isinstance(payload, dict):
+        return None
+    try:
+        store = request.Store.model_validate(payload)
+    except ValidationError as exc:
+        raise ProtocolError(f"malformed `store`: {describe_validation_error(exc)}") from None
+    return _decode_store(store)
+
+
+def _decode_store(store: request.Store) -> request.Store:
+    """Fill `key` / `values` from `keyPacked` / `valuesPacked` when the JSON forms are absent."""
+    try:
+        if not store.key and store.keyPacked:
+            store.key = unpack_b64(store.keyPacked)
+        if not store.values and store.valuesPacked:
+            store.values = unpack_b64(store.valuesPacked)
+    except TupleError as exc:
+        raise ProtocolError(
+            f"`store` of binding {store.binding} has a bad packed tuple: {exc}"
+        ) from None
+    return store
+
+
+def _decode_load(load: request.Load) -> request.Load:
+    try:
+        if not load.key and load.keyPacked:
+            load.key = unpack_b64(load.keyPacked)
+    except TupleError as exc:
+        raise ProtocolError(
+            f"`load` of binding {load.binding} has a bad packed tuple: {exc}"
+        ) from None
+    return load
+
+
+def _wrap(variant: str, result: Any) -> Response:
+    """A hook's return value (model or 0.1.x dict) as a checked Response."""
+    if isinstance(result, Response):
+        if result.variant != variant:
+            raise ProtocolError(
+                f"the connector answered `{result.variant}` where `{variant}` is due"
+            )
+        return result
+    if result is None:
+        raise ProtocolError(f"the connector returned nothing for `{variant}`")
+    payload = result.to_wire() if hasattr(result, "to_wire") else result
+    try:
+        return Response.model_validate({variant: payload})
+    except Exception as exc:
+        raise ProtocolError(f"the connector's `{variant}` response is invalid: {exc}") from None
