@@ -1,0 +1,283 @@
+"""One strict capture session: Open, then checkpoint groups committed as transactions.
+
+The rules of `flow-protocol.md` §2.3, each a named `ProtocolViolation` quoting the line:
+`opened-first`, `one-opened`, `session-response` (only session messages after Open),
+`binding-index`, `document-object`, `document-key`, `document-schema`,
+`checkpoint-state`, `eof-within-checkpoint`, `read-stdin` (acks must be read promptly).
+Documents are reduced by collection key within a transaction (last write wins) and get
+the `/_meta/uuid` placeholder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flow_sdk.protocol import capture
+from flow_sdk.protocol.flow import CaptureSpec, CollectionSpec, ConnectorState, RangeSpec
+from flow_sdk.runtime.driver import request_line
+from flow_sdk.runtime.errors import ProtocolViolation
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
+from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.strict import parse_response
+
+UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
+MAX_TRANSACTION_BYTES = 32 << 20
+"""Stop adding checkpoint groups to a transaction past this many bytes, as Flow does."""
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class Transaction:
+    """What one commit holds: reduced documents, and the checkpoints that closed them."""
+
+    documents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """(collection, document) pairs, ordered by binding then key."""
+    states: list[ConnectorState] = field(default_factory=list)
+    captured: int = 0
+    """Documents received before reduction."""
+
+    @property
+    def checkpoints(self) -> int:
+        return len(self.states)
+
+
+class SessionEnded:
+    """Why a session stopped without another transaction."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+EXITED = SessionEnded("the connector exited")
+TIMED_OUT = SessionEnded("no data arrived within --timeout")
+
+
+class CaptureSession:
+    """Reads one connector's session output and turns it into transactions."""
+
+    def __init__(
+        self,
+        proc: ConnectorProcess,
+        spec: CaptureSpec,
+        validators: SchemaValidators,
+        console: Console,
+    ) -> None:
+        self.proc = proc
+        self.spec = spec
+        self.validators = validators
+        self.console = console
+        self.explicit_acks = False
+        self._keys = [_key_pointers(b.collection) for b in spec.bindings]
+
+    def open(self, version: str, state: Any) -> None:
+        """Send Open; the first response must be `opened`."""
+        request = capture.Open(
+            capture=self.spec, version=version, range=RangeSpec.full(), state=state
+        )
+        self.proc.send(request_line("open", request.to_wire() | {"state": state}))
+        line = self._next(None)
+        if line is EOF:
+            self._ended_early("the Open")
+        assert isinstance(line, bytes)
+        response = parse_response(capture.Response, line)
+        if response.variant != "opened":
+            raise ProtocolViolation(
+                "opened-first",
+                f"the first response to Open must be `opened`, got `{response.variant}`",
+                line,
+            )
+        self.explicit_acks = response.opened.explicitAcknowledgements
+
+    def next_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
+        """Read checkpoint groups until one closes and no more output is waiting."""
+        txn = Transaction()
+        group: dict[tuple[int, tuple[Any, ...]], dict[str, Any]] = {}
+        reduced: dict[tuple[int, tuple[Any, ...]], dict[str, Any]] = {}
+        size = 0
+        while True:
+            line = self._next(timeout)
+            if line is TIMEOUT:
+                return TIMED_OUT
+            if line is EOF:
+                if group:
+                    raise ProtocolViolation(
+                        "eof-within-checkpoint",
+                        f"the connector exited with {len(group)} document(s) after its last "
+                        "checkpoint; close every group of documents with a checkpoint",
+                    )
+                return EXITED
+            assert isinstance(line, bytes)
+            size += len(line)
+            response = parse_response(capture.Response, line)
+            variant = response.variant
+            if variant == "captured":
+                key, doc = self._captured(response.captured, line)
+                group.pop(key, None)  # last write wins, and moves to the end
+                group[key] = doc
+                txn.captured += 1
+            elif variant == "checkpoint":
+                txn.states.append(self._checkpoint(response.checkpoint, line))
+                for key, doc in group.items():
+                    reduced.pop(key, None)
+                    reduced[key] = doc
+                group.clear()
+                if not self.proc.has_line() or size >= MAX_TRANSACTION_BYTES:
+                    txn.documents = self._ordered(reduced)
+                    return txn
+            elif variant in ("sourcedSchema", "backfillBegin", "backfillComplete"):
+                self._binding_notice(variant, response.payload, line)
+            elif variant == "opened":
+                raise ProtocolViolation("one-opened", "`opened` was sent twice", line)
+            else:
+                raise ProtocolViolation(
+                    "session-response",
+                    f"`{variant}` is not a capture session response; after `opened` only "
+                    "captured, sourcedSchema, checkpoint, backfillBegin and backfillComplete are",
+                    line,
+                )
+
+    def acknowledge(self, checkpoints: int) -> None:
+        """Tell the connector its checkpoints committed, if it asked to be told."""
+        if self.explicit_acks and checkpoints:
+            self.proc.send(request_line("acknowledge", {"checkpoints": checkpoints}))
+
+    # ---- rules ----
+
+    def _captured(
+        self, captured: capture.Captured, line: bytes
+    ) -> tuple[tuple[int, tuple[Any, ...]], dict[str, Any]]:
+        index, doc = captured.binding, captured.doc
+        if not 0 <= index < len(self.spec.bindings):
+            raise ProtocolViolation(
+                "binding-index",
+                f"binding {index} does not exist: the Open has {len(self.spec.bindings)} binding(s)",
+                line,
+            )
+        collection = self.spec.bindings[index].collection
+        if not isinstance(doc, dict):
+            raise ProtocolViolation(
+                "document-object",
+                f"documents must be JSON objects; binding {index} ({collection.name}) got "
+                f"{_json_type(doc)}",
+                line,
+            )
+        key = []
+        for ptr, tokens in self._keys[index]:
+            found, value = _resolve(doc, tokens)
+            if not found:
+                raise ProtocolViolation(
+                    "document-key",
+                    f"a document of binding {index} ({collection.name}) has no value at its "
+                    f"collection key {ptr}",
+                    line,
+                )
+            key.append(value)
+        if problem := self.validators.problem(collection, doc):
+            raise ProtocolViolation(
+                "document-schema",
+                f"a document of binding {index} is invalid against the write schema of "
+                f"{collection.name}: {problem}",
+                line,
+            )
+        meta = doc.setdefault("_meta", {})
+        if not isinstance(meta, dict):
+            raise ProtocolViolation(
+                "document-object", f"`_meta` of a binding {index} document must be an object", line
+            )
+        meta["uuid"] = UUID_PLACEHOLDER
+        return (index, tuple(key)), doc
+
+    def _checkpoint(self, checkpoint: capture.Checkpoint, line: bytes) -> ConnectorState:
+        if checkpoint.state is None:
+            raise ProtocolViolation(
+                "checkpoint-state",
+                'every checkpoint must carry state; send {"state":{"updated":{},"mergePatch":true}} '
+                "for no change",
+                line,
+            )
+        return checkpoint.state
+
+    def _binding_notice(self, variant: str, payload: Any, line: bytes) -> None:
+        if not 0 <= payload.binding < len(self.spec.bindings):
+            raise ProtocolViolation(
+                "binding-index",
+                f"`{variant}` names binding {payload.binding}, but the Open has "
+                f"{len(self.spec.bindings)} binding(s)",
+                line,
+            )
+        self.console.log("info", f"connector sent {variant}", binding=payload.binding)
+
+    # ---- reading ----
+
+    def _next(self, timeout: float | None) -> bytes | object:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = (
+                POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
+            )
+            line = self.proc.next_line(max(wait, 0.0))
+            if line is not TIMEOUT:
+                return line
+            self.proc.check_stdin()
+            if deadline is not None and time.monotonic() >= deadline:
+                return TIMEOUT
+
+    def _ended_early(self, what: str) -> None:
+        if self.proc.wait() != 0:
+            raise self.proc.failure("the capture session")
+        raise ProtocolViolation("opened-first", f"the connector exited without answering {what}")
+
+    def _ordered(
+        self, reduced: dict[tuple[int, tuple[Any, ...]], dict[str, Any]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        names = [b.collection.name for b in self.spec.bindings]
+        keys = sorted(reduced, key=lambda k: (k[0], tuple(_sort_key(v) for v in k[1])))
+        return [(names[k[0]], reduced[k]) for k in keys]
+
+
+def _key_pointers(collection: CollectionSpec) -> list[tuple[str, list[str]]]:
+    return [(ptr, _tokens(ptr)) for ptr in collection.key]
+
+
+def _tokens(ptr: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]] if ptr else []
+
+
+def _resolve(doc: Any, tokens: list[str]) -> tuple[bool, Any]:
+    node = doc
+    for token in tokens:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False, None
+    return True, node
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Orders key values like Flow's packed tuples: null, strings, numbers, booleans, other."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (3, value)
+    if isinstance(value, str):
+        return (1, value)
+    if isinstance(value, (int, float)):
+        return (2, value)
+    return (4, repr(value))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,222 @@
+"""`flow-sdk preview` of a capture: Validate, then per session Apply and Open, printing
+each committed transaction's documents (and state) on stdout exactly like `flowctl preview`.
+
+Sessions follow `--sessions` (transactions per session, negative for unlimited); a
+connector that exits cleanly is restarted after `intervalSeconds` from its session's start.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import orjson
+
+from flow_sdk.protocol import capture
+from flow_sdk.protocol.flow import CaptureSpec
+from flow_sdk.runtime.capture_build import spec_version
+from flow_sdk.runtime.capture_session import CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.durations import format_duration, parse_duration
+from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.progress import Progress
+from flow_sdk.runtime.raw import validated_capture
+from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.state import StateStore, combine_updates
+
+STOP_GRACE_SECONDS = 10.0
+"""How long a connector may take to exit after its stdin closes before it is killed."""
+
+
+@dataclass
+class PreviewOptions:
+    """The flags of `preview`, parsed."""
+
+    sessions: list[int] = field(default_factory=lambda: [-1])
+    delay: float = 0.0
+    timeout: float | None = None
+    initial_state: Any = field(default_factory=dict)
+    output_state: bool = False
+    output_apply: bool = False
+    max_interval: float | None = None
+    progress: bool | None = None
+    network: str = "bridge"
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        sessions: str | None = None,
+        delay: str | None = None,
+        timeout: str | None = None,
+        initial_state: str | None = None,
+        max_interval: str | None = None,
+        **rest: Any,
+    ) -> PreviewOptions:
+        """Options from command-line strings; a bad value is a RuntimeFailure naming the flag."""
+        out = cls(**rest)
+        if sessions:
+            try:
+                out.sessions = [int(part) for part in sessions.split(",")]
+            except ValueError:
+                raise RuntimeFailure(
+                    f"--sessions {sessions!r} is not a list of numbers like 2,1,-1"
+                ) from None
+            if 0 in out.sessions:
+                raise RuntimeFailure("--sessions: a session needs at least one transaction (or -1)")
+        out.delay = _flag_duration("--delay", delay) or 0.0
+        out.timeout = _flag_duration("--timeout", timeout)
+        out.max_interval = _flag_duration("--max-interval", max_interval)
+        if initial_state:
+            try:
+                out.initial_state = orjson.loads(initial_state)
+            except orjson.JSONDecodeError as exc:
+                raise RuntimeFailure(f"--initial-state is not valid JSON: {exc}") from None
+        return out
+
+
+def _flag_duration(flag: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise RuntimeFailure(f"{flag}: {exc}") from None
+
+
+def preview_capture(
+    catalog: Catalog,
+    task: CaptureDef,
+    options: PreviewOptions,
+    output: BinaryIO,
+    console: Console | None = None,
+) -> Progress:
+    """Run the capture's sessions, writing flowctl's preview lines to `output`."""
+    console = console or Console()
+    driver = Driver(task, console, options.network)
+    _, _, spec = validated_capture(catalog, task, driver)
+    validators = SchemaValidators()
+    for binding in spec.bindings:
+        validators.prepare(binding.collection)
+    runner = _Runner(driver, spec, validators, options, output, console)
+    try:
+        runner.run()
+    finally:
+        console.line(runner.progress.close())
+    if options.output_state:
+        _emit(output, ["connectorState", {"updated": runner.state.state}])
+    return runner.progress
+
+
+class _Runner:
+    def __init__(
+        self,
+        driver: Driver,
+        spec: CaptureSpec,
+        validators: SchemaValidators,
+        options: PreviewOptions,
+        output: BinaryIO,
+        console: Console,
+    ) -> None:
+        self.driver = driver
+        self.spec = spec
+        self.version = spec_version(spec)
+        self.validators = validators
+        self.options = options
+        self.output = output
+        self.console = console
+        self.state = StateStore(options.initial_state)
+        self.progress = Progress(console, options.progress)
+
+    def run(self) -> None:
+        last_applied: tuple[CaptureSpec, str] | None = None
+        sessions = self.options.sessions
+        for number, limit in enumerate(sessions, start=1):
+            started = time.monotonic()
+            self._apply(last_applied)
+            last_applied = (self.spec, self.version)
+            exited = self._session(limit)
+            self.progress.sessions += 1
+            if exited and number < len(sessions):
+                self._cool_off(started)
+
+    def _apply(self, last: tuple[CaptureSpec, str] | None) -> None:
+        request = capture.Apply(capture=self.spec, version=self.version)
+        if last is not None:
+            request.lastCapture, request.lastVersion = last
+        applied = self.driver.unary(capture.Response, "apply", request.to_wire(), "applied").applied
+        if self.options.output_apply:
+            _emit(self.output, ["applied.actionDescription", applied.actionDescription])
+        if applied.state is not None:
+            self.state.apply(applied.state)
+
+    def _session(self, limit: int) -> bool:
+        """One connector process; True when it ended by exiting on its own."""
+        proc = self.driver.start(capture.Response)
+        with proc:
+            session = CaptureSession(proc, self.spec, self.validators, self.console)
+            session.open(self.version, self.state.state)
+            done = 0
+            while limit < 0 or done < limit:
+                if self.options.delay:
+                    time.sleep(self.options.delay)
+                txn = session.next_transaction(self.options.timeout)
+                if isinstance(txn, SessionEnded):
+                    if proc.wait() != 0:
+                        raise proc.failure("the capture session")
+                    if txn.reason != "the connector exited":
+                        self.console.log("info", f"ending the session: {txn.reason}")
+                        self._stop(proc)
+                    return txn.reason == "the connector exited"
+                self._commit(txn)
+                session.acknowledge(txn.checkpoints)
+                done += 1
+            self._stop(proc)
+            return False
+
+    def _commit(self, txn: Transaction) -> None:
+        before = self.state.state if self.options.output_state and txn.checkpoints > 1 else None
+        if before is not None:
+            before = orjson.loads(orjson.dumps(before))
+        for collection, doc in txn.documents:
+            _emit(self.output, [collection, doc], flush=False)
+        for update in txn.states:
+            self.state.apply(update)
+        if self.options.output_state:
+            _emit(self.output, ["connectorState", combine_updates(before, txn.states)], flush=False)
+        self.output.flush()
+        self.progress.committed(txn.documents)
+
+    def _stop(self, proc: Any) -> None:
+        """End a session the runtime's way: close stdin; output after the last commit is dropped."""
+        code = proc.stop(STOP_GRACE_SECONDS)
+        if code not in (0, -9):
+            self.console.log(
+                "warn", "the connector exited with an error after its stdin closed", exit_code=code
+            )
+
+    def _cool_off(self, started: float) -> None:
+        interval = float(self.spec.intervalSeconds)
+        if self.options.max_interval is not None:
+            interval = min(interval, self.options.max_interval)
+        wait = started + interval - time.monotonic()
+        if wait > 0:
+            self.console.log(
+                "info",
+                f"the connector exited; restarting it when intervalSeconds elapses, in {format_duration(wait)}"
+                + (
+                    ""
+                    if self.options.max_interval is not None
+                    else " (shorten with --max-interval)"
+                ),
+            )
+            time.sleep(wait)
+
+
+def _emit(output: BinaryIO, value: Any, flush: bool = True) -> None:
+    output.write(orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE))
+    if flush:
+        output.flush()
