@@ -138,8 +138,8 @@ class _Runner:
             started = time.monotonic()
             self._apply(last_applied)
             last_applied = (self.spec, self.version)
-            exited = self._session(limit)
             self.progress.sessions += 1
+            exited = self._session(limit)
             if exited and number < len(sessions):
                 self._cool_off(started)
 

@@ -76,3 +76,42 @@ def cli():  # noqa: ANN201
 @pytest.fixture
 def yaml_edit():  # noqa: ANN201
     return edit_yaml
+
+
+SCRIPTED = RUNTIME_TESTS / "scripted_capture.py"
+THINGS_SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "integer"}, "v": {"type": "string"}},
+    "required": ["id"],
+}
+
+
+def write_scripted_catalog(
+    directory: Path, mode: str, interval: str = "1s", names: tuple[str, ...] = ("things",)
+) -> Path:
+    """A catalog whose one capture runs scripted_capture.py in `mode`."""
+    path = directory / f"scripted-{mode}.flow.yaml"
+    catalog = {
+        "captures": {
+            "acmeCo/scripted": {
+                "endpoint": {
+                    "local": {
+                        "command": [sys.executable, str(SCRIPTED)],
+                        "config": {},
+                        "env": {"SCRIPTED_MODE": mode},
+                    }
+                },
+                "bindings": [{"resource": {"name": n}, "target": "acmeCo/things"} for n in names],
+                "interval": interval,
+            }
+        },
+        "collections": {"acmeCo/things": {"schema": THINGS_SCHEMA, "key": ["/id"]}},
+    }
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def scripted(tmp_path: Path):  # noqa: ANN201
+    """`scripted(mode)` → path of a catalog running scripted_capture.py in that mode."""
+    return lambda mode, **kw: write_scripted_catalog(tmp_path, mode, **kw)

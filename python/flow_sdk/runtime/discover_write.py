@@ -1,0 +1,127 @@
+"""`raw discover` without `--emit-raw`: discovered bindings written into the catalog files.
+
+Like flowctl, each discovered binding becomes a capture binding with
+`target: <capture prefix>/<recommendedName>`, and its collection gets the discovered
+`schema` and `key`. Bindings the user already has (same target or same resource) are kept
+as written; bindings that were not discovered are kept too, with a warning. Comments in
+rewritten YAML files are not preserved.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flow_sdk.protocol import capture
+from flow_sdk.runtime.catalog import CaptureDef, Catalog, read_document
+from flow_sdk.runtime.logs import Console
+
+
+@dataclass
+class Written:
+    count: int
+    """Specifications written: the capture and each collection."""
+    directory: Path
+
+
+class _Files:
+    """Raw (not inlined) catalog files being edited, written back together."""
+
+    def __init__(self) -> None:
+        self.docs: dict[Path, Any] = {}
+
+    def get(self, path: Path) -> Any:
+        if path not in self.docs:
+            self.docs[path] = read_document(path) or {}
+        return self.docs[path]
+
+    def save(self) -> None:
+        for path, data in self.docs.items():
+            _dump(path, data)
+
+
+def write_discovered(
+    catalog: Catalog, task: CaptureDef, discovered: capture.Discovered, console: Console
+) -> Written:
+    """Rewrite the capture's bindings and the collections they target; returns what was written."""
+    prefix = task.name.rsplit("/", 1)[0] if "/" in task.name else task.name
+    files = _Files()
+    raw_capture = files.get(task.file)["captures"][task.name]
+    raw_bindings: list[dict[str, Any]] = list(raw_capture.get("bindings") or [])
+    kept = [False] * len(raw_bindings)
+    bindings: list[dict[str, Any]] = []
+    collections = 0
+    for found in discovered.bindings:
+        target = f"{prefix}/{found.recommendedName}"
+        match = _matching(task, found, target)
+        if match is not None:
+            kept[match] = True
+            entry = raw_bindings[match]
+            target = entry["target"]
+        else:
+            entry = {"resource": found.resourceConfig, "target": target}
+            if found.disable:
+                entry["disable"] = True
+        bindings.append(entry)
+        if _write_collection(catalog, task, files, target, found, console):
+            collections += 1
+    for i, entry in enumerate(raw_bindings):
+        if not kept[i]:
+            console.log(
+                "warn",
+                "a binding of the catalog was not discovered; keeping it as written",
+                target=entry.get("target"),
+            )
+            bindings.append(entry)
+    raw_capture["bindings"] = bindings
+    files.save()
+    return Written(count=1 + collections, directory=task.file.parent)
+
+
+def _matching(task: CaptureDef, found: capture.DiscoveredBinding, target: str) -> int | None:
+    for i, binding in enumerate(task.bindings):
+        if binding.target == target or binding.resource == found.resourceConfig:
+            return i
+    return None
+
+
+def _write_collection(
+    catalog: Catalog,
+    task: CaptureDef,
+    files: _Files,
+    name: str,
+    found: capture.DiscoveredBinding,
+    console: Console,
+) -> bool:
+    existing = catalog.collections.get(name)
+    if not found.key and existing is None:
+        console.log(
+            "warn",
+            "a discovered binding has no key, so its collection was not written; add it "
+            "under `collections:` with a `key`",
+            collection=name,
+        )
+        return False
+    path = existing.file if existing is not None else task.file
+    doc = files.get(path)
+    entry = doc.setdefault("collections", {}).setdefault(name, {})
+    if found.key:
+        entry["key"] = list(found.key)
+    field_name = "writeSchema" if "writeSchema" in entry else "schema"
+    current = entry.get(field_name)
+    if isinstance(current, str):
+        _dump((path.parent / current).resolve(), found.documentSchema)
+    else:
+        entry[field_name] = found.documentSchema
+    return True
+
+
+def _dump(path: Path, data: Any) -> None:
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))

@@ -1,0 +1,86 @@
+"""Every strictness rule of the local runtime, each broken on purpose by scripted_capture.py
+and rejected with its own message that names the rule and quotes the offending line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+
+
+def run_preview(catalog: Path, **options: object) -> tuple[bytes, str]:
+    loaded = load_catalog(catalog)
+    out, err = io.BytesIO(), io.StringIO()
+    try:
+        preview_capture(
+            loaded,
+            loaded.capture(None),
+            PreviewOptions(progress=False, **options),
+            output=out,
+            console=Console(err),
+        )
+    finally:
+        print(err.getvalue())
+    return out.getvalue(), err.getvalue()
+
+
+# mode (and rule) → a fragment of the quoted offending line, or None when there is none
+RULES = {
+    "protocol-version": '"configSchema"',
+    "response-variant": '{"discovered"',
+    "validated-bindings": None,
+    "unique-resource-paths": None,
+    "one-response": '{"applied":{}}',
+    "opened-first": '{"captured"',
+    "no-nulls": '"explicitAcknowledgements":null',
+    "no-duplicate-keys": '{"opened":{},"opened":{}}',
+    "one-variant": '{"opened":{},"captured"',
+    "json-lines": "this is not json",
+    "partial-message": '{"opened":{}}',
+    "one-opened": '{"opened":{}}',
+    "checkpoint-state": '{"checkpoint": {}}',
+    "document-object": '"doc": [1, 2]',
+    "document-key": '"no id"',
+    "document-schema": '"not-a-number"',
+    "eof-within-checkpoint": None,
+    "no-unknown-keys": '"extra":true',
+    "binding-index": '"binding": 5',
+    "session-response": '{"discovered"',
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_each_rule_is_enforced_with_its_own_message(rule: str, scripted) -> None:
+    # the Validated rules need two bindings to get wrong
+    two = rule in ("validated-bindings", "unique-resource-paths")
+    catalog = scripted(rule, names=("things", "more") if two else ("things",))
+    with pytest.raises(ProtocolViolation) as caught:
+        run_preview(catalog)
+    assert caught.value.rule == rule
+    message = str(caught.value)
+    assert message.startswith(f"protocol violation [{rule}]: ")
+    fragment = RULES[rule]
+    if fragment is not None:
+        assert "offending line: " in message
+        quoted = message.split("offending line: ", 1)[1]
+        assert fragment.replace(" ", "") in quoted.replace(" ", "")
+
+
+def test_messages_differ_between_rules(scripted) -> None:
+    """Each rule explains itself differently (not one generic 'bad response')."""
+    details = set()
+    for rule in ("checkpoint-state", "document-object", "document-schema", "eof-within-checkpoint"):
+        with pytest.raises(ProtocolViolation) as caught:
+            run_preview(scripted(rule))
+        details.add(caught.value.detail)
+    assert len(details) == 4
+
+
+def test_a_failing_connector_reports_its_last_log_line(scripted) -> None:
+    with pytest.raises(ConnectorFailed, match="exit code 3.*the source refused the password"):
+        run_preview(scripted("exit-nonzero"))
