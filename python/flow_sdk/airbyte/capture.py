@@ -1,0 +1,156 @@
+"""`CaptureShim`: an Airbyte source, in process or as a subprocess, as a Flow capture.
+
+The shim maps each capture request onto the source (see `docs/design.md`, "Airbyte ↔ Flow
+mapping (capture)"); the modules beside it hold the pieces: `spec`, `discover`, `state`,
+`read_loop`, `logs`, and the two ways of running the source, `inprocess` and `process`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from flow_sdk.airbyte.discover import discovered, validated_bindings
+from flow_sdk.airbyte.read_loop import ReadLoop
+from flow_sdk.airbyte.spec import flow_spec, mask_config_secrets
+from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
+from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.errors import ConnectorError, ValidateError
+from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
+
+
+class AirbyteDelegate(Protocol):
+    """What the shim needs of a source; `InProcessSource` and `SubprocessSource` provide it.
+    Results are plain dicts in the Airbyte protocol's JSON shape."""
+
+    name: str
+    is_airbyte_delegate: bool
+    """True: marks the object as a delegate rather than an airbyte-cdk `Source`."""
+
+    def spec(self) -> dict[str, Any]: ...
+    def check(self, config: Mapping[str, Any]) -> dict[str, Any]: ...
+    def discover(self, config: Mapping[str, Any]) -> dict[str, Any]: ...
+    def read(
+        self,
+        config: Mapping[str, Any],
+        catalog: dict[str, Any],
+        state: list[dict[str, Any]],
+        loop: ReadLoop,
+    ) -> None: ...
+
+
+class CaptureShim(Connector):
+    """Runs an Airbyte source as a Flow capture connector.
+
+    `delegate` is an airbyte-cdk `Source` object (run in process) or an `AirbyteDelegate`
+    such as `SubprocessSource`. `oauth2` overrides what `advanced_auth` would give.
+    `usesSchemaInference` marks discovered schemas `x-infer-schema`. `discard_state`
+    ignores the checkpointed state and re-captures everything (default: the
+    `FLOW_SDK_AIRBYTE_DISCARD_STATE` environment variable)."""
+
+    def __init__(
+        self,
+        delegate: Any,
+        oauth2: OAuth2 | Mapping[str, Any] | None = None,
+        usesSchemaInference: bool = True,
+        *,
+        discard_state: bool | None = None,
+    ) -> None:
+        if not getattr(delegate, "is_airbyte_delegate", False):
+            if not (hasattr(delegate, "read") and hasattr(delegate, "discover")):
+                raise TypeError(
+                    f"CaptureShim needs an Airbyte Source, not {type(delegate).__name__}"
+                )
+            from flow_sdk.airbyte.inprocess import InProcessSource
+
+            delegate = InProcessSource(delegate)
+        self.delegate: AirbyteDelegate = delegate
+        self.oauth2 = oauth2
+        self.usesSchemaInference = usesSchemaInference
+        if discard_state is None:
+            discard_state = os.environ.get(DISCARD_STATE_ENV, "").lower() in ("1", "true", "yes")
+        self.discard_state = discard_state
+
+    def _mask(self, config: Any) -> None:
+        mask_config_secrets(self.delegate.spec(), config)
+
+    def spec(self, spec: SpecRequest) -> Spec:
+        return flow_spec(self.delegate.spec(), self.oauth2)
+
+    def discover(self, discover: request.Discover) -> response.Discovered:
+        self._mask(discover.config)
+        return discovered(
+            self.delegate.discover(_config(discover.config)), self.usesSchemaInference
+        )
+
+    def validate(self, validate: request.Validate) -> response.Validated:
+        config = _config(validate.config)
+        self._mask(config)
+        status = self.delegate.check(config)
+        if status.get("status") != "SUCCEEDED":
+            raise ValidateError(
+                f"the source's connection check failed: {status.get('message') or 'no reason given'}"
+            )
+        if not validate.bindings:
+            return response.Validated()
+        catalog = self.delegate.discover(config)
+        bindings = validated_bindings(catalog, [b.resourceConfig for b in validate.bindings])
+        return response.Validated(bindings=bindings)
+
+    def open(self, open: request.Open, emit: Emitter) -> None:
+        config = _config(open.capture.config)
+        self._mask(config)
+        spec_schema = self.delegate.spec().get("connectionSpecification")
+        bindings = open.capture.bindings
+        state = ShimState(bindings, open.state, discard=self.discard_state)
+        catalog = configured_catalog(bindings)
+        loop = ReadLoop(emit, state, self.log, spec_schema)
+        emit.opened()
+        if self.discard_state and open.state:
+            self.log.warning("discarding the checkpointed state: every binding starts from scratch")
+            emit.checkpoint({}, merge_patch=False)
+        try:
+            self.delegate.read(config, catalog, state.airbyte_input(), loop)
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            self.log.error("the source's read failed", exc_info=True)
+            raise loop.failed(exc) from None
+        loop.finish()
+
+
+def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
+    """The Airbyte ConfiguredAirbyteCatalog (as a dict) that reads these bindings."""
+    streams = []
+    for binding in bindings:
+        rc = binding.resourceConfig or {}
+        if not isinstance(rc, Mapping) or not isinstance(rc.get("stream"), str):
+            raise ConnectorError(
+                f"binding {binding.stateKey!r} has a resource config without `stream`: {rc!r}"
+            )
+        mode = rc.get("syncMode", "full_refresh")
+        stream: dict[str, Any] = {
+            "name": rc["stream"],
+            "json_schema": binding.collection.writeSchema or {"type": "object"},
+            "supported_sync_modes": [mode],
+        }
+        if rc.get("namespace"):
+            stream["namespace"] = rc["namespace"]
+        configured: dict[str, Any] = {
+            "stream": stream,
+            "sync_mode": mode,
+            "destination_sync_mode": "append",
+        }
+        if rc.get("cursorField"):
+            configured["cursor_field"] = list(rc["cursorField"])
+        streams.append(configured)
+    return {"streams": streams}
+
+
+def _config(config: Any) -> dict[str, Any]:
+    if not isinstance(config, Mapping):
+        raise ValidateError(
+            f"the endpoint config must be a JSON object, not {type(config).__name__}"
+        )
+    return dict(config)

@@ -1,0 +1,63 @@
+"""`flow-sdk airbyte-capture [options] -- <command...>`: any Airbyte source executable as a
+Flow capture connector, usable directly as `endpoint.local.command` in a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from flow_sdk.airbyte.capture import CaptureShim
+from flow_sdk.airbyte.process import SubprocessSource
+from flow_sdk.airbyte.spec import DOCS_URL_ENV
+
+USAGE = "flow-sdk airbyte-capture [options] -- <airbyte connector command...>"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flow-sdk airbyte-capture",
+        usage=USAGE,
+        description=(
+            "Run an Airbyte source connector (any executable that speaks the Airbyte protocol: "
+            "a console script in another virtualenv, `python -m ...`, `docker run -i ...`) as an "
+            "Estuary Flow capture connector on stdin/stdout."
+        ),
+    )
+    p.add_argument("--docs-url", help="documentation link of the Spec (default: the source's own)")
+    p.add_argument(
+        "--no-schema-inference",
+        action="store_true",
+        help="do not mark discovered schemas with x-infer-schema",
+    )
+    p.add_argument(
+        "--discard-state",
+        action="store_true",
+        help="ignore the checkpointed state and re-capture every binding from scratch "
+        "(for state that cannot be understood)",
+    )
+    return p
+
+
+def main(argv: list[str]) -> None:
+    """Parse `argv` (everything after `airbyte-capture`) and serve the capture protocol."""
+    if "--" in argv:
+        split = argv.index("--")
+        options, command = argv[:split], argv[split + 1 :]
+    else:
+        options, command = argv, []
+    args = parser().parse_args(options)
+    if not command:
+        parser().error("give the Airbyte connector command after `--`, e.g. -- source-faker")
+    if args.docs_url:
+        os.environ[DOCS_URL_ENV] = args.docs_url
+    shim = CaptureShim(
+        delegate=SubprocessSource(command),
+        usesSchemaInference=not args.no_schema_inference,
+        discard_state=True if args.discard_state else None,
+    )
+    shim.main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

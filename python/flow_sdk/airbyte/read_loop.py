@@ -1,0 +1,122 @@
+"""The translation both delegate modes feed: Airbyte messages → Flow capture responses.
+
+RECORD → `captured` with `_meta.row_id` from the binding's counter (the document is the
+source's own dict, changed in place, never copied); STATE → a checkpoint patching only the
+bindings it changed; LOG / TRACE / CONTROL → logs. When the runtime closes stdin, the loop
+stops at the next message: the Emitter closes the open group and raises `SessionStopped`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
+from flow_sdk.airbyte.state import BindingState, ShimState
+from flow_sdk.capture.emitter import Emitter
+from flow_sdk.errors import ConnectorError, SessionStopped
+
+
+class ReadLoop:
+    """One `read()` of the source, translated onto `emit`."""
+
+    def __init__(
+        self,
+        emit: Emitter,
+        state: ShimState,
+        log: logging.Logger,
+        config_schema: Any = None,
+    ) -> None:
+        self.emit = emit
+        self.state = state
+        self.log = log
+        self.config_schema = config_schema
+        self.failure = SourceFailure()
+        self._by_stream = state.by_stream
+        self._captured = emit.captured
+        self._last: BindingState | None = None
+        self._unbound: set[tuple[str | None, str]] = set()
+        self.records = 0
+
+    # ---- the hot path ----
+
+    def record(self, namespace: str | None, stream: str, data: Any) -> None:
+        """One RECORD: stamp the binding's next row id into `data` and emit it."""
+        b = self._by_stream.get((namespace or None, stream))
+        if b is None:
+            self._record_of_unbound(namespace, stream)
+            return
+        row = b.next_row
+        meta = data.get("_meta")
+        if type(meta) is dict:
+            meta["row_id"] = row
+        else:
+            data["_meta"] = {"row_id": row}
+        b.next_row = row + 1
+        self._last = b
+        self._captured(b.index, data)
+
+    # ---- everything else ----
+
+    def message(self, msg: Mapping[str, Any]) -> None:
+        """Any message that is not a RECORD, as a plain dict."""
+        emit = self.emit
+        if emit.stopping:
+            emit.close()
+            raise SessionStopped()
+        kind = msg.get("type")
+        if kind == "STATE":
+            patch = self.state.on_state(msg.get("state") or {})
+            if patch is not None:
+                emit.checkpoint(patch)
+        elif kind == "LOG":
+            log_message(self.log, msg.get("log") or {})
+        elif kind == "TRACE":
+            trace = msg.get("trace") or {}
+            log_trace(self.log, trace, self.failure)
+            if trace.get("type") == "STREAM_STATUS":
+                self._stream_status(trace.get("stream_status") or {})
+        elif kind == "CONTROL":
+            log_control(self.log, msg.get("control") or {}, self.config_schema)
+        elif kind == "RECORD":  # a record that did not take the fast path
+            rec = msg.get("record") or {}
+            self.record(rec.get("namespace"), rec.get("stream", ""), rec.get("data") or {})
+        else:
+            log_unknown(self.log, msg)
+
+    def _stream_status(self, status: Mapping[str, Any]) -> None:
+        desc = status.get("stream_descriptor") or {}
+        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""))
+        if b is None:
+            return
+        self._last = b
+        if status.get("status") == "COMPLETE" and (patch := self.state.sweep_complete(b)):
+            self.emit.checkpoint(patch)
+
+    def _record_of_unbound(self, namespace: str | None, stream: str) -> None:
+        key = (namespace or None, stream)
+        if key not in self._unbound:
+            self._unbound.add(key)
+            self.log.warning(
+                "the source emitted records of stream %r, which no binding captures; skipping them",
+                "/".join(filter(None, key)),
+            )
+
+    # ---- the end ----
+
+    def finish(self) -> None:
+        """`read()` ended normally: the final checkpoint (completing full-refresh sweeps)."""
+        self.emit.checkpoint(self.state.end_of_read())
+
+    def describe_failure(self) -> str:
+        """What failed, naming the stream: the source's last error, else its last stream."""
+        last = self._last.stream if self._last is not None else None
+        return self.failure.describe(last)
+
+    def failed(self, cause: BaseException) -> ConnectorError:
+        """The error to end the session with when the source's `read()` raised `cause`."""
+        text = self.describe_failure()
+        if self.failure.message is None:
+            text += f": {type(cause).__name__}: {cause}"
+        return ConnectorError(text)

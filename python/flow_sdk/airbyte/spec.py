@@ -1,0 +1,221 @@
+"""Airbyte's ConnectorSpecification → Flow's Spec, and the secret values of a config.
+
+`airbyte_secret` fields are also marked `secret: true` (Flow's spelling), `advanced_auth`
+becomes `oauth2` when it describes the whole flow (declarative OAuth), and the values of
+secret fields in a config are registered with the logger so no log line shows them.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flow_sdk.logger import mask_secrets
+from flow_sdk.protocol.flow import OAuth2, Spec
+
+DOCS_URL_ENV = "DOCS_URL"
+"""When set, the documentation link every Spec answers with (as in flow-sdk 0.1.x)."""
+
+RESOURCE_CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Airbyte stream",
+    "properties": {
+        "stream": {"type": "string", "title": "Stream", "description": "Name of this stream"},
+        "syncMode": {
+            "type": "string",
+            "title": "Sync Mode",
+            "enum": ["incremental", "full_refresh"],
+            "description": "Sync this resource incrementally, or fully refresh it every run",
+        },
+        "namespace": {
+            "type": "string",
+            "title": "Namespace",
+            "description": "Enclosing schema namespace of this resource",
+        },
+        "cursorField": {"type": "array", "title": "Cursor Field", "items": {"type": "string"}},
+    },
+    "required": ["stream", "syncMode"],
+}
+RESOURCE_PATH_POINTERS = ["/namespace", "/stream"]
+
+log = logging.getLogger("flow")
+
+
+def flow_spec(airbyte_spec: Mapping[str, Any], oauth2: OAuth2 | Mapping[str, Any] | None) -> Spec:
+    """The Flow Spec of an Airbyte source whose spec (as a plain dict) is `airbyte_spec`."""
+    docs_url = os.environ.get(DOCS_URL_ENV) or airbyte_spec.get("documentationUrl") or ""
+    if oauth2 is None:
+        oauth2 = oauth2_from_advanced_auth(airbyte_spec.get("advanced_auth"))
+    elif not isinstance(oauth2, OAuth2):
+        oauth2 = OAuth2.model_validate(dict(oauth2))
+    spec = Spec(
+        configSchema=with_secret_marks(airbyte_spec.get("connectionSpecification") or {}),
+        resourceConfigSchema=copy.deepcopy(RESOURCE_CONFIG_SCHEMA),
+        documentationUrl=docs_url,
+        resourcePathPointers=list(RESOURCE_PATH_POINTERS),
+    )
+    if oauth2 is not None:
+        spec.oauth2 = oauth2
+    return spec
+
+
+def with_secret_marks(schema: Any) -> Any:
+    """A copy of `schema` where every `airbyte_secret: true` node also has `secret: true`."""
+    if isinstance(schema, dict):
+        out = {k: with_secret_marks(v) for k, v in schema.items()}
+        if out.get("airbyte_secret") is True:
+            out["secret"] = True
+        return out
+    if isinstance(schema, list):
+        return [with_secret_marks(v) for v in schema]
+    return schema
+
+
+def secret_values(schema: Any, config: Any) -> Iterator[Any]:
+    """The values in `config` that `schema` marks as secret (`airbyte_secret` or `secret`),
+    following properties, items and every oneOf/anyOf/allOf alternative."""
+    if not isinstance(schema, Mapping):
+        return
+    if schema.get("airbyte_secret") is True or schema.get("secret") is True:
+        if isinstance(config, (str, int, float)) and not isinstance(config, bool):
+            yield config
+        return
+    for keyword in ("oneOf", "anyOf", "allOf"):
+        for alternative in schema.get(keyword) or []:
+            yield from secret_values(alternative, config)
+    if isinstance(config, Mapping):
+        properties = schema.get("properties") or {}
+        for key, value in config.items():
+            if key in properties:
+                yield from secret_values(properties[key], value)
+    elif isinstance(config, list) and isinstance(schema.get("items"), Mapping):
+        for value in config:
+            yield from secret_values(schema["items"], value)
+
+
+def mask_config_secrets(airbyte_spec: Mapping[str, Any], config: Any) -> None:
+    """Register the secret values of `config` with the logger (masked in every later line)."""
+    mask_secrets(secret_values(airbyte_spec.get("connectionSpecification") or {}, config))
+
+
+# ---- advanced_auth → oauth2 ----
+
+_VALUES = {
+    "client_id_value": "{{{ client_id }}}",
+    "client_secret_value": "{{{ client_secret }}}",
+    "redirect_uri_value": "{{{ redirect_uri }}}",
+    "state_value": "{{{ state }}}",
+    "state": "{{{ state }}}",
+    "redirect_uri": "{{{ redirect_uri }}}",
+    "auth_code_value": "{{{ code }}}",
+}
+_KEY_DEFAULTS = {
+    "client_id_key": "client_id",
+    "client_secret_key": "client_secret",
+    "redirect_uri_key": "redirect_uri",
+    "state_key": "state",
+    "scope_key": "scope",
+    "auth_code_key": "code",
+}
+_PLACEHOLDER = re.compile(
+    r"\{\{\s*(\{\{\s*([a-z_]+)\s*\}\}|[a-z_]+)\s*(?:\|\s*([A-Za-z0-9]+)\s*)?\}\}"
+)
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def oauth2_from_advanced_auth(advanced_auth: Any) -> OAuth2 | None:
+    """Flow's OAuth2 spec from Airbyte's declarative OAuth (`oauth_connector_input_specification`).
+
+    Older `advanced_auth` blocks only name config fields (Airbyte's servers hold the URLs),
+    and some templates use filters Flow lacks: then None, and the connector author passes
+    `oauth2=` explicitly."""
+    if not isinstance(advanced_auth, Mapping) or advanced_auth.get("auth_flow_type") != "oauth2.0":
+        return None
+    oauth_spec = advanced_auth.get("oauth_config_specification") or {}
+    inputs = oauth_spec.get("oauth_connector_input_specification")
+    if not isinstance(inputs, Mapping) or not inputs.get("consent_url"):
+        log.debug("advanced_auth has no declarative OAuth flow; pass oauth2= to the shim")
+        return None
+    try:
+        return _declarative_oauth2(inputs, oauth_spec)
+    except _Untranslatable as exc:
+        log.debug(
+            "advanced_auth cannot be expressed as Flow's oauth2 (%s); pass oauth2= to the shim", exc
+        )
+        return None
+
+
+def _declarative_oauth2(inputs: Mapping[str, Any], oauth_spec: Mapping[str, Any]) -> OAuth2:
+    def template(text: str) -> str:
+        return _translate(text, inputs)
+
+    headers = {
+        template(k): template(str(v)) for k, v in (inputs.get("access_token_headers") or {}).items()
+    }
+    params = {
+        template(k): template(str(v)) for k, v in (inputs.get("access_token_params") or {}).items()
+    }
+    body = ""
+    if params:
+        form = any("x-www-form-urlencoded" in v for v in headers.values())
+        body = "&".join(f"{k}={v}" for k, v in params.items()) if form else _json_template(params)
+    host = urllib.parse.urlsplit(str(inputs["consent_url"]).split("{{")[0]).hostname or ""
+    parts = [
+        p for p in host.split(".") if p not in ("www", "api", "app", "com", "io", "net", "org")
+    ]
+    return OAuth2(
+        provider=parts[0] if parts else "oauth2",
+        authUrlTemplate=template(str(inputs["consent_url"])),
+        accessTokenUrlTemplate=template(str(inputs["access_token_url"])),
+        accessTokenMethod="POST",
+        accessTokenBody=body,
+        accessTokenHeaders=headers,
+        accessTokenResponseMap=_response_map(inputs, oauth_spec),
+    )
+
+
+def _translate(text: str, inputs: Mapping[str, Any]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(2) or match.group(1)
+        filter_ = match.group(3)
+        if name in _VALUES:
+            value = _VALUES[name]
+        elif name in _KEY_DEFAULTS:
+            value = str(inputs.get(name) or _KEY_DEFAULTS[name])
+        elif name == "scope_value":
+            value = urllib.parse.quote(str(inputs.get("scope") or ""), safe="")
+        else:
+            raise _Untranslatable(f"unknown placeholder {name!r}")
+        if filter_ is None:
+            return value
+        if filter_ == "urlEncoder":
+            return "{{#urlencode}}" + value + "{{/urlencode}}"
+        raise _Untranslatable(f"unsupported filter {filter_!r}")
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def _json_template(params: Mapping[str, str]) -> str:
+    items = ", ".join(f'"{k}": "{v}"' for k, v in params.items())
+    return "{" + items + "}"
+
+
+def _response_map(inputs: Mapping[str, Any], oauth_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Config keys ← pointers into the token response. Uses `path_in_connector_config` of the
+    complete output spec when given, else `extract_output`."""
+    out: dict[str, Any] = {}
+    outputs = (oauth_spec.get("complete_oauth_output_specification") or {}).get("properties") or {}
+    for name, prop in outputs.items():
+        path = (prop or {}).get("path_in_connector_config") or [name]
+        out[str(path[-1])] = "/" + name
+    for name in inputs.get("extract_output") or []:
+        out.setdefault(str(name), "/" + str(name))
+    return out

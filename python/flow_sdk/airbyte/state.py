@@ -1,0 +1,291 @@
+"""The shim's checkpointed state: Airbyte STATE messages kept per binding, keyed by stateKey.
+
+Layout (what a checkpoint merge-patches and what the next Open brings back)::
+
+    {"bindingStateV1": {<stateKey>: {"rowId": <next row id>,
+                                      "stream": [<AirbyteStreamState>]}},
+     "airbyteGlobal": {"sharedState": [<blob>]},   # only for GLOBAL state
+     "airbyteLegacy": [<data>]}                     # only for LEGACY state
+
+Airbyte blobs sit inside one-element lists because a merge patch replaces a list as a whole:
+a blob that lost a key, or holds a null, comes back exactly as the source wrote it. A
+binding's `rowId` is saved only together with its stream's state, so a resumed read gives
+re-read records the same row ids. State of a full-refresh stream lives only while its sweep
+is in progress and is removed when the sweep completes, as Airbyte's platform does.
+
+Also read: state of flow-sdk 0.1.x and of estuary-cdk's shim, `{"bindingStateV1":
+{<stateKey>: {"state": <AirbyteStateMessage as a dict>, "rowId": N}}}`, migrated on the
+binding's first checkpoint. Anything else is an error, never a silent re-capture.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flow_sdk.airbyte.codec import descriptor, state_payload
+from flow_sdk.errors import ConnectorError
+from flow_sdk.protocol.flow import CaptureBinding
+
+DISCARD_HINT = (
+    "To give it up and re-capture every binding from scratch, run the capture once with "
+    "--discard-state (flow-sdk airbyte-capture) or FLOW_SDK_AIRBYTE_DISCARD_STATE=1."
+)
+DISCARD_STATE_ENV = "FLOW_SDK_AIRBYTE_DISCARD_STATE"
+_TOP_KEYS = frozenset({"bindingStateV1", "airbyteGlobal", "airbyteLegacy"})
+_ENTRY_KEYS = frozenset({"rowId", "stream", "state"})
+log = logging.getLogger("flow")
+
+
+class BindingState:
+    """One binding's stream, row counter and the last state saved for it."""
+
+    __slots__ = (
+        "index",
+        "state_key",
+        "stream",
+        "namespace",
+        "full_refresh",
+        "next_row",
+        "saved_row",
+        "stream_state",
+        "saved",
+        "migrate",
+    )
+
+    def __init__(self, index: int, binding: CaptureBinding) -> None:
+        config = binding.resourceConfig or {}
+        self.index = index
+        self.state_key = binding.stateKey
+        self.stream: str = config["stream"]
+        self.namespace: str | None = config.get("namespace") or None
+        self.full_refresh = config.get("syncMode") != "incremental"
+        self.next_row = 0
+        """The row id the next record of this binding gets."""
+        self.saved_row = 0
+        self.stream_state: dict[str, Any] | None = None
+        """The AirbyteStreamState last saved for this binding."""
+        self.saved = False
+        """Whether the Flow state has an entry for this binding."""
+        self.migrate = False
+        """Whether the saved entry is in the 0.1.x / estuary-cdk layout."""
+
+
+class ShimState:
+    """Airbyte state in, Flow checkpoints out. Each method that returns a patch returns the
+    RFC 7396 merge patch of only what changed, or None when nothing did."""
+
+    def __init__(
+        self, bindings: Sequence[CaptureBinding], state: Any, discard: bool = False
+    ) -> None:
+        self.bindings = [BindingState(i, b) for i, b in enumerate(bindings)]
+        self.by_stream = {(b.namespace, b.stream): b for b in self.bindings}
+        self.shared_state: list[Any] | None = None
+        """`[shared_state]` (or `[]` without one) when the source keeps GLOBAL state."""
+        self.legacy: list[Any] | None = None
+        if not discard:
+            self._load(state)
+
+    # ---- reading the Open's state ----
+
+    def _load(self, state: Any) -> None:
+        if state is None or state == {}:
+            return
+        if not isinstance(state, Mapping):
+            raise _unreadable(f"it is a {type(state).__name__}, not an object")
+        unknown = sorted(set(state) - _TOP_KEYS)
+        if unknown:
+            raise _unreadable(f"it has keys {', '.join(map(repr, unknown))} this shim never writes")
+        entries = state.get("bindingStateV1") or {}
+        if not isinstance(entries, Mapping):
+            raise _unreadable("`bindingStateV1` is not an object")
+        if (glob := state.get("airbyteGlobal")) is not None:
+            shared = glob.get("sharedState", []) if isinstance(glob, Mapping) else None
+            if not isinstance(shared, list) or len(shared) > 1:
+                raise _unreadable('`airbyteGlobal` is not {"sharedState": [<blob>]}')
+            self.shared_state = shared
+        if (legacy := state.get("airbyteLegacy")) is not None:
+            if not isinstance(legacy, list) or len(legacy) != 1:
+                raise _unreadable("`airbyteLegacy` is not a one-element list")
+            self.legacy = legacy
+        for b in self.bindings:
+            if (entry := entries.get(b.state_key)) is not None:
+                self._load_entry(b, entry)
+
+    def _load_entry(self, b: BindingState, entry: Any) -> None:
+        where = f"the entry of binding {b.state_key!r} (stream {b.stream!r})"
+        if not isinstance(entry, Mapping):
+            raise _unreadable(f"{where} is not an object")
+        if unknown := sorted(set(entry) - _ENTRY_KEYS):
+            raise _unreadable(f"{where} has unknown keys {', '.join(map(repr, unknown))}")
+        row = entry.get("rowId", 0)
+        if not isinstance(row, int) or isinstance(row, bool) or row < 0:
+            raise _unreadable(f"{where} has rowId {row!r}, not a non-negative integer")
+        stream_state = None
+        if "stream" in entry:
+            wrapped = entry["stream"]
+            if not (
+                isinstance(wrapped, list) and len(wrapped) == 1 and isinstance(wrapped[0], Mapping)
+            ):
+                raise _unreadable(f"{where} has a `stream` that is not [<AirbyteStreamState>]")
+            stream_state = dict(wrapped[0])
+        elif "state" in entry:  # flow-sdk 0.1.x or estuary-cdk's shim
+            stream_state = _old_stream_state(entry["state"], where)
+            b.migrate = True
+            if b.full_refresh:
+                # Their full-refresh sweeps always ran to the end or restarted from scratch.
+                stream_state, row = None, 0
+        if stream_state is not None and "stream_descriptor" not in stream_state:
+            raise _unreadable(f"{where} has a stream state without a stream_descriptor")
+        b.stream_state = stream_state
+        b.next_row = b.saved_row = row
+        b.saved = True
+
+    # ---- state for the next read() ----
+
+    def airbyte_input(self) -> list[dict[str, Any]]:
+        """The state messages to start the source's `read()` with (a JSON array)."""
+        if self.legacy is not None:
+            return [{"type": "LEGACY", "data": self.legacy[0]}]
+        streams = [b.stream_state for b in self.bindings if b.stream_state is not None]
+        if self.shared_state is not None:
+            glob: dict[str, Any] = {"stream_states": streams}
+            if self.shared_state:
+                glob["shared_state"] = self.shared_state[0]
+            return [{"type": "GLOBAL", "global": glob}]
+        return [{"type": "STREAM", "stream": s} for s in streams]
+
+    def binding_of(self, namespace: str | None, stream: str) -> BindingState | None:
+        return self.by_stream.get((namespace or None, stream))
+
+    # ---- checkpoints ----
+
+    def on_state(self, message: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The checkpoint patch for an Airbyte STATE message (a plain dict)."""
+        kind, payload = state_payload(message)
+        if kind == "STREAM":
+            return self._on_stream(payload)
+        if kind == "GLOBAL":
+            return self._on_global(payload)
+        if kind == "LEGACY":
+            return self._on_legacy(payload)
+        raise ConnectorError(
+            f"the source emitted a STATE message of unknown type {kind!r}; expected STREAM, GLOBAL or LEGACY"
+        )
+
+    def _on_stream(self, payload: Any) -> dict[str, Any] | None:
+        if not isinstance(payload, Mapping):
+            raise ConnectorError("the source emitted a STREAM state without a `stream`")
+        namespace, name = descriptor(payload)
+        b = self.binding_of(namespace, name)
+        if b is None:
+            log.warning("state for stream %r, which no binding captures; ignored", name)
+            return None
+        entry = self._save(b, _stream_state(payload))
+        return {"bindingStateV1": {b.state_key: entry}}
+
+    def _on_global(self, payload: Any) -> dict[str, Any] | None:
+        if not isinstance(payload, Mapping):
+            raise ConnectorError("the source emitted a GLOBAL state without a `global` object")
+        patch: dict[str, Any] = {}
+        entries: dict[str, Any] = {}
+        for stream_state in payload.get("stream_states") or []:
+            namespace, name = descriptor(stream_state)
+            b = self.binding_of(namespace, name)
+            if b is None:
+                log.warning("global state for stream %r, which no binding captures; dropped", name)
+                continue
+            stream_state = _stream_state(stream_state)
+            if stream_state != b.stream_state or b.next_row != b.saved_row or b.migrate:
+                entries[b.state_key] = self._save(b, stream_state)
+        entries.update(self._row_patches())
+        shared = [payload["shared_state"]] if payload.get("shared_state") is not None else []
+        if shared != self.shared_state:
+            patch["airbyteGlobal"] = {"sharedState": shared if shared else None}
+            self.shared_state = shared
+        if entries:
+            patch["bindingStateV1"] = entries
+        return patch
+
+    def _on_legacy(self, data: Any) -> dict[str, Any] | None:
+        patch: dict[str, Any] = {}
+        if [data] != self.legacy:
+            self.legacy = [data]
+            patch["airbyteLegacy"] = [data]
+        if entries := self._row_patches():
+            patch["bindingStateV1"] = entries
+        return patch
+
+    def _save(self, b: BindingState, stream_state: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {"rowId": b.next_row, "stream": [stream_state]}
+        if b.migrate:
+            entry["state"] = None
+            b.migrate = False
+        b.stream_state = stream_state
+        b.saved_row = b.next_row
+        b.saved = True
+        return entry
+
+    def _row_patches(self) -> dict[str, Any]:
+        """Row counters that moved, for state kinds that cover every stream at once."""
+        out = {}
+        for b in self.bindings:
+            if b.next_row != b.saved_row or b.migrate:
+                out[b.state_key] = {"rowId": b.next_row}
+                if b.migrate:
+                    out[b.state_key]["state"] = None
+                    b.migrate = False
+                b.saved_row = b.next_row
+                b.saved = True
+        return out
+
+    def sweep_complete(self, b: BindingState) -> dict[str, Any] | None:
+        """A full-refresh stream finished its sweep: forget its state, so the next sweep
+        starts from scratch and rewrites the same row ids."""
+        if not b.full_refresh:
+            return None
+        b.next_row = 0
+        if not b.saved:
+            return None
+        b.saved, b.stream_state, b.saved_row, b.migrate = False, None, 0, False
+        return {"bindingStateV1": {b.state_key: None}}
+
+    def end_of_read(self) -> dict[str, Any]:
+        """The patch of the final checkpoint, after `read()` finished: every sweep is complete."""
+        entries: dict[str, Any] = {}
+        for b in self.bindings:
+            if (patch := self.sweep_complete(b)) is not None:
+                entries.update(patch["bindingStateV1"])
+        return {"bindingStateV1": entries} if entries else {}
+
+
+def _stream_state(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An AirbyteStreamState as saved: the descriptor without nulls, the blob as is."""
+    desc = {k: v for k, v in (payload.get("stream_descriptor") or {}).items() if v is not None}
+    out = {"stream_descriptor": desc}
+    if "stream_state" in payload:
+        out["stream_state"] = payload["stream_state"]
+    return out
+
+
+def _old_stream_state(message: Any, where: str) -> dict[str, Any] | None:
+    """The AirbyteStreamState inside a 0.1.x / estuary-cdk entry (`.dict()` of a STREAM
+    AirbyteStateMessage), or None when it holds none yet."""
+    if message == {} or message is None:
+        return None
+    if not isinstance(message, Mapping):
+        raise _unreadable(f"{where} has a `state` that is not an Airbyte state message")
+    kind, payload = state_payload({k: v for k, v in message.items() if v is not None})
+    if kind != "STREAM" or not isinstance(payload, Mapping) or "stream_descriptor" not in payload:
+        raise _unreadable(
+            f"{where} holds a {kind} Airbyte state message; only STREAM ones were ever written there"
+        )
+    return _stream_state(payload)
+
+
+def _unreadable(why: str) -> ConnectorError:
+    return ConnectorError(
+        f"the capture's checkpointed state cannot be understood: {why}. It was not written by "
+        f"this shim, flow-sdk 0.1.x or estuary-cdk's Airbyte shim. {DISCARD_HINT}"
+    )
