@@ -58,7 +58,7 @@ grep -E '^[A-Za-z0-9._-]+==' "$WORK/locked.txt" | sed 's/ .*//; s/;.*//' \
   | LC_ALL=C sort -u >"$WORK/pinned.txt"
 UNPINNED=$(LC_ALL=C comm -23 "$WORK/installed.txt" "$WORK/pinned.txt")
 [[ -z "$UNPINNED" ]] \
-  || fail "installed packages that uv.lock does not pin: $(echo $UNPINNED); run 'uv lock' and commit uv.lock"
+  || fail "installed packages that uv.lock does not pin: ${UNPINNED//$'\n'/ }; run 'uv lock' and commit uv.lock"
 
 "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$MODULE.__main__') is None)" \
   || fail "connector '$CONNECTOR' has no Flow entry module: add $CONNECTOR/$MODULE/__main__.py"

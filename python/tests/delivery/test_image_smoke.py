@@ -92,7 +92,7 @@ def test_a_connector_missing_from_the_lock_is_refused(
 @pytest.mark.parametrize(
     ("old", "new", "complaint"),
     [
-        ("USER flow\n", "USER root\n", "non-root USER"),
+        ("USER 10001:10001\n", "USER 0:0\n", "non-root USER"),
         ("FLOW_RUNTIME_CODEC=json", "FLOW_RUNTIME_CODEC=proto", "FLOW_RUNTIME_CODEC=json"),
         (
             "FLOW_RUNTIME_PROTOCOL=${CONNECTOR_TYPE}",
