@@ -21,6 +21,7 @@ import orjson
 PASSTHROUGH = {
     "airbyte-capture": "flow_sdk.airbyte.capture_cli",
     "airbyte-materialize": "flow_sdk.airbyte.materialize_cli",
+    "singer-capture": "flow_sdk.singer.capture_cli",
 }
 
 
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args_list and args_list[0] in PASSTHROUGH:
         _passthrough(args_list[0], args_list[1:])
         return
-    args = _parser().parse_args(args_list)
+    args = _parser().parse_args(_join_negative_values(args_list))
     debug = args.debug or os.environ.get("LOG_LEVEL", "").lower() in ("debug", "trace")
     sys.exit(_run(args.handler, args, debug))
 
@@ -52,6 +53,19 @@ def _run(
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """`--sessions -1,2` as `--sessions=-1,2`: argparse would take `-1,2` for a flag."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--sessions", "--initial-state"):
+            value = next(args, None)
+            out.append(arg if value is None else f"{arg}={value}")
+        else:
+            out.append(arg)
+    return out
 
 
 def _error(message: str) -> None:
@@ -171,7 +185,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flow-sdk",
         description="Develop Estuary Flow connectors offline, with flowctl's commands.",
-        epilog="Also: `flow-sdk airbyte-capture -- <source>` and `flow-sdk airbyte-materialize -- <destination>`.",
+        epilog="Also: `flow-sdk airbyte-capture -- <source>`, `flow-sdk airbyte-materialize -- <destination>` "
+        "and `flow-sdk singer-capture -- <tap>`.",
     )
     parser.set_defaults(debug=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -16,7 +16,7 @@ import orjson
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec
 from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.capture_session import CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.durations import format_duration, parse_duration
@@ -164,13 +164,14 @@ class _Runner:
                 if self.options.delay:
                     time.sleep(self.options.delay)
                 txn = session.next_transaction(self.options.timeout)
-                if isinstance(txn, SessionEnded):
+                if txn is EXITED:
                     if proc.wait() != 0:
                         raise proc.failure("the capture session")
-                    if txn.reason != "the connector exited":
-                        self.console.log("info", f"ending the session: {txn.reason}")
-                        self._stop(proc)
-                    return txn.reason == "the connector exited"
+                    return True
+                if isinstance(txn, SessionEnded):
+                    self.console.log("info", f"ending the session: {txn.reason}")
+                    self._stop(proc)
+                    return False
                 self._commit(txn)
                 session.acknowledge(txn.checkpoints)
                 done += 1

@@ -147,6 +147,7 @@ class ConnectorProcess:
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the exit and for the last log lines; returns the exit code."""
         code = self.proc.wait(timeout=timeout)
+        self._writes.put(None)  # nobody reads requests any more; let the writer finish
         self._threads[1].join(timeout=5)
         return code
 

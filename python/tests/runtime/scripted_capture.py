@@ -108,6 +108,7 @@ def session(open_: dict, lines) -> None:  # noqa: ANN001
     if MODE == "reduce":
         for message in [doc(2, v="a"), doc(1, v="a"), doc(2, v="b"), checkpoint({"a": 1})]:
             send(message)
+        time.sleep(0.3)
         for message in [doc(1, v="c"), checkpoint({"b": {"x": 1}})]:
             send(message)
         return

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+
 from flow_sdk.runtime.catalog import load_catalog
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
 from flow_sdk.runtime.logs import Console
