@@ -55,7 +55,9 @@ def test_discover_writes_bindings_and_collections(catalog: Path, cli, yaml_edit)
 
 
 def test_preview_with_sessions_state_acks_and_restart(catalog: Path, cli) -> None:
-    (catalog.parent / "counter.config.yaml").write_text("count: 5\nevery: 2\nexplicitAcks: true\n")
+    (catalog.parent / "counter.config.yaml").write_text(
+        "count: 5\nevery: 2\nexplicitAcks: true\nsleep: 0.2\n"
+    )
     result = cli(
         "preview", "--source", str(catalog), "--name", "acmeCo/counter",
         "--sessions", "-1,-1", "--output-state", "--output-apply", "--max-interval", "0.2s",
