@@ -31,11 +31,14 @@ class SourceFailure:
         self.stream: str | None = None
         self.message: str | None = None
         self.failure_type: str | None = None
+        self.internal_message: str | None = None
 
     def describe(self, fallback_stream: str | None) -> str:
         stream = self.stream or fallback_stream
         where = f" while reading stream {stream!r}" if stream else ""
         what = f": {self.message}" if self.message else ""
+        if self.internal_message and self.internal_message != self.message:
+            what += f" ({self.internal_message})"
         kind = f" ({self.failure_type})" if self.failure_type else ""
         return f"the Airbyte source failed{where}{kind}{what}"
 
@@ -63,6 +66,7 @@ def log_trace(log: logging.Logger, trace: Mapping[str, Any], failure: SourceFail
         failure.stream = _stream_name(error.get("stream_descriptor")) or failure.stream
         failure.message = error.get("message") or failure.message
         failure.failure_type = error.get("failure_type")
+        failure.internal_message = error.get("internal_message")
         fields = {
             k: error[k]
             for k in ("failure_type", "internal_message", "stack_trace")

@@ -45,8 +45,10 @@ class ReadLoop:
         """One RECORD: stamp the binding's next row id into `data` and emit it."""
         b = self._by_stream.get((namespace or None, stream))
         if b is None:
-            self._record_of_unbound(namespace, stream)
-            return
+            b = self.state.binding_of(namespace, stream)
+            if b is None:
+                self._record_of_unbound(namespace, stream)
+                return
         row = b.next_row
         meta = data.get("_meta")
         if type(meta) is dict:

@@ -157,7 +157,14 @@ class ShimState:
         return [{"type": "STREAM", "stream": s} for s in streams]
 
     def binding_of(self, namespace: str | None, stream: str) -> BindingState | None:
-        return self.by_stream.get((namespace or None, stream))
+        """The binding of a stream. Sources often leave the namespace off their records
+        (airbyte-cdk does), so a stream name bound exactly once matches without it."""
+        found = self.by_stream.get((namespace or None, stream))
+        if found is None and not namespace:
+            named = [b for b in self.bindings if b.stream == stream]
+            if len(named) == 1:
+                found = self.by_stream[(None, stream)] = named[0]
+        return found
 
     # ---- checkpoints ----
 

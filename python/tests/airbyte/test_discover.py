@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from flow_sdk.airbyte.discover import discovered, document_schema, key_pointers, validated_bindings
+from flow_sdk.errors import ConnectorError, ValidateError
+
+CATALOG = {
+    "streams": [
+        {
+            "name": "users",
+            "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+            "supported_sync_modes": ["full_refresh", "incremental"],
+            "source_defined_primary_key": [["id"]],
+            "default_cursor_field": ["updated_at"],
+        },
+        {
+            "name": "events",
+            "json_schema": {
+                "type": "object",
+                "properties": {
+                    "_meta": {"type": "object", "properties": {"src": {"type": "string"}}}
+                },
+            },
+            "supported_sync_modes": ["full_refresh"],
+        },
+        {
+            "name": "orders",
+            "namespace": "shop",
+            "json_schema": {"type": "object"},
+            "supported_sync_modes": ["incremental"],
+            "source_defined_primary_key": [["order", "id/x~y"]],
+        },
+    ]
+}
+
+
+def test_key_forms_become_escaped_pointers() -> None:
+    assert key_pointers("a/b") == ["/a~1b"]
+    assert key_pointers(["id", "t~s"]) == ["/id", "/t~0s"]
+    assert key_pointers([["pizza", "che/ese"], "potato"]) == ["/pizza/che~1ese", "/potato"]
+    assert key_pointers([["id"], ["meta", "ts"]]) == ["/id", "/meta/ts"]
+
+
+def test_discovered_bindings() -> None:
+    original = copy.deepcopy(CATALOG)
+    out = discovered(CATALOG, schema_inference=True).to_wire()["bindings"]
+    users, events, orders = out
+    assert users["resourceConfig"] == {
+        "stream": "users",
+        "syncMode": "incremental",
+        "cursorField": ["updated_at"],
+    }
+    assert users["key"] == ["/id"] and users["resourcePath"] == ["users"]
+    assert users["documentSchema"]["x-infer-schema"] is True
+    assert users["documentSchema"]["properties"]["_meta"]["properties"]["row_id"] == {
+        "type": "integer"
+    }
+    assert users["documentSchema"]["properties"]["_meta"]["required"] == ["row_id"]
+    assert events["resourceConfig"] == {"stream": "events", "syncMode": "full_refresh"}
+    assert events["key"] == ["/_meta/row_id"]
+    assert events["documentSchema"]["properties"]["_meta"]["properties"] == {
+        "src": {"type": "string"},
+        "row_id": {"type": "integer"},
+    }
+    assert orders["resourceConfig"] == {
+        "stream": "orders",
+        "syncMode": "incremental",
+        "namespace": "shop",
+    }
+    assert orders["key"] == ["/order/id~1x~0y"] and orders["resourcePath"] == ["shop", "orders"]
+    assert "namespace" not in users["resourceConfig"]
+    assert original == CATALOG, "the source's catalog must not be mutated"
+
+
+def test_schema_inference_can_be_off() -> None:
+    assert "x-infer-schema" not in document_schema({"type": "object"}, False)
+
+
+def test_keyless_incremental_only_stream_is_a_clear_error() -> None:
+    catalog = {
+        "streams": [{"name": "log", "json_schema": {}, "supported_sync_modes": ["incremental"]}]
+    }
+    with pytest.raises(
+        ConnectorError, match="'log' is incremental-only but declares no source_defined_primary_key"
+    ):
+        discovered(catalog, True)
+
+
+def test_keyless_stream_that_also_supports_full_refresh_is_discovered_full_refresh() -> None:
+    catalog = {
+        "streams": [
+            {
+                "name": "log",
+                "json_schema": {},
+                "supported_sync_modes": ["full_refresh", "incremental"],
+            }
+        ]
+    }
+    (b,) = discovered(catalog, True).bindings
+    assert b.resourceConfig["syncMode"] == "full_refresh" and b.key == ["/_meta/row_id"]
+
+
+def test_validate_names_missing_streams_and_lists_available() -> None:
+    ok = validated_bindings(
+        CATALOG, [{"stream": "orders", "namespace": "shop", "syncMode": "incremental"}]
+    )
+    assert ok[0].resourcePath == ["shop", "orders"]
+    with pytest.raises(ValidateError) as err:
+        validated_bindings(
+            CATALOG,
+            [
+                {"stream": "users", "syncMode": "incremental"},
+                {"stream": "gone", "syncMode": "full_refresh"},
+            ],
+        )
+    assert "no stream 'gone'" in err.value.message
+    assert "events, shop/orders, users" in err.value.message
+    with pytest.raises(ValidateError, match="syncMode"):
+        validated_bindings(CATALOG, [{"stream": "users", "syncMode": "sometimes"}])

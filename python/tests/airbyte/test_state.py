@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flow_sdk.airbyte.state import ShimState
+from flow_sdk.errors import ConnectorError
+from flow_sdk.protocol.flow import CaptureBinding
+from flow_sdk.protocol.merge_patch import merge_patch
+from flow_sdk.protocol.state_key import encode_state_key
+
+
+def b(
+    stream: str, mode: str = "incremental", namespace: str | None = None, backfill: int = 0
+) -> CaptureBinding:
+    rc: dict[str, Any] = {"stream": stream, "syncMode": mode}
+    if namespace:
+        rc["namespace"] = namespace
+    path = [namespace, stream] if namespace else [stream]
+    return CaptureBinding(
+        resourceConfig=rc,
+        resourcePath=path,
+        backfill=backfill,
+        stateKey=encode_state_key(path, backfill),
+    )
+
+
+def stream_msg(name: str, blob: Any, namespace: str | None = None) -> dict[str, Any]:
+    desc = {"name": name, "namespace": namespace}
+    return {
+        "type": "STREAM",
+        "stream": {"stream_descriptor": desc, "stream_state": blob},
+        "sourceStats": {"recordCount": 2.0},
+    }
+
+
+def test_stream_states_patch_only_their_binding_and_round_trip() -> None:
+    state = ShimState([b("users"), b("orders", namespace="shop")], None)
+    state.bindings[0].next_row = 7
+    patch = state.on_state(stream_msg("users", {"cursor": 7, "gone": None}))
+    assert patch == {
+        "bindingStateV1": {
+            "users": {
+                "rowId": 7,
+                "stream": [
+                    {
+                        "stream_descriptor": {"name": "users"},
+                        "stream_state": {"cursor": 7, "gone": None},
+                    }
+                ],
+            }
+        }
+    }
+    flow = merge_patch({}, patch)
+    flow = merge_patch(flow, state.on_state(stream_msg("orders", {"seq": 3}, "shop")))
+    # A later blob that lost a key replaces the old one entirely.
+    flow = merge_patch(flow, state.on_state(stream_msg("users", {"cursor": 9})))
+    again = ShimState([b("users"), b("orders", namespace="shop")], flow)
+    assert again.airbyte_input() == [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"cursor": 9}},
+        },
+        {
+            "type": "STREAM",
+            "stream": {
+                "stream_descriptor": {"name": "orders", "namespace": "shop"},
+                "stream_state": {"seq": 3},
+            },
+        },
+    ]
+    assert again.bindings[0].next_row == 7, "incremental row ids continue"
+
+
+def test_global_state_round_trips_with_shared_state_and_global_underscore() -> None:
+    state = ShimState([b("a"), b("b")], None)
+    state.bindings[1].next_row = 4
+    msg = {
+        "type": "GLOBAL",
+        "global_": {
+            "shared_state": {"lsn": 10},
+            "stream_states": [
+                {"stream_descriptor": {"name": "a"}, "stream_state": {"x": 1}},
+                {"stream_descriptor": {"name": "b"}, "stream_state": {"y": 2}},
+            ],
+        },
+    }
+    flow = merge_patch({}, state.on_state(msg))
+    assert flow["airbyteGlobal"] == {"sharedState": [{"lsn": 10}]}
+    assert flow["bindingStateV1"]["b"]["rowId"] == 4
+    # Only what changed is patched: stream b and the shared state.
+    msg["global_"]["shared_state"] = {"lsn": 11}
+    msg["global_"]["stream_states"][1]["stream_state"] = {"y": 3}
+    patch = state.on_state(msg)
+    assert set(patch["bindingStateV1"]) == {"b"} and patch["airbyteGlobal"] == {
+        "sharedState": [{"lsn": 11}]
+    }
+    flow = merge_patch(flow, patch)
+    assert ShimState([b("a"), b("b")], flow).airbyte_input() == [
+        {
+            "type": "GLOBAL",
+            "global": {
+                "stream_states": [
+                    {"stream_descriptor": {"name": "a"}, "stream_state": {"x": 1}},
+                    {"stream_descriptor": {"name": "b"}, "stream_state": {"y": 3}},
+                ],
+                "shared_state": {"lsn": 11},
+            },
+        }
+    ]
+    # A GLOBAL state without shared state still comes back as GLOBAL.
+    plain = ShimState([b("a")], None)
+    flow = merge_patch({}, plain.on_state({"type": "GLOBAL", "global": {"stream_states": []}}))
+    assert ShimState([b("a")], flow).airbyte_input() == [
+        {"type": "GLOBAL", "global": {"stream_states": []}}
+    ]
+
+
+def test_legacy_state_round_trips() -> None:
+    state = ShimState([b("a")], None)
+    state.bindings[0].next_row = 3
+    flow = merge_patch({}, state.on_state({"data": {"a": {"cursor": "2024"}}}))
+    assert flow == {
+        "airbyteLegacy": [{"a": {"cursor": "2024"}}],
+        "bindingStateV1": {"a": {"rowId": 3}},
+    }
+    assert state.on_state({"type": "LEGACY", "data": {"a": {"cursor": "2024"}}}) == {}
+    again = ShimState([b("a")], flow)
+    assert again.airbyte_input() == [{"type": "LEGACY", "data": {"a": {"cursor": "2024"}}}]
+    assert again.bindings[0].next_row == 3
+
+
+def test_full_refresh_sweeps_restart_row_ids_and_forget_state() -> None:
+    state = ShimState([b("events", "full_refresh")], None)
+    events = state.bindings[0]
+    events.next_row = 5
+    flow = merge_patch({}, state.on_state(stream_msg("events", {"page": 2})))
+    # Interrupted mid-sweep: the next session resumes the sweep and its row ids.
+    resumed = ShimState([b("events", "full_refresh")], flow)
+    assert resumed.bindings[0].next_row == 5
+    assert resumed.airbyte_input()[0]["stream"]["stream_state"] == {"page": 2}
+    # A completed sweep leaves nothing behind: the next sweep starts at row 0.
+    flow = merge_patch(flow, resumed.sweep_complete(resumed.bindings[0]))
+    assert flow == {"bindingStateV1": {}}
+    fresh = ShimState([b("events", "full_refresh")], flow)
+    assert fresh.bindings[0].next_row == 0 and fresh.airbyte_input() == []
+
+
+def test_end_of_read_completes_full_refresh_sweeps_only() -> None:
+    state = ShimState([b("users"), b("events", "full_refresh")], None)
+    state.on_state(stream_msg("users", {"c": 1}))
+    state.on_state(stream_msg("events", {"__ab_no_cursor_state_message": True}))
+    assert state.end_of_read() == {"bindingStateV1": {"events": None}}
+    assert state.end_of_read() == {}
+
+
+def test_backfilled_binding_starts_clean_while_others_keep_state() -> None:
+    flow = {
+        "bindingStateV1": {
+            "users": {
+                "rowId": 4,
+                "stream": [{"stream_descriptor": {"name": "users"}, "stream_state": {"c": 4}}],
+            },
+            "orders": {
+                "rowId": 2,
+                "stream": [{"stream_descriptor": {"name": "orders"}, "stream_state": {"c": 2}}],
+            },
+        }
+    }
+    state = ShimState([b("users", backfill=1), b("orders")], flow)
+    assert state.bindings[0].next_row == 0
+    assert [m["stream"]["stream_descriptor"]["name"] for m in state.airbyte_input()] == ["orders"]
+
+
+def test_flow_sdk_0_1_state_continues_and_migrates() -> None:
+    # What flow-sdk 0.1.x wrote (mergePatch false): AirbyteStateMessage.dict() with nulls.
+    old = {
+        "bindingStateV1": {
+            "users": {
+                "state": {
+                    "type": "STREAM",
+                    "stream": {
+                        "stream_descriptor": {"name": "users", "namespace": None},
+                        "stream_state": {"updated_at": 40},
+                    },
+                    "global_": None,
+                    "data": None,
+                },
+                "rowId": 41,
+            },
+            "events": {
+                "state": {
+                    "type": "STREAM",
+                    "stream": {"stream_descriptor": {"name": "events"}, "stream_state": {"x": 1}},
+                },
+                "rowId": 17,
+            },
+        }
+    }
+    state = ShimState([b("users"), b("events", "full_refresh")], old)
+    assert state.airbyte_input() == [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": 40}},
+        }
+    ]
+    assert state.bindings[0].next_row == 41 and state.bindings[1].next_row == 0
+    patch = state.on_state(stream_msg("users", {"updated_at": 45}))
+    assert patch["bindingStateV1"]["users"]["state"] is None, (
+        "the old layout is removed on first write"
+    )
+    migrated = merge_patch(old, patch)["bindingStateV1"]["users"]
+    assert migrated == {
+        "rowId": 41,
+        "stream": [{"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": 45}}],
+    }
+
+
+def test_estuary_cdk_shim_state_continues() -> None:
+    # estuary-cdk's ResourceState: rowId plus the state message as a dict ({} before any).
+    old = {
+        "bindingStateV1": {
+            "users": {
+                "rowId": 12,
+                "state": {
+                    "type": "STREAM",
+                    "stream": {
+                        "stream_descriptor": {"name": "users"},
+                        "stream_state": {"updated_at": 12},
+                    },
+                    "sourceStats": None,
+                },
+            },
+            "orders": {"rowId": 0, "state": {}},
+        }
+    }
+    state = ShimState([b("users"), b("orders")], old)
+    assert state.airbyte_input() == [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": 12}},
+        }
+    ]
+    assert state.bindings[0].next_row == 12
+
+
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ([1, 2], "it is a list"),
+        ({"cursor": 5}, "keys 'cursor'"),
+        ({"bindingStateV1": {"users": "x"}}, "is not an object"),
+        ({"bindingStateV1": {"users": {"rowId": -1}}}, "rowId -1"),
+        ({"bindingStateV1": {"users": {"blob": {}}}}, "unknown keys 'blob'"),
+        (
+            {"bindingStateV1": {"users": {"stream": {"stream_state": {}}}}},
+            "not \\[<AirbyteStreamState>\\]",
+        ),
+        (
+            {"bindingStateV1": {"users": {"state": {"type": "GLOBAL", "global": {}}}}},
+            "GLOBAL Airbyte state",
+        ),
+        ({"airbyteLegacy": {"a": 1}}, "one-element list"),
+    ],
+)
+def test_state_that_cannot_be_understood_is_a_clear_error(bad: Any, why: str) -> None:
+    with pytest.raises(ConnectorError, match=why) as err:
+        ShimState([b("users")], bad)
+    assert "--discard-state" in str(err.value)
+
+
+def test_discard_ignores_any_state() -> None:
+    assert ShimState([b("users")], {"cursor": 5}, discard=True).airbyte_input() == []
+
+
+def test_state_for_an_unbound_stream_is_ignored() -> None:
+    assert ShimState([b("users")], None).on_state(stream_msg("other", {})) is None
+
+
+def test_unknown_state_type_is_an_error() -> None:
+    with pytest.raises(ConnectorError, match="unknown type 'PER_PARTITION'"):
+        ShimState([b("users")], None).on_state({"type": "PER_PARTITION"})
