@@ -71,6 +71,7 @@ class CaptureSession:
         self.console = console
         self.explicit_acks = False
         self._keys = [_key_pointers(b.collection) for b in spec.bindings]
+        self._exited = False
 
     def open(self, version: str, state: Any) -> None:
         """Send Open; the first response must be `opened`."""
@@ -93,6 +94,8 @@ class CaptureSession:
 
     def next_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
         """Read checkpoint groups until one closes and no more output is waiting."""
+        if self._exited:
+            return EXITED
         txn = Transaction()
         group: dict[tuple[int, tuple[Any, ...]], dict[str, Any]] = {}
         reduced: dict[tuple[int, tuple[Any, ...]], dict[str, Any]] = {}
@@ -108,6 +111,10 @@ class CaptureSession:
                         f"the connector exited with {len(group)} document(s) after its last "
                         "checkpoint; close every group of documents with a checkpoint",
                     )
+                if txn.states:  # checkpoints that arrived together with the exit still commit
+                    self._exited = True
+                    txn.documents = self._ordered(reduced)
+                    return txn
                 return EXITED
             assert isinstance(line, bytes)
             size += len(line)
