@@ -31,8 +31,12 @@ class BaseConnector(abc.ABC):
         """Run as a connector process: serve stdin, exit 0 at its end, non-zero on failure."""
         writer = protect_stdout()
         self.log = init_logger()
-        wait_for_debugger(self.log)
-        code = run_guarded(lambda: self.serve(stdin_lines(), writer), writer, self.log)
+
+        def body() -> None:
+            wait_for_debugger(self.log)
+            self.serve(stdin_lines(), writer)
+
+        code = run_guarded(body, writer, self.log)
         sys.stderr.flush()
         os._exit(code)
 
@@ -71,9 +75,18 @@ def wait_for_debugger(log: logging.Logger) -> None:
     where = os.environ.get(DEBUGPY_ENV)
     if not where:
         return
-    import debugpy  # only when asked: a dev tool, not a dependency of connectors
-
     host, _, port = where.rpartition(":")
+    if not port.isdigit():
+        raise ConnectorError(
+            f"{DEBUGPY_ENV} must be host:port (e.g. 127.0.0.1:5678), not {where!r}"
+        )
+    try:
+        import debugpy  # only when asked: a dev tool, not a dependency of connectors
+    except ImportError:
+        raise ConnectorError(
+            f"{DEBUGPY_ENV} is set but debugpy is not installed here; "
+            f"install it (pip install debugpy) or unset {DEBUGPY_ENV}"
+        ) from None
     debugpy.listen((host or "127.0.0.1", int(port)))
     log.info("waiting for a debugger to attach", extra={"address": where})
     debugpy.wait_for_client()
