@@ -87,7 +87,7 @@ def spec_version(spec: CaptureSpec) -> str:
 def check_against_spec(task: CaptureDef, spec: Spec, config: Any) -> None:
     """The endpoint config and each binding's resource must match the connector's schemas,
     as Flow checks them when it builds the catalog."""
-    _check(spec.configSchema, config, f"{task.endpoint.where}.config", "configSchema")
+    _check(spec.configSchema, config, task.endpoint.config_where, "configSchema")
     for i, binding in enumerate(task.bindings):
         where = f"{task.file}: captures.{task.name}.bindings[{i}].resource"
         _check(spec.resourceConfigSchema, binding.resource, where, "resourceConfigSchema")

@@ -37,6 +37,8 @@ class Endpoint:
     env: dict[str, str] = field(default_factory=dict)
     where: str = ""
     """`file: field` of the endpoint, for messages."""
+    config_where: str = ""
+    """`file: field` of its config, naming the referenced file when there is one."""
 
 
 @dataclass
@@ -241,9 +243,15 @@ def _inline(base: Path, value: Any, field_path: str) -> Any:
 def _endpoint(path: Path, spec: dict[str, Any], field_path: str) -> Endpoint:
     kind, body = next(iter(spec.items()))
     where = f"{field_path}.{kind}"
-    config = _inline(path, body["config"], f"{where}.config")
+    raw_config = body["config"]
+    config = _inline(path, raw_config, f"{where}.config")
+    config_where = f"{path}: {where}.config"
+    if isinstance(raw_config, str):
+        config_where += f" (file {_resolve(path, raw_config, where)})"
     if kind == "connector":
-        return Endpoint(config=config, image=body["image"], where=f"{path}: {where}")
+        return Endpoint(
+            config=config, image=body["image"], where=f"{path}: {where}", config_where=config_where
+        )
     if body.get("protobuf"):
         raise CatalogError(
             f"{path}: {where}.protobuf: the local runtime speaks JSON lines only; remove `protobuf: true`"
@@ -253,6 +261,7 @@ def _endpoint(path: Path, spec: dict[str, Any], field_path: str) -> Endpoint:
         command=list(body["command"]),
         env=dict(body.get("env", {})),
         where=f"{path}: {where}",
+        config_where=config_where,
     )
 
 

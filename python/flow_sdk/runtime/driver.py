@@ -52,7 +52,7 @@ class Driver:
     def config(self) -> Any:
         """The endpoint config as the connector receives it: sops-decrypted, suffix stripped."""
         if not self._unsealed:
-            self._config = unseal(self.task.endpoint.config, f"{self.task.endpoint.where}.config")
+            self._config = unseal(self.task.endpoint.config, self.task.endpoint.config_where)
             self._unsealed = True
         return self._config
 

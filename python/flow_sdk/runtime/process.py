@@ -94,7 +94,7 @@ class ConnectorProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env={**os.environ, **launch.env},
-                bufsize=0,
+                bufsize=-1,
             )
         except OSError as exc:
             raise ConnectorFailed(
