@@ -1,0 +1,87 @@
+"""A bucket in a local SQLite file (standard library): one table of text keys and values,
+each transaction one SQLite transaction, committed with `synchronous=FULL` (durable on return)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from itertools import groupby
+
+from destination_kvdb.bucket import Bucket, BucketError, Operation
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+UPSERT = "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
+
+def prefix_range(prefix: str) -> tuple[str, str | None]:
+    """Bounds [low, high) of the keys starting with `prefix` (UTF-8 order is code point order)."""
+    if not prefix:
+        return "", None
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class LocalBucket(Bucket):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.description = f"local bucket {path}"
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            raise BucketError(
+                f"cannot open the local bucket {path}: the directory {directory} does not "
+                "exist; create it or choose another path in config.bucket.path",
+                config_problem=True,
+            )
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute(SCHEMA)
+        except sqlite3.Error as exc:
+            raise BucketError(
+                f"cannot write the local bucket {path}: {exc}; check that the file is a SQLite "
+                "database (or absent) and that its directory is writable, or choose another "
+                "path in config.bucket.path",
+                config_problem=True,
+            ) from None
+
+    def transact(self, operations: Sequence[Operation]) -> None:
+        if not operations:
+            return
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for kind, run in groupby(operations, key=lambda op: op[0]):
+                    if kind == "set":
+                        db.executemany(UPSERT, [(key, value) for _, key, value in run])
+                    else:
+                        db.executemany("DELETE FROM kv WHERE key = ?", [(op[1],) for op in run])
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise BucketError(
+                f"writing {len(operations)} operations to the local bucket {self.path} failed: "
+                f"{exc}; check the disk and the file's permissions",
+                config_problem=isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc),
+            ) from None
+
+    def _select(self, columns: str, prefix: str) -> list[tuple[str, ...]]:
+        low, high = prefix_range(prefix)
+        if high is None:
+            query = f"SELECT {columns} FROM kv WHERE key >= ? ORDER BY key"
+            return self.db.execute(query, (low,)).fetchall()
+        query = f"SELECT {columns} FROM kv WHERE key >= ? AND key < ? ORDER BY key"
+        return self.db.execute(query, (low, high)).fetchall()
+
+    def keys(self, prefix: str) -> list[str]:
+        return [row[0] for row in self._select("key", prefix)]
+
+    def items(self, prefix: str) -> list[tuple[str, str]]:
+        return [(row[0], row[1]) for row in self._select("key, value", prefix)]
+
+    def close(self) -> None:
+        self.db.close()

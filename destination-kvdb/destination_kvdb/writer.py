@@ -1,0 +1,156 @@
+"""The write loop: records become set operations, sent in transactions of at most
+`batch_size`; a STATE is echoed only after every record before it is committed, stamped with
+`destinationStats.recordCount`. Streams in `overwrite` mode lose their old keys first."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import orjson
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateMessage,
+    AirbyteStateStats,
+    AirbyteStateType,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteStream,
+    FailureType,
+    Type,
+)
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_kvdb.bucket import Bucket, Operation, check_limits
+from destination_kvdb.keys import RecordKeyError, log_suffix, primary_key_suffix, stream_prefix
+
+StreamId = tuple[str, str | None]
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How one configured stream is written."""
+
+    name: str
+    prefix: str
+    primary_key: list[list[str]]
+    mode: str
+
+    @classmethod
+    def of(cls, configured: ConfiguredAirbyteStream) -> StreamPlan:
+        stream = configured.stream
+        primary_key = configured.primary_key or stream.source_defined_primary_key or []
+        mode = getattr(configured.destination_sync_mode, "value", configured.destination_sync_mode)
+        label = f"{stream.namespace}.{stream.name}" if stream.namespace else stream.name
+        if mode == "append_dedup" and not primary_key:
+            raise AirbyteTracedException(
+                message=(
+                    f"stream {label!r} is configured as append_dedup but has no primary key; "
+                    "give it a primary key or use append"
+                ),
+                failure_type=FailureType.config_error,
+            )
+        return cls(label, stream_prefix(stream.name, stream.namespace), primary_key, str(mode))
+
+
+class BucketWriter:
+    """One `write()` into `bucket`."""
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        catalog: ConfiguredAirbyteCatalog,
+        batch_size: int,
+        logger: logging.Logger,
+    ) -> None:
+        self.bucket = bucket
+        self.batch_size = batch_size
+        self.logger = logger
+        self.plans: dict[StreamId, StreamPlan] = {
+            (c.stream.name, c.stream.namespace or None): StreamPlan.of(c) for c in catalog.streams
+        }
+        self.operations: list[Operation] = []
+        self.since_state: Counter[StreamId] = Counter()
+        self.written: Counter[str] = Counter()
+        self.transactions = 0
+
+    def write(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        self.truncate_overwritten()
+        for message in messages:
+            if message.type == Type.RECORD and message.record is not None:
+                self.add(message.record)
+            elif message.type == Type.STATE and message.state is not None:
+                self.flush()
+                yield self.stamped(message)
+        self.flush()
+        for name, count in sorted(self.written.items()):
+            self.logger.info(f"wrote {count} records of stream {name} to {self.bucket.description}")
+
+    def truncate_overwritten(self) -> None:
+        """Delete every key of the streams in overwrite mode, before anything is written."""
+        for plan in self.plans.values():
+            if plan.mode != "overwrite":
+                continue
+            keys = self.bucket.keys(plan.prefix)
+            for start in range(0, len(keys), self.batch_size):
+                self._commit(
+                    [("delete", key, None) for key in keys[start : start + self.batch_size]]
+                )
+            self.logger.info(
+                f"overwrite: deleted {len(keys)} keys of stream {plan.name} "
+                f"(prefix {plan.prefix!r}) from {self.bucket.description}"
+            )
+
+    def add(self, record: AirbyteRecordMessage) -> None:
+        stream: StreamId = (record.stream, record.namespace or None)
+        plan = self.plans.get(stream)
+        if plan is None:
+            raise AirbyteTracedException(
+                message=(
+                    f"got a record of stream {record.stream!r} (namespace {record.namespace!r}), "
+                    "which is not in the configured catalog; the records were not written"
+                ),
+                failure_type=FailureType.system_error,
+            )
+        if plan.primary_key:
+            try:
+                suffix = primary_key_suffix(record.data, plan.primary_key)
+            except RecordKeyError as exc:
+                raise AirbyteTracedException(
+                    message=f"stream {plan.name!r}: {exc}, so it has no bucket key",
+                    failure_type=FailureType.system_error,
+                ) from None
+        else:
+            suffix = log_suffix(record.emitted_at)
+        key = plan.prefix + suffix
+        value = orjson.dumps(record.data).decode()
+        check_limits(plan.name, key, value)
+        self.operations.append(("set", key, value))
+        self.since_state[stream] += 1
+        self.written[plan.name] += 1
+        if len(self.operations) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        operations, self.operations = self.operations, []
+        self._commit(operations)
+
+    def _commit(self, operations: list[Operation]) -> None:
+        if operations:
+            self.bucket.transact(operations)
+            self.transactions += 1
+
+    def stamped(self, message: AirbyteMessage) -> AirbyteMessage:
+        """The STATE with `destinationStats.recordCount`: for a STREAM state, that stream's
+        records since its previous state; for a GLOBAL (or LEGACY) state, all since the last."""
+        state: AirbyteStateMessage = message.state  # type: ignore[assignment]  # checked by the caller
+        if state.type == AirbyteStateType.STREAM and state.stream is not None:
+            descriptor = state.stream.stream_descriptor
+            count = self.since_state.pop((descriptor.name, descriptor.namespace or None), 0)
+        else:
+            count = sum(self.since_state.values())
+            self.since_state.clear()
+        state.destinationStats = AirbyteStateStats(recordCount=float(count))
+        return message

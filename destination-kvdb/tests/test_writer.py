@@ -1,0 +1,186 @@
+"""`write()` in process, on both buckets: keys, batching, overwrite, idempotent replays, and a
+STATE echoed only once everything before it is committed, with its record count."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from kvdb_driver import (
+    BUCKET_ID,
+    configured_stream,
+    global_state,
+    kvdb_config,
+    local_config,
+    record,
+    stream_state,
+)
+
+from destination_kvdb import DestinationKvdb
+from destination_kvdb.config import KvdbConfig
+from destination_kvdb.destination import open_bucket
+
+
+@pytest.fixture(params=["local", "kvdb"])
+def config(request, tmp_path):
+    if request.param == "local":
+        return local_config(tmp_path / "bucket.sqlite")
+    kvdb = request.getfixturevalue("kvdb")
+    return kvdb_config(kvdb)
+
+
+def contents(config, prefix=""):
+    with open_bucket(KvdbConfig.parse(config)) as bucket:
+        return dict(bucket.items(prefix))
+
+
+def write(config, streams, messages):
+    catalog = ConfiguredAirbyteCatalogSerializer.load({"streams": streams})
+    loaded = [AirbyteMessageSerializer.load(m) for m in messages]
+    return [
+        AirbyteMessageSerializer.dump(m) for m in DestinationKvdb().write(config, catalog, loaded)
+    ]
+
+
+USERS = configured_stream("users", "append_dedup", [["id"]])
+
+
+def test_primary_key_records_are_keyed_by_it_and_replays_overwrite(config):
+    messages = [
+        record("users", {"id": 1, "v": "a"}),
+        record("users", {"id": 2, "v": "b"}),
+        stream_state("users", {"cursor": 2}),
+    ]
+    write(config, [USERS], messages)
+    write(config, [USERS], [record("users", {"id": 1, "v": "A"}), *messages[1:]])
+    assert contents(config) == {"users/1": '{"id":1,"v":"A"}', "users/2": '{"id":2,"v":"b"}'}
+
+
+def test_records_without_a_primary_key_get_arrival_keys(config):
+    stream = configured_stream("log", "append")
+    write(config, [stream], [record("log", {"n": 1}, 5), record("log", {"n": 1}, 5)])
+    write(config, [stream], [record("log", {"n": 2}, 6)])
+    stored = contents(config)
+    assert len(stored) == 3
+    keys = sorted(stored)
+    assert all(k.startswith("log/") for k in keys)
+    assert keys[0].startswith("log/0000000000005-") and keys[2].startswith("log/0000000000006-")
+    assert [stored[k] for k in keys] == ['{"n":1}', '{"n":1}', '{"n":2}']
+
+
+def test_composite_nested_and_awkward_keys_are_escaped(config):
+    stream = configured_stream("a/b.c", "append_dedup", [["org"], ["user", "id"]], namespace="ns")
+    write(
+        config,
+        [stream],
+        [
+            {
+                "type": "RECORD",
+                "record": {
+                    "stream": "a/b.c",
+                    "namespace": "ns",
+                    "data": {"org": "x/y.z%", "user": {"id": 7}},
+                    "emitted_at": 1,
+                },
+            }
+        ],
+    )
+    assert list(contents(config)) == ["ns.a%2Fb%2Ec/x%2Fy%2Ez%25/7"]
+
+
+def test_overwrite_deletes_only_its_own_stream_first(config):
+    users = configured_stream("users", "append_dedup", [["id"]])
+    usersx = configured_stream("usersx", "append_dedup", [["id"]])
+    write(
+        config,
+        [users, usersx],
+        [record("users", {"id": 1}), record("users", {"id": 2}), record("usersx", {"id": 1})],
+    )
+    write(config, [configured_stream("users", "overwrite", [["id"]])], [record("users", {"id": 3})])
+    assert sorted(contents(config)) == ["users/3", "usersx/1"]
+
+
+def test_states_are_echoed_in_order_after_their_records_are_committed(config):
+    catalog = ConfiguredAirbyteCatalogSerializer.load(
+        {"streams": [USERS, configured_stream("log")]}
+    )
+    messages = []
+    for i in range(25):
+        messages.append(record("users", {"id": i}))
+        messages.append(record("log", {"i": i}))
+        if i % 10 == 9:
+            messages.append(stream_state("users", {"at": i}))
+    messages.append(global_state({"done": True}))
+    loaded = (AirbyteMessageSerializer.load(m) for m in messages)
+    echoed = []
+    for message in DestinationKvdb().write({**config, "batch_size": 7}, catalog, loaded):
+        state = AirbyteMessageSerializer.dump(message)["state"]
+        committed = contents(config)
+        if state["type"] == "STREAM":
+            at = state["stream"]["stream_state"]["at"]
+            assert {f"users/{i}" for i in range(at + 1)} <= set(committed)
+        else:
+            assert len(committed) == 50
+        echoed.append(state)
+    assert [s.get("stream", {}).get("stream_state") for s in echoed] == [
+        {"at": 9},
+        {"at": 19},
+        None,
+    ]
+    assert [s["destinationStats"]["recordCount"] for s in echoed] == [10.0, 10.0, 30.0]
+
+
+def test_transactions_hold_at_most_batch_size_operations(kvdb):
+    config = kvdb_config(kvdb, batch_size=300)
+    write(config, [USERS], [record("users", {"id": i}) for i in range(1000)])
+    assert kvdb.transactions() == [300, 300, 300, 100]
+    write(kvdb_config(kvdb), [configured_stream("users", "overwrite", [["id"]])], [])
+    assert kvdb.transactions()[4:] == [1000]
+    assert kvdb.buckets[BUCKET_ID][1] == {}
+
+
+def test_a_record_of_an_unknown_stream_fails_the_write(config):
+    with pytest.raises(
+        AirbyteTracedException, match="stream 'other' .* not in the configured catalog"
+    ):
+        write(config, [USERS], [record("other", {"id": 1})])
+
+
+def test_a_record_without_its_primary_key_fails_the_write(config):
+    with pytest.raises(
+        AirbyteTracedException, match="stream 'users': the record has no primary key field 'id'"
+    ):
+        write(config, [USERS], [record("users", {"name": "x"})])
+
+
+def test_a_key_longer_than_a_bucket_allows_fails_the_write(config):
+    with pytest.raises(AirbyteTracedException, match="more than the 128 a bucket key may have"):
+        write(config, [USERS], [record("users", {"id": "x" * 200})])
+
+
+def test_append_dedup_needs_a_primary_key(config):
+    with pytest.raises(AirbyteTracedException, match="append_dedup but has no primary key"):
+        write(config, [configured_stream("log", "append_dedup")], [])
+
+
+def test_a_bucket_failure_says_what_was_not_committed(kvdb):
+    kvdb.fail_next(400)
+    with pytest.raises(AirbyteTracedException) as caught:
+        write(kvdb_config(kvdb), [USERS], [record("users", {"id": 1}), stream_state("users", {})])
+    assert "was refused: HTTP 400" in caught.value.message
+    assert "states after the last one echoed were not committed" in caught.value.message
+
+
+def test_check_reports_success_and_precise_failures(kvdb, tmp_path):
+    logger = logging.getLogger("test")
+    check = DestinationKvdb().check
+    assert check(logger, kvdb_config(kvdb)).status.value == "SUCCEEDED"
+    assert check(logger, local_config(tmp_path / "b.sqlite")).status.value == "SUCCEEDED"
+    bad_secret = check(logger, kvdb_config(kvdb, bucket={"secret_key": "nope"}))
+    assert bad_secret.status.value == "FAILED" and "refused the secret key" in bad_secret.message
+    unknown = check(logger, kvdb_config(kvdb, bucket={"bucket_id": "Unknown1"}))
+    assert "KvDB bucket Unknown1" in unknown.message and "does not exist" in unknown.message
+    malformed = check(logger, kvdb_config(kvdb, bucket={"base_url": "http://example.com"}))
+    assert "config.bucket.base_url" in malformed.message
