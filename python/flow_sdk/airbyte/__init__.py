@@ -7,6 +7,7 @@ or, for any connector executable: `flow-sdk airbyte-capture -- <command...>`.
 """
 
 from flow_sdk.airbyte.capture import CaptureShim
+from flow_sdk.airbyte.materialize import MaterializeShim
 from flow_sdk.airbyte.process import SubprocessSource
 
-__all__ = ["CaptureShim", "SubprocessSource"]
+__all__ = ["CaptureShim", "MaterializeShim", "SubprocessSource"]

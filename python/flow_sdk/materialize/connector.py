@@ -44,6 +44,10 @@ class Connector(BaseConnector):
     Hooks return a response model or, as in flow-sdk 0.1.x, a plain dict of it; hooks whose
     response is optional may return None for an empty one."""
 
+    decode_packed: bool = True
+    """Fill `key` / `values` of loads and stores from their packed forms when the JSON forms
+    are absent. A connector that never reads them may turn this off to save the work."""
+
     _writer: ProtocolWriter | None = None
     _lifecycle: TransactionLifecycle | None = None
     _bindings: int = 0
@@ -102,6 +106,9 @@ class Connector(BaseConnector):
         authoritative). A returned `state` commits atomically with the runtime's checkpoint."""
         return None
 
+    def close(self) -> None:
+        """The session ended cleanly (stdin closed between transactions): release resources."""
+
     # ---- output for hooks ----
 
     @final
@@ -129,7 +136,7 @@ class Connector(BaseConnector):
         store_hook = self.store
         for line in lines:
             if line.startswith(_STORE_PREFIX):
-                store = _parse_store(line)
+                store = _parse_store(line, self.decode_packed)
                 if store is not None:
                     lifecycle.admit("store")
                     if store.binding >= self._bindings or store.binding < 0:
@@ -144,13 +151,13 @@ class Connector(BaseConnector):
             if variant in ("load", "store") and not 0 <= req.payload.binding < self._bindings:
                 raise ProtocolError(self._bad_binding(variant, req.payload.binding))
             if variant == "load":
-                load = _decode_load(req.load)
+                load = _decode_load(req.load) if self.decode_packed else req.load
                 if lifecycle.awaiting_acknowledge:
                     deferred_loads.append(load)
                 else:
                     self._deliver_load(load)
             elif variant == "store":
-                store_hook(_decode_store(req.store))
+                store_hook(_decode_store(req.store) if self.decode_packed else req.store)
             elif variant == "flush":
                 self._flushing = True
                 try:
@@ -167,6 +174,7 @@ class Connector(BaseConnector):
                     deferred_loads.clear()
         writer.flush()
         lifecycle.check_eof()
+        self.close()
 
     def _bad_binding(self, variant: str, binding: int) -> str:
         return (
@@ -193,7 +201,7 @@ class Connector(BaseConnector):
 _HOOK_OF = {"startCommit": "start_commit"}
 
 
-def _parse_store(line: bytes) -> request.Store | None:
+def _parse_store(line: bytes, decode: bool) -> request.Store | None:
     """The fast path of the store phase: one orjson parse and a flat model validation.
     Returns None for a line the general parser should report on."""
     try:
@@ -209,7 +217,7 @@ def _parse_store(line: bytes) -> request.Store | None:
         store = request.Store.model_validate(payload)
     except ValidationError as exc:
         raise ProtocolError(f"malformed `store`: {describe_validation_error(exc)}") from None
-    return _decode_store(store)
+    return _decode_store(store) if decode else store
 
 
 def _decode_store(store: request.Store) -> request.Store:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from flow_sdk.protocol.tuple_pack import pack_b64
 
 CONNECTOR = Path(__file__).parent / "sqlite_materialization.py"

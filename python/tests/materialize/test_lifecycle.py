@@ -4,6 +4,7 @@ stdin may end."""
 from __future__ import annotations
 
 import pytest
+
 from flow_sdk.materialize.lifecycle import Phase, TransactionLifecycle
 from flow_sdk.protocol.wire import ProtocolError
 

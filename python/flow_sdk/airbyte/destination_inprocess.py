@@ -1,0 +1,192 @@
+"""An Airbyte `Destination` object driven in this process (airbyte-cdk 2.x–7.x).
+
+`write()` runs on a worker thread and pulls its input from a queue of record batches, so the
+request loop never waits on the destination except at `startCommit`. The input iterator
+knows exactly when the destination asks for more input while a state it was given is still
+unconfirmed: that is reported at once (no timeout) and the shim ends the `write()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from flow_sdk.airbyte.codec import to_plain
+from flow_sdk.airbyte.destination_write import BATCH, ENDED, FAILED, STARVED, DestinationWrite
+from flow_sdk.airbyte.inprocess import InProcessSource, ensure_flow_logging
+
+_END = object()
+
+
+class DestinationModels:
+    """Builds the delegate CDK's own message and catalog objects (dataclasses from 5.x,
+    pydantic before)."""
+
+    def __init__(self) -> None:
+        import airbyte_cdk.models as models
+
+        self.m = models
+        self.dataclasses = hasattr(models, "AirbyteMessageSerializer")
+        self.RECORD = models.Type.RECORD
+        self.Message = models.AirbyteMessage
+        self.Record = models.AirbyteRecordMessage
+
+    def load(self, model_name: str, data: dict[str, Any]) -> Any:
+        if self.dataclasses:
+            return getattr(self.m, f"{model_name}Serializer").load(data)
+        model = getattr(self.m, model_name)
+        return (
+            model.model_validate(data)
+            if hasattr(model, "model_validate")
+            else model.parse_obj(data)
+        )
+
+    def record(self, stream: str, namespace: str | None, data: Any, emitted_at: int) -> Any:
+        return self.Message(
+            type=self.RECORD,
+            record=self.Record(
+                stream=stream, namespace=namespace, data=data, emitted_at=emitted_at
+            ),
+        )
+
+
+class InProcessDestination:
+    """Adapts an airbyte-cdk `Destination` to the shim: spec and check, and `write()` calls."""
+
+    def __init__(self, destination: Any) -> None:
+        self.destination = destination
+        self.name = type(destination).__name__
+        self._unary = InProcessSource(destination)  # spec() and check() are the same verbs
+        self._models: DestinationModels | None = None
+
+    def spec(self) -> dict[str, Any]:
+        return self._unary.spec()
+
+    def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return self._unary.check(config)
+
+    def start_write(
+        self,
+        config: Mapping[str, Any],
+        catalog: dict[str, Any],
+        streams: Sequence[tuple[str, str | None]],
+        log: logging.Logger,
+    ) -> DestinationWrite:
+        ensure_flow_logging()
+        if self._models is None:
+            self._models = DestinationModels()
+        return InProcessWrite(self, config, catalog, streams, log, self._models)
+
+
+class InProcessWrite(DestinationWrite):
+    def __init__(
+        self,
+        owner: InProcessDestination,
+        config: Mapping[str, Any],
+        catalog: dict[str, Any],
+        streams: Sequence[tuple[str, str | None]],
+        log: logging.Logger,
+        models: DestinationModels,
+    ) -> None:
+        super().__init__(log, owner.name)
+        self._models = models
+        self._streams = list(streams)
+        self._inbox: queue.Queue[Any] = queue.Queue(maxsize=8)
+        self._batch: list[Any] = []
+        self._delivered_states = 0
+        self._echoed_states = 0
+        self.emitted_at = int(time.time() * 1000)
+        configured = models.load("ConfiguredAirbyteCatalog", catalog)
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(owner.destination, dict(config), configured),
+            name="airbyte destination write",
+            daemon=True,
+        )
+        self._thread.start()
+
+    # ---- the request loop's side ----
+
+    def record(self, binding: int, data: Mapping[str, Any]) -> None:
+        stream, namespace = self._streams[binding]
+        batch = self._batch
+        batch.append(self._models.record(stream, namespace, data, self.emitted_at))
+        if len(batch) >= BATCH:
+            self._hand_over()
+
+    def state(self, message: dict[str, Any]) -> None:
+        self._batch.append(self._models.load("AirbyteMessage", message))
+        self._hand_over()
+        self.emitted_at = int(time.time() * 1000)
+
+    def _hand_over(self) -> None:
+        batch, self._batch = self._batch, []
+        self._put(batch)
+        self.poll()
+
+    def _put(self, item: Any) -> None:
+        while True:
+            try:
+                self._inbox.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    self.poll()
+                    self.finish()
+                    raise AssertionError("write() ended without a marker") from None
+
+    def _end_input(self) -> None:
+        if self._batch:
+            self._put(self._batch)
+            self._batch = []
+        self._put(_END)
+
+    def _exit_status(self) -> str | None:
+        self._thread.join(timeout=5)
+        return None
+
+    # ---- the worker thread ----
+
+    def _input(self) -> Iterator[Any]:
+        inbox = self._inbox
+        state_type = self._models.m.Type.STATE
+        while True:
+            try:
+                batch = inbox.get_nowait()
+            except queue.Empty:
+                if self._delivered_states > self._echoed_states:
+                    self._outbox.put((STARVED, None))
+                batch = inbox.get()
+            if batch is _END:
+                return
+            for message in batch:
+                if message.type == state_type:
+                    self._delivered_states += 1
+                yield message
+
+    def _run(self, destination: Any, config: dict[str, Any], catalog: Any) -> None:
+        outbox = self._outbox
+        try:
+            for message in destination.write(config, catalog, self._input()):
+                plain = to_plain(message)
+                if plain.get("type") == "STATE":
+                    self._echoed_states += 1
+                outbox.put(("message", plain))
+        except BaseException as exc:  # reported on the request loop's thread
+            self._drain_input()
+            outbox.put((FAILED, exc))
+            return
+        self._drain_input()
+        outbox.put((ENDED, None))
+
+    def _drain_input(self) -> None:
+        """Unblock a request loop waiting to hand over a batch to a `write()` that is gone."""
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                return
