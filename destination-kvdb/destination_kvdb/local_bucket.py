@@ -26,12 +26,14 @@ class LocalBucket(Bucket):
         self.path = path
         self.description = f"local bucket {path}"
         directory = os.path.dirname(path) or "."
-        if not os.path.isdir(directory):
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
             raise BucketError(
-                f"cannot open the local bucket {path}: the directory {directory} does not "
-                "exist; create it or choose another path in config.bucket.path",
+                f"cannot create the directory {directory} of the local bucket {path}: "
+                f"{exc.strerror or exc}; choose another path in config.bucket.path",
                 config_problem=True,
-            )
+            ) from None
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 10000")

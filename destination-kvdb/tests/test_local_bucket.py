@@ -41,11 +41,18 @@ def test_a_failing_transaction_changes_nothing(tmp_path):
         assert bucket.items("") == [("k/1", "old")]
 
 
-def test_a_missing_directory_is_named(tmp_path):
+def test_a_missing_directory_is_created(tmp_path):
+    with LocalBucket(str(tmp_path / "new" / "dir" / "b.sqlite")) as bucket:
+        bucket.transact([("set", "k", "v")])
+    assert (tmp_path / "new" / "dir" / "b.sqlite").is_file()
+
+
+def test_a_directory_that_cannot_be_created_is_named(tmp_path):
+    (tmp_path / "file").write_text("in the way")
     with pytest.raises(BucketError) as caught:
-        LocalBucket(str(tmp_path / "nowhere" / "b.sqlite"))
+        LocalBucket(str(tmp_path / "file" / "b.sqlite"))
     assert caught.value.config_problem
-    assert f"the directory {tmp_path / 'nowhere'} does not exist" in str(caught.value)
+    assert f"cannot create the directory {tmp_path / 'file'}" in str(caught.value)
 
 
 def test_a_file_that_is_not_a_database_is_reported(tmp_path):
