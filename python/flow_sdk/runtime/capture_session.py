@@ -21,7 +21,7 @@ from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.schema import SchemaValidators
-from flow_sdk.runtime.strict import parse_response
+from flow_sdk.runtime.strict import parse_response, parse_variant
 
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 MAX_TRANSACTION_BYTES = 32 << 20
@@ -118,8 +118,7 @@ class CaptureSession:
                 return EXITED
             assert isinstance(line, bytes)
             size += len(line)
-            response = parse_response(capture.Response, line)
-            variant = response.variant
+            variant, response = parse_variant(capture.Response, line)
             if variant == "captured":
                 key, doc = self._captured(response.captured, line)
                 group.pop(key, None)  # last write wins, and moves to the end
@@ -135,7 +134,7 @@ class CaptureSession:
                     txn.documents = self._ordered(reduced)
                     return txn
             elif variant in ("sourcedSchema", "backfillBegin", "backfillComplete"):
-                self._binding_notice(variant, response.payload, line)
+                self._binding_notice(variant, response.payload_of(variant), line)
             elif variant == "opened":
                 raise ProtocolViolation("one-opened", "`opened` was sent twice", line)
             else:

@@ -55,6 +55,11 @@ def decode_strict(line: bytes) -> Any:
 
 def parse_response(model: type[E], line: bytes) -> E:
     """A response envelope, checked as strictly as Flow's runtime checks it."""
+    return parse_variant(model, line)[1]
+
+
+def parse_variant(model: type[E], line: bytes) -> tuple[str, E]:
+    """The variant name and the checked envelope of a response line."""
     data = decode_strict(line)
     if not isinstance(data, dict):
         raise ProtocolViolation("json-lines", "a message must be a JSON object", line)
@@ -71,15 +76,16 @@ def parse_response(model: type[E], line: bytes) -> E:
                 "no-unknown-keys", f"unknown key {unknown[0]!r}; {detail}", line
             )
         raise ProtocolViolation("one-variant", detail, line)
-    if data[present[0]] is None:
-        raise ProtocolViolation("no-nulls", f"`{present[0]}` is null; omit fields instead", line)
+    variant = present[0]
+    if data[variant] is None:
+        raise ProtocolViolation("no-nulls", f"`{variant}` is null; omit fields instead", line)
     try:
         envelope = model.model_validate(data)
     except ValidationError as exc:
         raise ProtocolViolation(_rule_of(exc), describe_validation_error(exc), line) from None
-    if envelope.variant == "spec":
+    if variant == "spec":
         check_protocol(data["spec"], line)
-    return envelope
+    return variant, envelope
 
 
 def check_protocol(spec: dict[str, Any], line: bytes) -> None:

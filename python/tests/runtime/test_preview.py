@@ -104,3 +104,20 @@ def test_timeout_ends_a_quiet_session(scripted) -> None:
     assert lines[0][1].startswith("applied version ")
     assert "no data arrived within --timeout" in err
     assert "stdin closed; exiting" in err
+
+
+def test_progress_and_summary_go_to_stderr_only(scripted) -> None:
+    loaded = load_catalog(scripted("reduce"))
+    out, err = io.BytesIO(), io.StringIO()
+    progress = preview_capture(
+        loaded,
+        loaded.capture(None),
+        PreviewOptions(progress=True),
+        output=out,
+        console=Console(err),
+    )
+    assert sum(progress.documents.values()) >= 2
+    assert all(orjson.loads(line)[0] == "acmeCo/things" for line in out.getvalue().splitlines())
+    text = err.getvalue()
+    assert "docs" in text and "preview" in text  # the bar was drawn
+    assert "document(s) in" in text and "acmeCo/things:" in text  # the summary

@@ -1,0 +1,254 @@
+"""One strict materialize session: Open, the first Acknowledge, then transactions.
+
+The rules of `flow-protocol.md` §3.3, each a named `ProtocolViolation` quoting the line:
+`opened-first`, `acknowledged-once` (exactly one per transaction), `flushed-after-flush`,
+`store-phase-silence` (nothing between `flushed` and `startedCommit`), `session-response`
+(a response that cannot come now), `loaded-binding`, `loaded-key` (a document for a key
+that was not loaded, or twice), `eof-in-transaction` and `eof-at-close` (output after the
+last acknowledgement). Requests carry both the JSON `key`/`values` and the packed forms.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flow_sdk.protocol import materialize
+from flow_sdk.protocol.flow import ConnectorState, MaterializationBinding, MaterializationSpec, RangeSpec
+from flow_sdk.protocol.tuple_pack import pack_json
+from flow_sdk.runtime.driver import request_line
+from flow_sdk.runtime.errors import ProtocolViolation
+from flow_sdk.runtime.process import EOF, ConnectorProcess
+from flow_sdk.runtime.strict import parse_variant
+
+UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
+
+
+@dataclass
+class Committed:
+    """What one transaction changed of the connector state, in order."""
+
+    states: list[ConnectorState] = field(default_factory=list)
+    stores: int = 0
+
+
+@dataclass
+class _Row:
+    key: list[Any]
+    packed: bytes
+    doc: dict[str, Any]
+
+
+class MaterializeSession:
+    """Drives one connector process through the materialize transaction protocol."""
+
+    def __init__(self, proc: ConnectorProcess, spec: MaterializationSpec) -> None:
+        self.proc = proc
+        self.spec = spec
+        self.load_optimization = True
+        self._pending_ack = False
+        """An `acknowledge` was sent and its `acknowledged` has not arrived."""
+        self._states: list[ConnectorState] = []
+
+    # ---- startup ----
+
+    def open(self, version: str, state: Any) -> list[ConnectorState]:
+        """Open, then the first Acknowledge; returns state updates the connector sent."""
+        request = materialize.Open(
+            materialization=self.spec, version=version, range=RangeSpec.full(), state=state
+        )
+        self.proc.send(request_line("open", request.to_wire()))
+        variant, response, line = self._next("`opened`")
+        if variant != "opened":
+            raise ProtocolViolation("opened-first", f"the first response after Open must be `opened`, not `{variant}`", line)
+        opened = response.opened
+        self.load_optimization = not opened.disableLoadOptimization
+        self._states = []
+        self._acknowledge()
+        self._await_acknowledged()
+        return self._take_states()
+
+    # ---- a transaction ----
+
+    def transaction(self, rows: Sequence[list[tuple[int, dict[str, Any]]]], stored: list[set[bytes]]) -> Committed:
+        """One transaction of `(binding, document)` pairs (already reduced per binding and
+        key), given the keys stored before per binding (`stored`, updated in place)."""
+        by_binding = [self._rows(i, b, rows[i]) for i, b in enumerate(self.spec.bindings)]
+        loads: dict[int, dict[bytes, list[Any]]] = {}
+        for i, binding in enumerate(self.spec.bindings):
+            if binding.deltaUpdates:
+                continue
+            for row in by_binding[i]:
+                if not self.load_optimization or row.packed in stored[i]:
+                    loads.setdefault(i, {})[row.packed] = row.key
+                    self.proc.send(
+                        request_line("load", _binding_fields(i) | {"key": row.key, "keyPacked": _b64(row.packed)})
+                    )
+        loaded = self._load_phase(loads)
+        for i, binding in enumerate(self.spec.bindings):
+            for row in sorted(by_binding[i], key=lambda r: r.packed):
+                exists = not binding.deltaUpdates and (row.packed in stored[i] or row.packed in loaded.get(i, ()))
+                self.proc.send(request_line("store", self._store(i, binding, row, exists)))
+                stored[i].add(row.packed)
+        self.proc.send(request_line("startCommit", {"runtimeCheckpoint": {"sources": {}}}))
+        variant, response, line = self._next("`startedCommit`")
+        if variant != "startedCommit":
+            raise ProtocolViolation(
+                "store-phase-silence",
+                f"nothing may be written between `flushed` and `startedCommit` (the store phase), got `{variant}`",
+                line,
+            )
+        if response.startedCommit.state is not None:
+            self._states.append(response.startedCommit.state)
+        stores = sum(len(r) for r in by_binding)
+        # The runtime commits its recovery log, then acknowledges.
+        self._acknowledge()
+        return Committed(states=self._take_states(), stores=stores)
+
+    def close(self) -> list[ConnectorState]:
+        """End the session at a transaction boundary: collect the last acknowledgement, close
+        stdin, and require a clean exit with no further output."""
+        if self._pending_ack:
+            self._await_acknowledged()
+        self.proc.close_stdin()
+        line = self.proc.next_line()
+        if line is not EOF:
+            assert isinstance(line, bytes)
+            raise ProtocolViolation("eof-at-close", "the connector wrote more after its last acknowledgement", line)
+        return self._take_states()
+
+    # ---- phases ----
+
+    def _load_phase(self, loads: dict[int, dict[bytes, list[Any]]]) -> dict[int, set[bytes]]:
+        loaded: dict[int, set[bytes]] = {}
+        if self._pending_ack:
+            while self._pending_ack:
+                self._one_load_response(loads, loaded, "`acknowledged` (or `loaded`)")
+        self.proc.send(request_line("flush", {}))
+        while True:
+            variant = self._one_load_response(loads, loaded, "`flushed` (or `loaded`)")
+            if variant == "flushed":
+                return loaded
+
+    def _one_load_response(
+        self, loads: dict[int, dict[bytes, list[Any]]], loaded: dict[int, set[bytes]], expected: str
+    ) -> str:
+        variant, response, line = self._next(expected)
+        if variant == "acknowledged":
+            if not self._pending_ack:
+                raise ProtocolViolation("acknowledged-once", "the connector sent a second `acknowledged` in one transaction", line)
+            self._pending_ack = False
+            if response.acknowledged.state is not None:
+                self._states.append(response.acknowledged.state)
+        elif variant == "loaded":
+            self._check_loaded(response.loaded, loads, loaded, line)
+        elif variant == "flushed":
+            if self._pending_ack:
+                raise ProtocolViolation("flushed-after-flush", "`flushed` arrived before `acknowledged`", line)
+            if response.flushed.state is not None:
+                self._states.append(response.flushed.state)
+        else:
+            raise ProtocolViolation("session-response", f"expected {expected} in the load phase, got `{variant}`", line)
+        return variant
+
+    def _check_loaded(
+        self, msg: materialize.Loaded, loads: dict[int, dict[bytes, list[Any]]], loaded: dict[int, set[bytes]], line: bytes
+    ) -> None:
+        if not 0 <= msg.binding < len(self.spec.bindings):
+            raise ProtocolViolation("loaded-binding", f"`loaded` names binding {msg.binding}, which does not exist", line)
+        binding = self.spec.bindings[msg.binding]
+        if not isinstance(msg.doc, dict):
+            raise ProtocolViolation("loaded-key", "a loaded document must be a JSON object", line)
+        packed = pack_json(key_of(binding, msg.doc))
+        if packed not in loads.get(msg.binding, {}):
+            raise ProtocolViolation("loaded-key", f"`loaded` sent a document of binding {msg.binding} whose key was not loaded", line)
+        if packed in loaded.setdefault(msg.binding, set()):
+            raise ProtocolViolation("loaded-key", "`loaded` sent the same key twice in one transaction", line)
+        loaded[msg.binding].add(packed)
+
+    def _acknowledge(self) -> None:
+        self.proc.send(request_line("acknowledge", {}))
+        self._pending_ack = True
+
+    def _await_acknowledged(self) -> None:
+        variant, response, line = self._next("`acknowledged`")
+        if variant != "acknowledged":
+            raise ProtocolViolation("session-response", f"expected `acknowledged`, got `{variant}`", line)
+        self._pending_ack = False
+        if response.acknowledged.state is not None:
+            self._states.append(response.acknowledged.state)
+
+    def _next(self, expected: str) -> tuple[str, materialize.Response, bytes]:
+        line = self.proc.next_line()
+        if line is EOF:
+            if self.proc.wait() != 0:
+                raise self.proc.failure("the materialize session")
+            raise ProtocolViolation("eof-in-transaction", f"the connector exited while the runtime waited for {expected}")
+        assert isinstance(line, bytes)
+        variant, response = parse_variant(materialize.Response, line)
+        return variant, response, line
+
+    def _take_states(self) -> list[ConnectorState]:
+        states, self._states = self._states, []
+        return states
+
+    # ---- requests ----
+
+    def _rows(self, index: int, binding: MaterializationBinding, docs: list[tuple[int, dict[str, Any]]]) -> list[_Row]:
+        out = []
+        for _, doc in docs:
+            key = key_of(binding, doc)
+            out.append(_Row(key=key, packed=pack_json(key), doc=doc))
+        return out
+
+    def _store(self, index: int, binding: MaterializationBinding, row: _Row, exists: bool) -> dict[str, Any]:
+        selection = binding.fieldSelection
+        values = [_at(row.doc, _ptr_of(binding, f)) for f in selection.values]
+        out: dict[str, Any] = _binding_fields(index) | {
+            "key": row.key,
+            "keyPacked": _b64(row.packed),
+            "values": values,
+        }
+        if values:
+            out["valuesPacked"] = _b64(pack_json(values))
+        if selection.document:
+            out["doc"] = row.doc
+        if exists:
+            out["exists"] = True
+        return out
+
+
+def _binding_fields(index: int) -> dict[str, Any]:
+    return {"binding": index} if index else {}
+
+
+def key_of(binding: MaterializationBinding, doc: dict[str, Any]) -> list[Any]:
+    """The binding's key tuple of `doc`, in field-selection order."""
+    return [_at(doc, _ptr_of(binding, f)) for f in binding.fieldSelection.keys]
+
+
+def _ptr_of(binding: MaterializationBinding, field_name: str) -> str:
+    for p in binding.collection.projections:
+        if p.field == field_name:
+            return p.ptr
+    return "/" + field_name
+
+
+def _at(doc: Any, ptr: str) -> Any:
+    if ptr == "":
+        return doc
+    for part in ptr[1:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(doc, dict):
+            doc = doc.get(part)
+        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+            doc = doc[int(part)]
+        else:
+            return None
+    return doc
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

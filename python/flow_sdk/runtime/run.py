@@ -1,0 +1,202 @@
+"""`flow-sdk run --source FILE [--data-dir DIR]`: the local data plane.
+
+Every enabled capture of the catalog runs into local collection journals, then every enabled
+materialization stores what it has not read yet. Running it again continues where the last
+run committed (see `run_capture` and `run_materialize` for the commit protocol: a kill -9 at
+any point loses nothing and duplicates nothing a keyed destination would keep).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flow_sdk.runtime.capture_session import Transaction
+from flow_sdk.runtime.catalog import Catalog, load_catalog
+from flow_sdk.runtime.durations import format_duration
+from flow_sdk.runtime.errors import CatalogError
+from flow_sdk.runtime.journal import DataDir
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.run_capture import CaptureRun, committed_lengths, run_capture
+from flow_sdk.runtime.run_materialize import (
+    TRANSACTION_DOCUMENTS,
+    MaterializationRun,
+    run_materialization,
+)
+
+DEFAULT_DATA_DIR = ".flow-data"
+KILL_AT_ENV = "FLOW_SDK_RUN_KILL_AT"
+"""Crash testing: `point[:n]` makes the run kill itself (SIGKILL) the n-th time it reaches
+`point` (capture-appended, capture-committed, captures-done, stores-sent, commit-started,
+materialization-committed)."""
+
+
+@dataclass
+class RunOptions:
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    timeout: float | None = None
+    """End a capture session when no data arrives for this long (default: wait for exit)."""
+    progress: bool | None = None
+    transaction_documents: int = TRANSACTION_DOCUMENTS
+
+
+@dataclass
+class RunSummary:
+    captures: list[CaptureRun] = field(default_factory=list)
+    materializations: list[MaterializationRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self, data_dir: Path) -> list[str]:
+        out = []
+        for c in self.captures:
+            total = sum(c.documents.values())
+            detail = ", ".join(f"{n}: {k}" for n, k in sorted(c.documents.items())) or "nothing new"
+            out.append(
+                f"captured {total} document(s) with {c.task} in {c.transactions} "
+                f"transaction(s) ({detail})"
+            )
+        for m in self.materializations:
+            total = sum(m.documents.values())
+            detail = ", ".join(f"{n}: {k}" for n, k in sorted(m.documents.items())) or "nothing new"
+            out.append(
+                f"materialized {total} document(s) with {m.task} in {m.transactions} "
+                f"transaction(s) ({detail})"
+            )
+        out.append(f"done in {format_duration(self.seconds)}; data and state in {data_dir}")
+        return [f"run: {line}" for line in out]
+
+
+class KillSwitch:
+    """The crash-testing hook of `FLOW_SDK_RUN_KILL_AT` (does nothing when unset)."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.point, self.remaining = "", 0
+        if spec:
+            point, _, count = spec.partition(":")
+            self.point, self.remaining = point, int(count or "1")
+
+    def __call__(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.remaining -= 1
+        if self.remaining <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RunProgress:
+    """Bars on stderr (when it is a terminal, or when asked): documents captured per capture,
+    bytes of journal stored per materialization."""
+
+    def __init__(self, console: Console, enabled: bool | None) -> None:
+        self.console = console
+        if enabled is None:
+            enabled = bool(getattr(console.stream, "isatty", lambda: False)())
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def start(self, description: str, total: int | None = None, unit: str = " docs") -> None:
+        self.finish()
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            desc=description,
+            total=total,
+            unit=unit,
+            unit_scale=unit == "B",
+            file=self.console.stream,
+            dynamic_ncols=True,
+            leave=False,
+        )
+        self.console.sink = lambda text: self._bar.write(text, file=self.console.stream)
+
+    def advance(self, amount: int, note: str = "") -> None:
+        if self._bar is not None:
+            self._bar.update(amount)
+            if note:
+                self._bar.set_postfix_str(note, refresh=False)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self.console.sink = None
+
+
+def run(source: str | Path, options: RunOptions, console: Console | None = None) -> RunSummary:
+    """Run every capture, then every materialization, of the catalog at `source`."""
+    console = console or Console()
+    catalog = load_catalog(source)
+    _check_single_writers(catalog)
+    data = DataDir(options.data_dir.resolve())
+    data.lock()
+    kill_point = KillSwitch(os.environ.get(KILL_AT_ENV))
+    progress = RunProgress(console, options.progress)
+    summary = RunSummary()
+    started = time.monotonic()
+    try:
+        for task in catalog.captures.values():
+            if task.disable:
+                continue
+            progress.start(f"capture {task.name}")
+
+            def captured(txn: Transaction) -> None:
+                progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
+
+            summary.captures.append(
+                run_capture(
+                    catalog, task, data, console, captured, kill_point, timeout=options.timeout
+                )
+            )
+            progress.finish()
+        kill_point("captures-done")
+        committed: dict[str, int] = {}
+        for name in catalog.captures:
+            committed.update(committed_lengths(data, name))
+        for task in catalog.materializations.values():
+            if task.disable:
+                continue
+
+            def planned(total: int, name: str = task.name) -> None:
+                progress.start(f"materialize {name}", total=total, unit="B")
+
+            def stored(collection: str, documents: int, read: int) -> None:
+                progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
+
+            summary.materializations.append(
+                run_materialization(
+                    catalog,
+                    task,
+                    data,
+                    committed,
+                    console,
+                    planned,
+                    stored,
+                    kill_point,
+                    options.transaction_documents,
+                )
+            )
+            progress.finish()
+    finally:
+        progress.finish()
+        data.unlock()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _check_single_writers(catalog: Catalog) -> None:
+    writers: dict[str, str] = {}
+    for task in catalog.captures.values():
+        for binding in task.enabled_bindings:
+            other = writers.setdefault(binding.target, task.name)
+            if other != task.name:
+                raise CatalogError(
+                    f"the collection {binding.target!r} is written by both {other!r} and "
+                    f"{task.name!r}; `flow-sdk run` keeps one journal per collection with its "
+                    "capture's state, so give each collection one capture"
+                )

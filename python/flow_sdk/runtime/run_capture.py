@@ -1,0 +1,119 @@
+"""`flow-sdk run`, capture side: one capture's session into its collections' journals.
+
+Each committed transaction is appended to the journals (fsynced), then the capture's state
+file records the connector state together with every journal's new length (atomic rename).
+A crash between the two leaves journal bytes no state counts: the next run truncates them
+and the connector, resuming from the recorded state, captures them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from flow_sdk.protocol import capture
+from flow_sdk.runtime.capture_build import spec_version
+from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.raw import validated_capture
+from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.state import StateStore
+
+STOP_GRACE_SECONDS = 10.0
+KillPoint = Callable[[str], None]
+
+
+@dataclass
+class CaptureRun:
+    """What one capture committed during this run."""
+
+    task: str
+    documents: dict[str, int] = field(default_factory=dict)
+    transactions: int = 0
+    dropped_bytes: int = 0
+    """Uncommitted journal bytes of an interrupted earlier run, truncated before starting."""
+
+
+def committed_lengths(data: DataDir, task: str) -> dict[str, int]:
+    """Each journal's committed length, as the capture `task`'s state file records it."""
+    return dict(read_state(data.state_path("captures", task)).get("journals", {}))
+
+
+def run_capture(
+    catalog: Catalog,
+    task: CaptureDef,
+    data: DataDir,
+    console: Console,
+    on_commit: Callable[[Transaction], None],
+    kill_point: KillPoint,
+    timeout: float | None = None,
+) -> CaptureRun:
+    """Validate, Apply and run one session of `task` until its connector exits (or no data
+    arrives within `timeout`), committing every transaction to the data directory."""
+    driver = Driver(task, console)
+    _, _, spec = validated_capture(catalog, task, driver)
+    validators = SchemaValidators()
+    for binding in spec.bindings:
+        validators.prepare(binding.collection)
+    state_path = data.state_path("captures", task.name)
+    saved = read_state(state_path)
+    lengths: dict[str, int] = dict(saved.get("journals", {}))
+    journals: dict[str, Journal] = {
+        b.collection.name: data.journal(b.collection.name) for b in spec.bindings
+    }
+    result = CaptureRun(task.name)
+    for name, journal in journals.items():
+        result.dropped_bytes += journal.truncate(lengths.get(name, 0))
+        lengths.setdefault(name, journal.size)
+    if result.dropped_bytes:
+        console.log(
+            "info",
+            f"{task.name}: dropped {result.dropped_bytes} uncommitted journal bytes of an "
+            "interrupted run; the connector captures them again from its committed state",
+        )
+    state = StateStore(saved.get("connectorState", {}))
+    version = spec_version(spec)
+    applied = driver.unary(
+        capture.Response,
+        "apply",
+        capture.Apply(capture=spec, version=version).to_wire(),
+        "applied",
+    ).applied
+    if applied.state is not None:
+        state.apply(applied.state)
+
+    proc = driver.start(capture.Response)
+    with proc:
+        session = CaptureSession(proc, spec, validators, console)
+        session.open(version, state.state)
+        while True:
+            txn = session.next_transaction(timeout)
+            if txn is EXITED:
+                if proc.wait() != 0:
+                    raise proc.failure(f"the capture session of {task.name}")
+                break
+            if isinstance(txn, SessionEnded):
+                console.log("info", f"{task.name}: ending the session: {txn.reason}")
+                proc.stop(STOP_GRACE_SECONDS)
+                break
+            by_collection: dict[str, list[bytes]] = {}
+            for collection, doc in txn.documents:
+                line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
+                by_collection.setdefault(collection, []).append(line)
+            for collection, lines in by_collection.items():
+                lengths[collection] = journals[collection].append(lines)
+                result.documents[collection] = result.documents.get(collection, 0) + len(lines)
+            kill_point("capture-appended")
+            for update in txn.states:
+                state.apply(update)
+            write_state(state_path, {"connectorState": state.state, "journals": lengths})
+            kill_point("capture-committed")
+            result.transactions += 1
+            on_commit(txn)
+            session.acknowledge(txn.checkpoints)
+    return result

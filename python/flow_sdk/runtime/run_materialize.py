@@ -1,0 +1,342 @@
+"""`flow-sdk run`, materialization side: one session that stores what each binding has not
+yet read from its collection's journal, in bounded transactions.
+
+The materialization's state file holds its connector state and each binding's read offset
+(by stateKey). A transaction's offsets are recorded only after the connector answered
+`startedCommit` (for the Airbyte shim: the destination echoed the state, so the records
+are durable). A crash before that replays the transaction on the next run; destinations
+that key records by the collection key (as destination-kvdb does) end up the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from flow_sdk.protocol import materialize
+from flow_sdk.protocol.flow import (
+    FieldSelection,
+    MaterializationBinding,
+    MaterializationSpec,
+    Projection,
+    RangeSpec,
+)
+from flow_sdk.protocol.state_key import encode_state_key
+from flow_sdk.protocol.tuple_pack import pack
+from flow_sdk.runtime.catalog import Catalog, CollectionDef, MaterializationDef
+from flow_sdk.runtime.driver import Driver, read_one, request_line
+from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
+from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.process import ConnectorProcess
+from flow_sdk.runtime.state import StateStore
+
+DOCUMENT_FIELD = "flow_document"
+TRANSACTION_DOCUMENTS = 2000
+"""Documents per transaction at most (bounded transactions keep replays small)."""
+RESPONSE_TIMEOUT_SECONDS = 600.0
+STOP_GRACE_SECONDS = 30.0
+KillPoint = Callable[[str], None]
+
+
+@dataclass
+class MaterializationRun:
+    task: str
+    documents: dict[str, int] = field(default_factory=dict)
+    transactions: int = 0
+
+
+# ---- building the spec, as the control plane would ----
+
+
+def projections(collection: CollectionDef) -> list[Projection]:
+    """The root document and the key locations (enough for any delta-updates connector)."""
+    out = [Projection(ptr="", field=DOCUMENT_FIELD)]
+    for ptr in collection.key:
+        out.append(Projection(ptr=ptr, field=ptr.lstrip("/"), isPrimaryKey=True))
+    return sorted(out, key=lambda p: p.field)
+
+
+def validate_request(
+    task: MaterializationDef, catalog: Catalog, config: Any, connector_type: str
+) -> materialize.Validate:
+    bindings = []
+    for b in task.enabled_bindings:
+        collection = catalog.collection(b.source, f"materialization {task.name!r}")
+        spec = collection.spec()
+        spec.projections = projections(collection)
+        bindings.append(
+            materialize.ValidateBinding(
+                resourceConfig=b.resource,
+                collection=spec,
+                fieldConfig=dict(b.fields.get("require", {})),
+                backfill=b.backfill,
+            )
+        )
+    return materialize.Validate(
+        name=task.name, connectorType=connector_type, config=config, bindings=bindings
+    )
+
+
+def field_selection(
+    task: MaterializationDef, index: int, binding: materialize.ValidateBinding, validated: Any
+) -> FieldSelection:
+    """Keys, the document when the connector accepts it, and the fields it requires."""
+    constraints = validated.constraints
+    keys = [ptr.lstrip("/") for ptr in binding.collection.key]
+    for key in keys:
+        if key not in constraints or constraints[key].type == "FIELD_FORBIDDEN":
+            raise CatalogError(
+                f"materialization {task.name!r} binding {index}: the connector does not accept "
+                f"the key field {key!r} of {binding.collection.name}"
+            )
+    document = DOCUMENT_FIELD
+    if DOCUMENT_FIELD not in constraints or constraints[DOCUMENT_FIELD].type == "FIELD_FORBIDDEN":
+        document = ""
+    values = sorted(
+        name
+        for name, c in constraints.items()
+        if c.type == "FIELD_REQUIRED" and name not in keys and name != document
+    )
+    return FieldSelection(keys=keys, values=values, document=document)
+
+
+def materialization_spec(
+    task: MaterializationDef, request: materialize.Validate, validated: materialize.Validated
+) -> MaterializationSpec:
+    if len(validated.bindings) != len(request.bindings):
+        raise ProtocolViolation(
+            "validated-bindings",
+            f"Validated has {len(validated.bindings)} binding(s) but the request had "
+            f"{len(request.bindings)}; answer each binding once, in order",
+        )
+    bindings = []
+    for index, (req, res) in enumerate(zip(request.bindings, validated.bindings, strict=True)):
+        state_key = encode_state_key(res.resourcePath, req.backfill)
+        bindings.append(
+            MaterializationBinding(
+                resourceConfig=req.resourceConfig,
+                resourcePath=list(res.resourcePath),
+                collection=req.collection,
+                fieldSelection=field_selection(task, index, req, res),
+                deltaUpdates=res.deltaUpdates,
+                journalReadSuffix=f"materialize/{task.name}/{state_key}",
+                backfill=req.backfill,
+                stateKey=state_key,
+            )
+        )
+    return MaterializationSpec(
+        name=task.name,
+        connectorType=request.connectorType,
+        config=request.config,
+        bindings=bindings,
+    )
+
+
+def check_config(task: MaterializationDef, schema: Any, config: Any) -> None:
+    if schema is None:
+        return
+    error = best_match(Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        at = "/" + "/".join(str(p) for p in error.absolute_path)
+        raise CatalogError(
+            f"{task.endpoint.config_where} does not match the connector's configSchema: at "
+            f"{at}: {error.message}"
+        )
+
+
+# ---- the session ----
+
+
+@dataclass
+class Cursor:
+    """One binding's reading position in its collection's journal."""
+
+    binding: int
+    state_key: str
+    journal: Journal
+    key_pointers: list[list[str]]
+    offset: int
+    end: int
+
+
+def run_materialization(
+    catalog: Catalog,
+    task: MaterializationDef,
+    data: DataDir,
+    committed: dict[str, int],
+    console: Console,
+    on_plan: Callable[[int], None],
+    on_commit: Callable[[str, int, int], None],
+    kill_point: KillPoint,
+    transaction_documents: int = TRANSACTION_DOCUMENTS,
+) -> MaterializationRun:
+    """Store every committed document each binding has not read yet. `committed` maps each
+    collection to its journal's committed length; `on_plan(bytes)` tells how much is unread,
+    `on_commit(collection, documents, bytes)` what each transaction stored."""
+    driver = Driver(task, console)
+    spec_response = driver.unary(
+        materialize.Response,
+        "spec",
+        {"connectorType": driver.connector_type, "config": driver.config},
+        "spec",
+    ).spec
+    check_config(task, spec_response.configSchema, driver.config)
+    request = validate_request(task, catalog, driver.config, driver.connector_type)
+    validated = driver.unary(
+        materialize.Response, "validate", request.to_wire(), "validated"
+    ).validated
+    spec = materialization_spec(task, request, validated)
+    version = _version(spec)
+
+    state_path = data.state_path("materializations", task.name)
+    saved = read_state(state_path)
+    offsets: dict[str, int] = dict(saved.get("offsets", {}))
+    state = StateStore(saved.get("connectorState", {}))
+    applied = driver.unary(
+        materialize.Response,
+        "apply",
+        materialize.Apply(materialization=spec, version=version).to_wire(),
+        "applied",
+    ).applied
+    if applied.state is not None:
+        state.apply(applied.state)
+
+    cursors = [
+        Cursor(
+            binding=i,
+            state_key=b.stateKey,
+            journal=data.journal(b.collection.name),
+            key_pointers=[_tokens(ptr) for ptr in b.collection.key],
+            offset=offsets.get(b.stateKey, 0),
+            end=committed.get(b.collection.name, 0),
+        )
+        for i, b in enumerate(spec.bindings)
+    ]
+    result = MaterializationRun(task.name)
+    on_plan(sum(max(0, c.end - c.offset) for c in cursors))
+    if all(c.offset >= c.end for c in cursors):
+        return result
+
+    proc = driver.start(materialize.Response)
+    with proc:
+        open_request = materialize.Open(
+            materialization=spec, version=version, range=RangeSpec.full(), state=state.state
+        )
+        proc.send(request_line("open", open_request.to_wire() | {"state": state.state}))
+        _expect(proc, "opened", "the Open")
+        proc.send(request_line("acknowledge", {}))
+        _expect(proc, "acknowledged", "the first Acknowledge")
+        while True:
+            stores, counts, read_bytes = _next_transaction(spec, cursors, transaction_documents)
+            if not stores:
+                break
+            proc.send(request_line("flush", {}))
+            flushed = _expect(proc, "flushed", "a Flush").flushed
+            if flushed.state is not None:
+                state.apply(flushed.state)
+            proc.send(b"".join(stores))
+            kill_point("stores-sent")
+            checkpoint = {
+                "sources": {
+                    f"{spec.bindings[c.binding].collection.name};"
+                    f"{spec.bindings[c.binding].journalReadSuffix}": {"readThrough": str(c.offset)}
+                    for c in cursors
+                }
+            }
+            proc.send(request_line("startCommit", {"runtimeCheckpoint": checkpoint}))
+            started = _expect(proc, "startedCommit", "a StartCommit").startedCommit
+            kill_point("commit-started")
+            if started.state is not None:
+                state.apply(started.state)
+            offsets.update({c.state_key: c.offset for c in cursors})
+            write_state(state_path, {"connectorState": state.state, "offsets": offsets})
+            kill_point("materialization-committed")
+            result.transactions += 1
+            for collection, count in counts.items():
+                result.documents[collection] = result.documents.get(collection, 0) + count
+                on_commit(collection, count, read_bytes.get(collection, 0))
+            proc.send(request_line("acknowledge", {}))
+            acknowledged = _expect(proc, "acknowledged", "an Acknowledge").acknowledged
+            if acknowledged.state is not None:
+                state.apply(acknowledged.state)
+                write_state(state_path, {"connectorState": state.state, "offsets": offsets})
+        code = proc.stop(STOP_GRACE_SECONDS)
+        if code != 0:
+            raise proc.failure(f"the materialization session of {task.name}")
+    return result
+
+
+def _next_transaction(
+    spec: MaterializationSpec, cursors: list[Cursor], limit: int
+) -> tuple[list[bytes], dict[str, int], dict[str, int]]:
+    """The next transaction's `store` request lines, reduced by key (last write wins) as
+    Flow combines delta-updates documents within a transaction."""
+    reduced: dict[tuple[int, bytes], bytes] = {}
+    # (binding, packed key) → store line; sorted, that is the order Flow stores in
+    counts: dict[str, int] = {}
+    read_bytes: dict[str, int] = {}
+    taken = 0
+    for cursor in cursors:
+        if taken >= limit:
+            break
+        collection = spec.bindings[cursor.binding].collection.name
+        start = cursor.offset
+        lines, cursor.offset = cursor.journal.read(cursor.offset, cursor.end, limit - taken)
+        taken += len(lines)
+        counts[collection] = counts.get(collection, 0) + len(lines)
+        read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
+        binding = spec.bindings[cursor.binding]
+        for line in lines:
+            doc = orjson.loads(line)
+            key = [_resolve(doc, tokens) for tokens in cursor.key_pointers]
+            raw_key = pack(key)
+            store: dict[str, Any] = {
+                "binding": cursor.binding,
+                "key": key,
+                "keyPacked": base64.b64encode(raw_key).decode(),
+                "values": [_resolve(doc, _tokens("/" + f)) for f in binding.fieldSelection.values],
+            }
+            if binding.fieldSelection.document:
+                store["doc"] = doc
+            reduced.pop((cursor.binding, raw_key), None)
+            reduced[(cursor.binding, raw_key)] = request_line("store", store)
+    ordered = [reduced[k] for k in sorted(reduced)]
+    return ordered, {k: v for k, v in counts.items() if v}, read_bytes
+
+
+def _expect(proc: ConnectorProcess, variant: str, what: str) -> materialize.Response:
+    deadline = time.monotonic() + RESPONSE_TIMEOUT_SECONDS
+    while not proc.has_line() and time.monotonic() < deadline:
+        time.sleep(0.01)
+        proc.check_stdin()
+    return read_one(proc, materialize.Response, variant, what)
+
+
+def _version(spec: MaterializationSpec) -> str:
+    digest = hashlib.sha256(orjson.dumps(spec.to_wire(), option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()[:16]
+
+
+def _tokens(ptr: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]] if ptr else []
+
+
+def _resolve(doc: Any, tokens: list[str]) -> Any:
+    node = doc
+    for token in tokens:
+        if isinstance(node, dict):
+            node = node.get(token)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
