@@ -1,7 +1,8 @@
 """The `flow-sdk` command: flowctl's connector-development commands, offline.
 
 `raw spec | discover | validate`, `preview` (and its older spelling `raw capture`) drive a
-connector through the local runtime; `airbyte-capture` and `airbyte-materialize` hand
+connector through the local runtime, `run` is the local data plane (captures into local
+collections, then materializations); `airbyte-capture` and `airbyte-materialize` hand
 their arguments to the Airbyte adapters. The work lives in `flow_sdk.runtime`; this module
 only parses flags, prints results on stdout, and turns failures into one-line errors.
 """
@@ -167,6 +168,27 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flow_sdk.runtime.durations import parse_duration
+    from flow_sdk.runtime.errors import RuntimeFailure
+    from flow_sdk.runtime.run import RunOptions, run
+
+    timeout = None
+    if args.timeout:
+        try:
+            timeout = parse_duration(args.timeout)
+        except ValueError as exc:
+            raise RuntimeFailure(f"--timeout: {exc}") from None
+    options = RunOptions(data_dir=Path(args.data_dir), timeout=timeout, progress=args.progress)
+    console = _console()
+    summary = run(args.source, options, console)
+    for line in summary.lines(options.data_dir):
+        console.line(line)
+    return 0
+
+
 # ---- flags ----
 
 
@@ -227,6 +249,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--name", help="task name (needed when there are several)")
     _preview_flags(preview)
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="capture into local collections, then materialize them (continues incrementally)",
+    )
+    run.add_argument(
+        "--data-dir",
+        default=".flow-data",
+        help="collection journals and task state (default: %(default)s)",
+    )
+    run.add_argument(
+        "--timeout", help="end a capture session when no data arrives for this long, e.g. 30s"
+    )
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on stderr (default: when stderr is a terminal)",
+    )
+    run.set_defaults(handler=_cmd_run)
     return parser
 
 
