@@ -1,7 +1,6 @@
 """`python -m source_bigdata`: the Flow capture, the Airbyte source wrapped by flow-sdk's shim."""
 
 from flow_sdk.airbyte import CaptureShim
-
 from source_bigdata.source import SourceBigdata
 
 

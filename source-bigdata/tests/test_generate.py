@@ -8,6 +8,7 @@ import datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from source_bigdata.config import BigdataConfig, ConfigError
 from source_bigdata.generate import MAKERS, TimestampFormatter, epoch_seconds
 from source_bigdata.streams import STREAM_TYPES, IncrementalGeneratedStream
