@@ -154,6 +154,21 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         network=args.network,
     )
     catalog = load_catalog(args.source)
+    from flow_sdk.runtime.derive_catalog import derivation_named
+
+    if (derivation := derivation_named(catalog, name)) is not None:
+        from flow_sdk.runtime.derive_preview import preview_derivation
+
+        preview_derivation(
+            catalog,
+            derivation,
+            args.fixture,
+            sys.stdout.buffer,
+            initial_state=options.initial_state,
+            output_state=options.output_state,
+            network=options.network,
+        )
+        return 0
     task = catalog.task(name)
     if isinstance(task, MaterializationDef):
         try:
@@ -288,7 +303,9 @@ def _preview_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-apply", action="store_true", help='print ["applied.actionDescription", ...] lines'
     )
-    parser.add_argument("--fixture", help="materializations: a fixture of transactions")
+    parser.add_argument(
+        "--fixture", help="materializations and derivations: a fixture of transactions"
+    )
     parser.add_argument(
         "--max-interval", help="cap the wait for intervalSeconds between sessions, e.g. 5s"
     )

@@ -1,0 +1,239 @@
+"""`flow-sdk preview --fixture FILE` of a derivation: Validate, then one session that feeds the
+fixture's source documents to the transforms that read them, one transaction per fixture
+transaction (`read`* → `flush` → `startCommit`), printing the published documents of each
+committed transaction (reduced by key, last write wins) and, with `--output-state`, state.
+
+A fixture is a JSON (or YAML) array of transactions, each an array of
+`["source/collection", {document}]` pairs, as for `flowctl preview`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from flow_sdk.protocol import derive
+from flow_sdk.protocol.flow import CollectionSpec
+from flow_sdk.runtime.catalog import Catalog, read_document
+from flow_sdk.runtime.derive_catalog import DerivationDef, shuffle_key
+from flow_sdk.runtime.driver import Driver, read_one, request_line
+from flow_sdk.runtime.errors import CatalogError, ProtocolViolation, RuntimeFailure
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.process import EOF, ConnectorProcess
+from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.state import StateStore, combine_updates
+from flow_sdk.runtime.strict import parse_response
+
+FULL_RANGE = {"keyEnd": 4294967295, "rClockEnd": 4294967295}
+UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
+
+
+def load_fixture(path: str | Path, sources: set[str]) -> list[list[tuple[str, Any]]]:
+    """The fixture's transactions; a malformed one, or an unread collection, is an error."""
+    path = Path(path)
+    data = read_document(path, "--fixture")
+    if not isinstance(data, list):
+        raise CatalogError(f"--fixture {path}: expected a list of transactions")
+    out = []
+    for t, txn in enumerate(data):
+        if not isinstance(txn, list):
+            raise CatalogError(f"--fixture {path}: transaction {t} is not a list of pairs")
+        pairs = []
+        for d, pair in enumerate(txn):
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], dict)):
+                raise CatalogError(
+                    f'--fixture {path}: transaction {t}, document {d} is not ["collection", {{...}}]'
+                )
+            if pair[0] not in sources:
+                raise CatalogError(
+                    f"--fixture {path}: transaction {t} has a document of {pair[0]!r}, which no "
+                    f"transform reads (sources: {', '.join(sorted(sources))})"
+                )
+            pairs.append((pair[0], pair[1]))
+        out.append(pairs)
+    return out
+
+
+def preview_derivation(
+    catalog: Catalog,
+    task: DerivationDef,
+    fixture: str | None,
+    output: BinaryIO,
+    *,
+    initial_state: Any = None,
+    output_state: bool = False,
+    network: str = "bridge",
+    console: Console | None = None,
+) -> None:
+    """Validate the derivation and run the fixture through one session."""
+    if not fixture:
+        raise RuntimeFailure(
+            f"{task.name!r} is a derivation: preview it with --fixture FILE (a JSON array of "
+            'transactions of ["source/collection", {document}] pairs)'
+        )
+    console = console or Console()
+    driver = Driver(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
+    transforms = task.enabled_transforms
+    sources = {
+        t.source: catalog.collection(t.source, f"derivation {task.name!r}").spec()
+        for t in transforms
+    }
+    txns = load_fixture(fixture, set(sources))
+    derived = task.collection.spec()
+    validators = SchemaValidators()
+    validators.prepare(derived)
+
+    request = {
+        "connectorType": driver.connector_type,
+        "config": driver.config,
+        "collection": derived.to_wire(),
+        "transforms": [_transform(t, sources[t.source]) for t in transforms],
+    }
+    validated = driver.unary(derive.Response, "validate", request, "validated").validated
+    if len(validated.transforms) != len(transforms):
+        raise ProtocolViolation(
+            "validated-transforms",
+            f"the derivation validated {len(validated.transforms)} transform(s) of {len(transforms)}",
+        )
+    spec = derived.model_copy()
+    spec.derivation = {
+        "connectorType": driver.connector_type,
+        "config": driver.config,
+        "transforms": [
+            {**_transform(t, sources[t.source]), "shuffleKey": shuffle_key(t, sources[t.source])}
+            for t in transforms
+        ],
+    }
+    state = StateStore(initial_state if initial_state is not None else {})
+    with driver.start(derive.Response) as proc:
+        proc.send(
+            request_line(
+                "open",
+                {
+                    "collection": spec.to_wire(),
+                    "version": "preview",
+                    "range": FULL_RANGE,
+                    "state": state.state,
+                },
+            )
+        )
+        read_one(proc, derive.Response, "opened", "the open request")
+        clock = 0
+        for pairs in txns:
+            for source, doc in pairs:
+                for index, t in enumerate(transforms):
+                    if t.source != source:
+                        continue
+                    clock += 1
+                    key = [_pointer(doc, p) for p in shuffle_key(t, sources[source])]
+                    read = {
+                        "transform": index,
+                        "uuid": {"node": "1", "clock": str(clock)},
+                        "shuffle": {"key": key},
+                        "doc": doc,
+                    }
+                    proc.send(request_line("read", read))
+            proc.send(request_line("flush", {}))
+            published = _until(proc, "flushed", validators, derived)
+            proc.send(
+                request_line("startCommit", {"runtimeCheckpoint": {"committed": time.time()}})
+            )
+            committed = read_one(
+                proc, derive.Response, "startedCommit", "the startCommit request"
+            ).startedCommit
+            for doc in _reduced(published, derived):
+                output.write(orjson.dumps([task.name, doc], option=orjson.OPT_APPEND_NEWLINE))
+            updates = [committed.state] if committed.state is not None else []
+            for update in updates:
+                state.apply(update)
+            if output_state:
+                output.write(
+                    orjson.dumps(
+                        ["connectorState", combine_updates(None, updates)],
+                        option=orjson.OPT_APPEND_NEWLINE,
+                    )
+                )
+            output.flush()
+        proc.close_stdin()
+        if proc.next_line(30) is not EOF:
+            raise ProtocolViolation(
+                "derive-eof", "the derivation wrote more after its last transaction"
+            )
+        if proc.wait(30) != 0:
+            raise proc.failure("the derivation session")
+    if output_state:
+        output.write(
+            orjson.dumps(
+                ["connectorState", {"updated": state.state}], option=orjson.OPT_APPEND_NEWLINE
+            )
+        )
+        output.flush()
+
+
+def _transform(t: Any, source: CollectionSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": t.name, "collection": source.to_wire()}
+    if t.lambda_config is not None:
+        out["lambdaConfig"] = t.lambda_config
+    if t.backfill:
+        out["backfill"] = t.backfill
+    return out
+
+
+def _until(
+    proc: ConnectorProcess, answer: str, validators: SchemaValidators, derived: CollectionSpec
+) -> list[Any]:
+    """Published documents (checked against the derived schema) up to the `answer` response."""
+    published = []
+    while True:
+        line = proc.next_line()
+        if line is EOF:
+            if proc.wait() != 0:
+                raise proc.failure("the derivation session")
+            raise ProtocolViolation("derive-eof", f"the derivation exited before `{answer}`")
+        assert isinstance(line, bytes)
+        response = parse_response(derive.Response, line)
+        if response.variant == answer:
+            return published
+        if response.variant != "published":
+            raise ProtocolViolation(
+                "response-variant",
+                f"expected `published` or `{answer}`, got `{response.variant}`",
+                line,
+            )
+        doc = response.published.doc
+        if not isinstance(doc, dict):
+            raise ProtocolViolation(
+                "published-object", "published documents must be JSON objects", line
+            )
+        doc = {**doc, "_meta": {**(doc.get("_meta") or {}), "uuid": UUID_PLACEHOLDER}}
+        if (problem := validators.problem(derived, doc)) is not None:
+            raise ProtocolViolation(
+                "published-schema",
+                f"a published document does not match the schema of {derived.name!r}: {problem}",
+                line,
+            )
+        published.append(doc)
+
+
+def _reduced(docs: list[Any], collection: CollectionSpec) -> list[Any]:
+    """One document per key (the last), ordered by the key's JSON, as a combiner yields them."""
+    by_key: dict[bytes, tuple[list[Any], Any]] = {}
+    for doc in docs:
+        key = [_pointer(doc, p) for p in collection.key]
+        by_key[orjson.dumps(key)] = (key, doc)
+    return [doc for _, (_, doc) in sorted(by_key.items(), key=lambda item: item[0])]
+
+
+def _pointer(doc: Any, ptr: str) -> Any:
+    for token in ptr.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(doc, dict):
+            doc = doc.get(token)
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            return None
+    return doc

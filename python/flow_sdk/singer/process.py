@@ -1,0 +1,180 @@
+"""Any Singer tap executable driven as a child process.
+
+The Singer convention: `<tap> --config FILE --discover` prints the catalog, `<tap> --config
+FILE --catalog FILE [--state FILE]` writes messages as JSON lines. Singer has no spec
+command: the config schema is given (`--config-schema`), or read from `--about --format=json`
+(singer-sdk taps), or left open. Files go in a private temporary directory, stderr is
+forwarded as logs, and a non-zero exit is an error naming the stream being read. The child
+runner is the Airbyte adapter's (`AirbyteProcess`), which is protocol-neutral.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from flow_sdk.airbyte.process import AirbyteProcess
+from flow_sdk.errors import ConnectorError, ValidateError
+from flow_sdk.singer.catalog import tap_stream_id
+from flow_sdk.singer.read_loop import SingerReadLoop, message_type
+
+
+class SubprocessTap:
+    """Adapts a Singer tap command to the shim's delegate interface."""
+
+    is_singer_delegate = True
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        config_schema: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not command:
+            raise ConnectorError("no Singer tap command was given; pass it after `--`")
+        self.command = list(command)
+        self.env = env
+        self.name = os.path.basename(self.command[0])
+        self.log = logging.getLogger("flow")
+        self._config_schema = dict(config_schema) if config_schema is not None else None
+
+    def _process(self) -> AirbyteProcess:
+        program = self.command[0]
+        if shutil.which(program) is None and not os.path.exists(program):
+            raise ConnectorError(
+                f"cannot start the Singer tap {program!r}: no such program; check the command after `--`"
+            )
+        return AirbyteProcess(self.command, self.log, self.env)
+
+    def _document(self, args: list[str], what: str, config: Any = None) -> Any:
+        """Run the tap and parse its whole stdout as one JSON document."""
+        run = self._process()
+        if config is not None:
+            args = ["--config", run.write_file("config.json", config), *args]
+        try:
+            out = b"".join(run.start(args))
+            code = run.wait()
+        finally:
+            run.stop()
+        if code != 0:
+            raise ConnectorError(run.exit_error(code, f"the Singer tap's {what} failed"))
+        try:
+            return orjson.loads(out)
+        except orjson.JSONDecodeError:
+            raise ConnectorError(
+                f"the Singer tap's {what} did not print one JSON document: {out[:300]!r}"
+            ) from None
+
+    def config_schema(self) -> dict[str, Any]:
+        if self._config_schema is None:
+            try:
+                about = self._document(["--about", "--format=json"], "--about")
+                settings = about.get("settings") if isinstance(about, dict) else None
+            except ConnectorError as exc:
+                settings = None
+                self.log.debug("no config schema from --about: %s", exc)
+            if not isinstance(settings, dict):
+                self.log.warning(
+                    "the Singer tap %s does not describe its config (--about --format=json); "
+                    "any config is accepted. Pass --config-schema FILE to describe it",
+                    self.name,
+                )
+                settings = {"type": "object"}
+            self._config_schema = settings
+        return dict(self._config_schema)
+
+    def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        catalog = self._document(["--discover"], "discovery (--discover)", config)
+        if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
+            raise ConnectorError(
+                'the Singer tap\'s --discover printed no {"streams": [...]} catalog'
+            )
+        return catalog
+
+    def dry_run(self, config: Mapping[str, Any], catalog: dict[str, Any]) -> dict[str, int]:
+        """Run a sync of the streams `catalog` selects until each wrote a record (or the tap
+        ended); records per stream. A failure is the user's to fix: a ValidateError."""
+        wanted = {tap_stream_id(e) for e in catalog.get("streams") or []}
+        records: dict[str, int] = {}
+        run = self._process()
+        args = [
+            "--config",
+            run.write_file("config.json", config),
+            "--catalog",
+            run.write_file("catalog.json", catalog),
+        ]
+        try:
+            for line in run.start(args):
+                msg = _parse(line)
+                if msg is not None and message_type(msg) == "RECORD":
+                    stream = msg.get("stream")
+                    records[stream] = records.get(stream, 0) + 1
+                    if wanted <= records.keys():
+                        return records
+            code = run.wait()
+        finally:
+            run.stop()
+        if code != 0:
+            raise ValidateError(run.exit_error(code, "the Singer tap's dry run failed"))
+        return records
+
+    def sync(
+        self,
+        config: Mapping[str, Any],
+        catalog: dict[str, Any],
+        state: dict[str, Any],
+        loop: SingerReadLoop,
+    ) -> None:
+        run = self._process()
+        args = [
+            "--config",
+            run.write_file("config.json", config),
+            "--catalog",
+            run.write_file("catalog.json", catalog),
+        ]
+        if state:
+            args += ["--state", run.write_file("state.json", state)]
+        loads = orjson.loads
+        record = loop.record
+        message = loop.message
+        try:
+            for line in run.start(args):
+                try:
+                    msg = loads(line)
+                except orjson.JSONDecodeError:
+                    self._stray(line)
+                    continue
+                kind = msg.get("type") if type(msg) is dict else None
+                if kind == "RECORD":
+                    data, stream = msg.get("record"), msg.get("stream")
+                    if type(data) is not dict or type(stream) is not str:
+                        raise ConnectorError(
+                            f"the Singer tap wrote a RECORD without a stream name or record object: {line[:300]!r}"
+                        )
+                    record(stream, data)
+                elif type(kind) is str:
+                    message(msg)
+                else:
+                    self._stray(line)
+            code = run.wait()
+        finally:
+            run.stop()
+        if code != 0:
+            raise ConnectorError(run.exit_error(code, loop.describe_failure()))
+
+    def _stray(self, line: bytes) -> None:
+        if line.strip():
+            self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        msg = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return msg if type(msg) is dict else None

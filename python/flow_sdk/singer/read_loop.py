@@ -1,0 +1,156 @@
+"""The translation both tap modes feed: Singer messages → Flow capture responses.
+
+RECORD → `captured` with `_meta.row_id` from the binding's counter (the tap's own dict,
+changed in place); STATE → a checkpoint patching only the bindings whose bookmark moved;
+BATCH → the records of its local JSONL files; SCHEMA and ACTIVATE_VERSION → debug logs;
+anything else is logged and skipped. When the runtime closes stdin, the loop stops at the
+next message: the Emitter closes the open group and raises `SessionStopped`.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import logging
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+import orjson
+
+from flow_sdk.capture.emitter import Emitter
+from flow_sdk.errors import ConnectorError, SessionStopped
+from flow_sdk.singer.state import BindingState, SingerState
+
+
+class SingerReadLoop:
+    """One sync of the tap, translated onto `emit`."""
+
+    def __init__(self, emit: Emitter, state: SingerState, log: logging.Logger) -> None:
+        self.emit = emit
+        self.state = state
+        self.log = log
+        self._by_stream = state.by_stream
+        self._captured = emit.captured
+        self._unbound: set[str] = set()
+        self.last_stream: str | None = None
+
+    # ---- the hot path ----
+
+    def record(self, stream: str, data: dict[str, Any]) -> None:
+        """One RECORD: stamp the binding's next row id into `data` and emit it."""
+        b = self._by_stream.get(stream)
+        if b is None:
+            self._record_of_unbound(stream)
+            return
+        row = b.next_row
+        meta = data.get("_meta")
+        if type(meta) is dict:
+            meta["row_id"] = row
+        else:
+            data["_meta"] = {"row_id": row}
+        b.next_row = row + 1
+        self.last_stream = stream
+        self._captured(b.index, data)
+
+    # ---- everything else ----
+
+    def message(self, msg: Mapping[str, Any]) -> None:
+        """Any message as a plain dict (a RECORD too, off the fast path)."""
+        emit = self.emit
+        if emit.stopping:
+            emit.close()
+            raise SessionStopped()
+        kind = message_type(msg)
+        if kind == "RECORD":
+            record, stream = msg.get("record"), msg.get("stream")
+            if type(record) is not dict or type(stream) is not str:
+                raise ConnectorError(
+                    f"the tap wrote a RECORD without a stream name or record object: {str(dict(msg))[:300]}"
+                )
+            self.record(stream, record)
+        elif kind == "STATE":
+            patch = self.state.on_state(msg.get("value"))
+            if patch is not None or emit.pending_documents:
+                emit.checkpoint(patch or {})
+        elif kind == "SCHEMA":
+            self.log.debug("the tap described stream %r", msg.get("stream"))
+        elif kind == "ACTIVATE_VERSION":
+            self.log.debug(
+                "the tap activated version %s of stream %r", msg.get("version"), msg.get("stream")
+            )
+        elif kind == "BATCH":
+            self.batch(msg)
+        else:
+            self.log.info("unexpected Singer message of type %r; ignored", kind)
+
+    def batch(self, msg: Mapping[str, Any]) -> None:
+        """A BATCH message: emit the records of each file of its manifest (JSON lines,
+        optionally gzipped, on the local file system)."""
+        stream = msg.get("stream")
+        if not isinstance(stream, str):
+            raise ConnectorError("the tap wrote a BATCH message without a stream name")
+        encoding = msg.get("encoding") or {}
+        if encoding.get("format", "jsonl") != "jsonl":
+            raise ConnectorError(
+                f"the tap wrote a BATCH of stream {stream!r} in format {encoding.get('format')!r}; "
+                "only jsonl batches can be captured: configure the tap's batch_config for jsonl"
+            )
+        gzipped = encoding.get("compression") == "gzip"
+        for url in msg.get("manifest") or []:
+            with _open_batch_file(url, stream) as raw, _decompressed(raw, gzipped) as lines:
+                for line in lines:
+                    if line.strip():
+                        self.record(stream, orjson.loads(line))
+
+    def _record_of_unbound(self, stream: str) -> None:
+        if stream not in self._unbound:
+            self._unbound.add(stream)
+            self.log.warning(
+                "the tap wrote records of stream %r, which no binding captures; skipping them",
+                stream,
+            )
+
+    # ---- the end ----
+
+    def finish(self) -> None:
+        """The sync ended normally: the final checkpoint (completing FULL_TABLE sweeps)."""
+        self.emit.checkpoint(self.state.end_of_sync())
+
+    def describe_failure(self) -> str:
+        """What failed, naming the stream being read."""
+        where = f" while reading stream {self.last_stream!r}" if self.last_stream else ""
+        return f"the Singer tap failed{where}"
+
+    def failed(self, cause: BaseException) -> ConnectorError:
+        """The error to end the session with when the tap's sync raised `cause`."""
+        return ConnectorError(f"{self.describe_failure()}: {type(cause).__name__}: {cause}")
+
+    def binding_of(self, stream: str) -> BindingState | None:
+        return self._by_stream.get(stream)
+
+
+def message_type(msg: Mapping[str, Any]) -> str | None:
+    kind = msg.get("type")
+    return kind.value if isinstance(kind, enum.Enum) else kind
+
+
+def _decompressed(raw: BinaryIO, gzipped: bool) -> BinaryIO:
+    return gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[return-value]  # reads like a binary file
+
+
+def _open_batch_file(url: str, stream: str) -> BinaryIO:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("", "file"):
+        raise ConnectorError(
+            f"the tap wrote a BATCH of stream {stream!r} to {url!r}; only local files can be "
+            "captured: configure the tap's batch_config with a file:// root"
+        )
+    path = urllib.request.url2pathname(parts.path) if parts.scheme else url
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
+    except OSError as exc:
+        raise ConnectorError(
+            f"cannot read the BATCH file {path!r} of stream {stream!r}: {exc.strerror or exc}"
+        ) from None
