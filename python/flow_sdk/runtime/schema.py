@@ -1,11 +1,14 @@
-"""Validating captured documents against their collection's write schema with `jsonschema`.
+"""Validating captured documents against their collection's write schema.
 
-One validator per collection, built (and its schema checked) once per run."""
+One validator per collection, built (and its schema checked) once per run. Every document
+goes through `jsonschema-rs` (compiled, ~0.6 µs a document); the pure-Python `jsonschema`
+checks the schema itself and words the error when a document is invalid."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError, best_match
 
@@ -18,6 +21,7 @@ class SchemaValidators:
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
+        self._fast: dict[str, Any] = {}
 
     def prepare(self, collection: CollectionSpec) -> None:
         """Build the validator now, so a broken schema fails before any session starts."""
@@ -32,17 +36,21 @@ class SchemaValidators:
                 f"the schema of collection {collection.name!r} is not a valid JSON Schema: {exc.message}"
             ) from None
         self._cache[collection.name] = cls(schema)
+        try:
+            self._fast[collection.name] = jsonschema_rs.validator_for(schema)
+        except Exception:  # a schema only the Python library accepts: validate with it alone
+            self._fast[collection.name] = self._cache[collection.name]
 
     def problem(self, collection: CollectionSpec, doc: Any) -> str | None:
         """Why `doc` is invalid against the collection's write schema, or None when valid."""
-        validator = self._cache.get(collection.name)
-        if validator is None:
+        fast = self._fast.get(collection.name)
+        if fast is None:
             self.prepare(collection)
-            validator = self._cache[collection.name]
-        if validator.is_valid(doc):
+            fast = self._fast[collection.name]
+        if fast.is_valid(doc):
             return None
-        error = best_match(validator.iter_errors(doc))
-        if error is None:  # pragma: no cover - is_valid and iter_errors disagree
-            return "invalid"
+        error = best_match(self._cache[collection.name].iter_errors(doc))
+        if error is None:  # the libraries disagree (formats, say): the lenient one wins
+            return None
         at = "/" + "/".join(str(p) for p in error.absolute_path)
         return f"at {at}: {error.message}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
 from flow_sdk.protocol.wire import PROTOCOL, Envelope, describe_validation_error
@@ -41,6 +42,15 @@ def decode_strict(line: bytes) -> Any:
             "the connector wrote a partial message (no final newline) and then closed its output",
             line,
         )
+    # Fast path: a line that is exactly orjson's encoding of what it parses to cannot hold a
+    # duplicate key (the encoding of a parsed object has each key once). Anything else takes
+    # the full check.
+    try:
+        data = orjson.loads(line)
+        if orjson.dumps(data) == line[:-1]:
+            return data
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(line, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as dup:
