@@ -50,11 +50,15 @@ def collection_spec(collection: CollectionDef) -> CollectionSpec:
     schema = spec.schema_for_reads if isinstance(spec.schema_for_reads, dict) else {}
     keys = set(collection.key)
     projections: dict[str, Projection] = {
-        DOCUMENT_FIELD: Projection(ptr="", field=DOCUMENT_FIELD, inference=Inference(types=["object"]))
+        DOCUMENT_FIELD: Projection(
+            ptr="", field=DOCUMENT_FIELD, inference=Inference(types=["object"])
+        )
     }
     for ptr, node in _locations(schema, ""):
         field = ptr[1:]
-        projections[field] = Projection(ptr=ptr, field=field, isPrimaryKey=ptr in keys, inference=_inference(node))
+        projections[field] = Projection(
+            ptr=ptr, field=field, isPrimaryKey=ptr in keys, inference=_inference(node)
+        )
     for ptr in collection.key:
         field = ptr[1:]
         projections.setdefault(field, Projection(ptr=ptr, field=field, isPrimaryKey=True))
@@ -137,10 +141,14 @@ def _match(schema: Any, value: Any, where: str, which: str) -> None:
     try:
         error = best_match(Draft202012Validator(schema).iter_errors(value))
     except SchemaError as exc:
-        raise CatalogError(f"the connector's {which} is not a valid JSON Schema: {exc.message}") from None
+        raise CatalogError(
+            f"the connector's {which} is not a valid JSON Schema: {exc.message}"
+        ) from None
     if error is not None:
         at = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise CatalogError(f"{where} does not match the connector's {which}: at {at}: {error.message}")
+        raise CatalogError(
+            f"{where} does not match the connector's {which}: at {at}: {error.message}"
+        )
 
 
 def check_validated(request: materialize.Validate, validated: materialize.Validated) -> None:
@@ -172,7 +180,10 @@ def check_validated(request: materialize.Validate, validated: materialize.Valida
 
 
 def field_selection(
-    task: MaterializationDef, index: int, req: materialize.ValidateBinding, res: materialize.ValidatedBinding
+    task: MaterializationDef,
+    index: int,
+    req: materialize.ValidateBinding,
+    res: materialize.ValidatedBinding,
 ) -> FieldSelection:
     """Keys, values and document of binding `index` from the connector's constraints."""
     fields_cfg = task.enabled_bindings[index].fields
@@ -189,7 +200,9 @@ def field_selection(
     excluded = set(fields_cfg.get("exclude") or [])
     for field in required:
         if constraints.get(field) not in SELECTABLE:
-            raise CatalogError(f"{where}: fields.require names {field!r}, which the connector does not accept")
+            raise CatalogError(
+                f"{where}: fields.require names {field!r}, which the connector does not accept"
+            )
     values = []
     top_level = {p.field for p in req.collection.projections if p.ptr.count("/") == 1}
     for field, kind in constraints.items():

@@ -16,14 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flow_sdk.protocol import materialize
-from flow_sdk.protocol.flow import ConnectorState, MaterializationBinding, MaterializationSpec, RangeSpec
+from flow_sdk.protocol.flow import (
+    ConnectorState,
+    MaterializationBinding,
+    MaterializationSpec,
+    RangeSpec,
+)
 from flow_sdk.protocol.tuple_pack import pack_json
 from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
-from flow_sdk.runtime.process import EOF, ConnectorProcess
+from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.strict import parse_variant
 
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
+EARLY_OUTPUT_SECONDS = 0.01
+"""How long to look for responses already written before the runtime sends `flush`."""
 
 
 @dataclass
@@ -62,7 +69,11 @@ class MaterializeSession:
         self.proc.send(request_line("open", request.to_wire()))
         variant, response, line = self._next("`opened`")
         if variant != "opened":
-            raise ProtocolViolation("opened-first", f"the first response after Open must be `opened`, not `{variant}`", line)
+            raise ProtocolViolation(
+                "opened-first",
+                f"the first response after Open must be `opened`, not `{variant}`",
+                line,
+            )
         opened = response.opened
         self.load_optimization = not opened.disableLoadOptimization
         self._states = []
@@ -72,7 +83,9 @@ class MaterializeSession:
 
     # ---- a transaction ----
 
-    def transaction(self, rows: Sequence[list[tuple[int, dict[str, Any]]]], stored: list[set[bytes]]) -> Committed:
+    def transaction(
+        self, rows: Sequence[list[tuple[int, dict[str, Any]]]], stored: list[set[bytes]]
+    ) -> Committed:
         """One transaction of `(binding, document)` pairs (already reduced per binding and
         key), given the keys stored before per binding (`stored`, updated in place)."""
         by_binding = [self._rows(i, b, rows[i]) for i, b in enumerate(self.spec.bindings)]
@@ -84,12 +97,17 @@ class MaterializeSession:
                 if not self.load_optimization or row.packed in stored[i]:
                     loads.setdefault(i, {})[row.packed] = row.key
                     self.proc.send(
-                        request_line("load", _binding_fields(i) | {"key": row.key, "keyPacked": _b64(row.packed)})
+                        request_line(
+                            "load",
+                            _binding_fields(i) | {"key": row.key, "keyPacked": _b64(row.packed)},
+                        )
                     )
         loaded = self._load_phase(loads)
         for i, binding in enumerate(self.spec.bindings):
             for row in sorted(by_binding[i], key=lambda r: r.packed):
-                exists = not binding.deltaUpdates and (row.packed in stored[i] or row.packed in loaded.get(i, ()))
+                exists = not binding.deltaUpdates and (
+                    row.packed in stored[i] or row.packed in loaded.get(i, ())
+                )
                 self.proc.send(request_line("store", self._store(i, binding, row, exists)))
                 stored[i].add(row.packed)
         self.proc.send(request_line("startCommit", {"runtimeCheckpoint": {"sources": {}}}))
@@ -116,56 +134,94 @@ class MaterializeSession:
         line = self.proc.next_line()
         if line is not EOF:
             assert isinstance(line, bytes)
-            raise ProtocolViolation("eof-at-close", "the connector wrote more after its last acknowledgement", line)
+            raise ProtocolViolation(
+                "eof-at-close", "the connector wrote more after its last acknowledgement", line
+            )
         return self._take_states()
 
     # ---- phases ----
 
     def _load_phase(self, loads: dict[int, dict[bytes, list[Any]]]) -> dict[int, set[bytes]]:
         loaded: dict[int, set[bytes]] = {}
-        if self._pending_ack:
-            while self._pending_ack:
-                self._one_load_response(loads, loaded, "`acknowledged` (or `loaded`)")
+        while self._pending_ack:
+            self._one_load_response(loads, loaded, "`acknowledged` (or `loaded`)", flush_sent=False)
+        # What the connector already wrote must not include `flushed`: look before sending.
+        while (line := self.proc.next_line(timeout=EARLY_OUTPUT_SECONDS)) is not TIMEOUT:
+            self._one_load_response(loads, loaded, "`loaded`", flush_sent=False, line=line)
         self.proc.send(request_line("flush", {}))
         while True:
-            variant = self._one_load_response(loads, loaded, "`flushed` (or `loaded`)")
+            variant = self._one_load_response(
+                loads, loaded, "`flushed` (or `loaded`)", flush_sent=True
+            )
             if variant == "flushed":
                 return loaded
 
     def _one_load_response(
-        self, loads: dict[int, dict[bytes, list[Any]]], loaded: dict[int, set[bytes]], expected: str
+        self,
+        loads: dict[int, dict[bytes, list[Any]]],
+        loaded: dict[int, set[bytes]],
+        expected: str,
+        *,
+        flush_sent: bool,
+        line: bytes | object | None = None,
     ) -> str:
-        variant, response, line = self._next(expected)
+        variant, response, line = self._next(expected, line)
         if variant == "acknowledged":
             if not self._pending_ack:
-                raise ProtocolViolation("acknowledged-once", "the connector sent a second `acknowledged` in one transaction", line)
+                raise ProtocolViolation(
+                    "acknowledged-once",
+                    "the connector sent a second `acknowledged` in one transaction",
+                    line,
+                )
             self._pending_ack = False
             if response.acknowledged.state is not None:
                 self._states.append(response.acknowledged.state)
         elif variant == "loaded":
             self._check_loaded(response.loaded, loads, loaded, line)
         elif variant == "flushed":
+            if not flush_sent:
+                raise ProtocolViolation(
+                    "flushed-after-flush", "`flushed` arrived before the runtime sent `flush`", line
+                )
             if self._pending_ack:
-                raise ProtocolViolation("flushed-after-flush", "`flushed` arrived before `acknowledged`", line)
+                raise ProtocolViolation(
+                    "flushed-after-flush", "`flushed` arrived before `acknowledged`", line
+                )
             if response.flushed.state is not None:
                 self._states.append(response.flushed.state)
         else:
-            raise ProtocolViolation("session-response", f"expected {expected} in the load phase, got `{variant}`", line)
+            raise ProtocolViolation(
+                "session-response", f"expected {expected} in the load phase, got `{variant}`", line
+            )
         return variant
 
     def _check_loaded(
-        self, msg: materialize.Loaded, loads: dict[int, dict[bytes, list[Any]]], loaded: dict[int, set[bytes]], line: bytes
+        self,
+        msg: materialize.Loaded,
+        loads: dict[int, dict[bytes, list[Any]]],
+        loaded: dict[int, set[bytes]],
+        line: bytes,
     ) -> None:
         if not 0 <= msg.binding < len(self.spec.bindings):
-            raise ProtocolViolation("loaded-binding", f"`loaded` names binding {msg.binding}, which does not exist", line)
+            raise ProtocolViolation(
+                "loaded-binding",
+                f"`loaded` names binding {msg.binding}, which does not exist",
+                line,
+            )
         binding = self.spec.bindings[msg.binding]
         if not isinstance(msg.doc, dict):
             raise ProtocolViolation("loaded-key", "a loaded document must be a JSON object", line)
         packed = pack_json(key_of(binding, msg.doc))
         if packed not in loads.get(msg.binding, {}):
-            raise ProtocolViolation("loaded-key", f"`loaded` sent a document of binding {msg.binding} whose key was not loaded", line)
+            raise ProtocolViolation(
+                "loaded-key",
+                f"`loaded` sent a document of binding {msg.binding} whose key was not loaded",
+                line,
+            )
         if packed in loaded.setdefault(msg.binding, set()):
-            raise ProtocolViolation("loaded-key", "`loaded` sent the same key twice in one transaction", line)
+            raise ProtocolViolation(
+                "loaded-key", "`loaded` sent the same key twice in one transaction", line
+            )
         loaded[msg.binding].add(packed)
 
     def _acknowledge(self) -> None:
@@ -175,17 +231,25 @@ class MaterializeSession:
     def _await_acknowledged(self) -> None:
         variant, response, line = self._next("`acknowledged`")
         if variant != "acknowledged":
-            raise ProtocolViolation("session-response", f"expected `acknowledged`, got `{variant}`", line)
+            raise ProtocolViolation(
+                "session-response", f"expected `acknowledged`, got `{variant}`", line
+            )
         self._pending_ack = False
         if response.acknowledged.state is not None:
             self._states.append(response.acknowledged.state)
 
-    def _next(self, expected: str) -> tuple[str, materialize.Response, bytes]:
-        line = self.proc.next_line()
+    def _next(
+        self, expected: str, line: bytes | object | None = None
+    ) -> tuple[str, materialize.Response, bytes]:
+        if line is None:
+            line = self.proc.next_line()
         if line is EOF:
             if self.proc.wait() != 0:
                 raise self.proc.failure("the materialize session")
-            raise ProtocolViolation("eof-in-transaction", f"the connector exited while the runtime waited for {expected}")
+            raise ProtocolViolation(
+                "eof-in-transaction",
+                f"the connector exited while the runtime waited for {expected}",
+            )
         assert isinstance(line, bytes)
         variant, response = parse_variant(materialize.Response, line)
         return variant, response, line
@@ -196,14 +260,18 @@ class MaterializeSession:
 
     # ---- requests ----
 
-    def _rows(self, index: int, binding: MaterializationBinding, docs: list[tuple[int, dict[str, Any]]]) -> list[_Row]:
+    def _rows(
+        self, index: int, binding: MaterializationBinding, docs: list[tuple[int, dict[str, Any]]]
+    ) -> list[_Row]:
         out = []
         for _, doc in docs:
             key = key_of(binding, doc)
             out.append(_Row(key=key, packed=pack_json(key), doc=doc))
         return out
 
-    def _store(self, index: int, binding: MaterializationBinding, row: _Row, exists: bool) -> dict[str, Any]:
+    def _store(
+        self, index: int, binding: MaterializationBinding, row: _Row, exists: bool
+    ) -> dict[str, Any]:
         selection = binding.fieldSelection
         values = [_at(row.doc, _ptr_of(binding, f)) for f in selection.values]
         out: dict[str, Any] = _binding_fields(index) | {

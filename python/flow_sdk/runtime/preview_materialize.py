@@ -49,11 +49,20 @@ def load_fixture(path: str | Path, collections: set[str]) -> Fixture:
     out: Fixture = []
     for t, txn in enumerate(data):
         if not isinstance(txn, list):
-            raise RuntimeFailure(f"{path}: transaction {t} must be an array of [collection, document] pairs")
+            raise RuntimeFailure(
+                f"{path}: transaction {t} must be an array of [collection, document] pairs"
+            )
         pairs = []
         for d, pair in enumerate(txn):
-            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], dict)):
-                raise RuntimeFailure(f"{path}: transaction {t}, item {d} must be [\"<collection>\", {{document}}]")
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], str)
+                and isinstance(pair[1], dict)
+            ):
+                raise RuntimeFailure(
+                    f'{path}: transaction {t}, item {d} must be ["<collection>", {{document}}]'
+                )
             if pair[0] not in collections:
                 raise RuntimeFailure(
                     f"{path}: transaction {t}, item {d} names collection {pair[0]!r}, which no "
@@ -102,7 +111,9 @@ def preview_materialization(
                 state.apply(update)
             for txn in batch:
                 committed = session.transaction(_route(spec, txn), stored)
-                before = orjson.loads(orjson.dumps(state.state)) if len(committed.states) > 1 else None
+                before = (
+                    orjson.loads(orjson.dumps(state.state)) if len(committed.states) > 1 else None
+                )
                 for update in committed.states:
                     state.apply(update)
                 if options.output_state and committed.states:
@@ -114,7 +125,10 @@ def preview_materialization(
                 raise proc.failure("the materialize session")
         console.log("info", f"session {number} committed {len(batch)} transaction(s)")
     if position < len(transactions):
-        console.log("warn", f"--sessions ended before the fixture: {len(transactions) - position} transaction(s) not run")
+        console.log(
+            "warn",
+            f"--sessions ended before the fixture: {len(transactions) - position} transaction(s) not run",
+        )
     if options.output_state:
         _emit(out, ["connectorState", {"updated": state.state}])
     return 0
@@ -122,11 +136,16 @@ def preview_materialization(
 
 def _validated(catalog: Catalog, task: MaterializationDef, driver: Driver) -> MaterializationSpec:
     spec_response = driver.unary(
-        materialize.Response, "spec", {"connectorType": driver.connector_type, "config": driver.config}, "spec"
+        materialize.Response,
+        "spec",
+        {"connectorType": driver.connector_type, "config": driver.config},
+        "spec",
     ).spec
     check_spec(task, spec_response, driver.config)
     request = validate_request(task, catalog, driver.config, driver.connector_type)
-    validated = driver.unary(materialize.Response, "validate", request.to_wire(), "validated").validated
+    validated = driver.unary(
+        materialize.Response, "validate", request.to_wire(), "validated"
+    ).validated
     check_validated(request, validated)
     return materialization_spec(task, request, validated)
 
@@ -150,7 +169,9 @@ def _apply(
         state.apply(applied.state)
 
 
-def _route(spec: MaterializationSpec, txn: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+def _route(
+    spec: MaterializationSpec, txn: list[tuple[str, dict[str, Any]]]
+) -> list[list[tuple[int, dict[str, Any]]]]:
     """Each binding's documents of one transaction, reduced by key (last write wins)."""
     out: list[list[tuple[int, dict[str, Any]]]] = []
     for i, binding in enumerate(spec.bindings):

@@ -17,24 +17,41 @@ import yaml
 MATERIALIZE_TESTS = Path(__file__).parent.parent / "materialize"
 CLI = "import sys; from flow_sdk.airbyte.materialize_cli import main; main(sys.argv[1:])"
 FIXTURE = [
-    [["acmeCo/users", {"id": 1, "name": "a"}], ["acmeCo/users", {"id": 2, "name": "b"}], ["acmeCo/users", {"id": 1, "name": "a2"}]],
+    [
+        ["acmeCo/users", {"id": 1, "name": "a"}],
+        ["acmeCo/users", {"id": 2, "name": "b"}],
+        ["acmeCo/users", {"id": 1, "name": "a2"}],
+    ],
     [["acmeCo/users", {"id": 2, "name": "b2"}], ["acmeCo/users", {"id": 3, "name": "c"}]],
 ]
 
 
-def write_catalog(tmp_path: Path, command: list[str], config: dict[str, Any], resource: dict[str, Any], env: dict[str, str] | None = None) -> Path:
+def write_catalog(
+    tmp_path: Path,
+    command: list[str],
+    config: dict[str, Any],
+    resource: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> Path:
     local: dict[str, Any] = {"command": command, "config": config}
     if env:
         local["env"] = env
     catalog = {
         "collections": {
             "acmeCo/users": {
-                "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}, "required": ["id"]},
+                "schema": {
+                    "type": "object",
+                    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+                    "required": ["id"],
+                },
                 "key": ["/id"],
             }
         },
         "materializations": {
-            "acmeCo/sink": {"endpoint": {"local": local}, "bindings": [{"resource": resource, "source": "acmeCo/users"}]}
+            "acmeCo/sink": {
+                "endpoint": {"local": local},
+                "bindings": [{"resource": resource, "source": "acmeCo/users"}],
+            }
         },
     }
     path = tmp_path / "test.flow.yaml"
@@ -45,9 +62,23 @@ def write_catalog(tmp_path: Path, command: list[str], config: dict[str, Any], re
 
 def preview(catalog: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flow_sdk.cli", "preview", "--source", str(catalog), "--name", "acmeCo/sink",
-         "--fixture", str(catalog.parent / "fixture.json"), *flags],
-        capture_output=True, text=True, timeout=240, env=os.environ.copy(),
+        [
+            sys.executable,
+            "-m",
+            "flow_sdk.cli",
+            "preview",
+            "--source",
+            str(catalog),
+            "--name",
+            "acmeCo/sink",
+            "--fixture",
+            str(catalog.parent / "fixture.json"),
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=os.environ.copy(),
     )
 
 
@@ -58,7 +89,12 @@ def lines(proc: subprocess.CompletedProcess[str]) -> list[Any]:
 
 def test_native_materialization_with_loads_across_sessions(tmp_path: Path) -> None:
     db = tmp_path / "native.db"
-    catalog = write_catalog(tmp_path, [sys.executable, str(MATERIALIZE_TESTS / "sqlite_materialization.py")], {"path": str(db)}, {"table": "users"})
+    catalog = write_catalog(
+        tmp_path,
+        [sys.executable, str(MATERIALIZE_TESTS / "sqlite_materialization.py")],
+        {"path": str(db)},
+        {"table": "users"},
+    )
     out = lines(preview(catalog, "--sessions", "1,1", "--output-state", "--output-apply"))
     assert out == [
         ["applied.actionDescription", ""],
@@ -68,9 +104,15 @@ def test_native_materialization_with_loads_across_sessions(tmp_path: Path) -> No
         ["connectorState", {"updated": {"commits": 1}}],
     ]
     con = sqlite3.connect(db)
-    stored = {json.loads(k)[0]: (json.loads(d)["name"], n) for k, d, n in con.execute("SELECT key, doc, n FROM users")}
+    stored = {
+        json.loads(k)[0]: (json.loads(d)["name"], n)
+        for k, d, n in con.execute("SELECT key, doc, n FROM users")
+    }
     assert stored == {1: ("a2", 1), 2: ("b2", 2), 3: ("c", 1)}
-    calls = [json.loads(c) for (c,) in sqlite3.connect(str(db) + ".calls").execute("SELECT call FROM calls ORDER BY n")]
+    calls = [
+        json.loads(c)
+        for (c,) in sqlite3.connect(str(db) + ".calls").execute("SELECT call FROM calls ORDER BY n")
+    ]
     # Session 2 loaded only key 2 (the one stored before), then stored it with exists.
     assert [c[1]["key"] for c in calls if c[0] == "load"] == [[2]]
     assert [c[1]["exists"] for c in calls if c[0] == "store"] == [False, False, True, False]
@@ -78,7 +120,14 @@ def test_native_materialization_with_loads_across_sessions(tmp_path: Path) -> No
 
 def test_airbyte_destination_through_the_shim(tmp_path: Path) -> None:
     db = tmp_path / "dest.db"
-    command = [sys.executable, "-c", CLI, "--", sys.executable, str(MATERIALIZE_TESTS / "sqlite_destination.py")]
+    command = [
+        sys.executable,
+        "-c",
+        CLI,
+        "--",
+        sys.executable,
+        str(MATERIALIZE_TESTS / "sqlite_destination.py"),
+    ]
     catalog = write_catalog(tmp_path, command, {"destination_path": str(db)}, {"stream": "users"})
     assert lines(preview(catalog)) == []
     con = sqlite3.connect(db)
@@ -100,7 +149,9 @@ def test_airbyte_destination_through_the_shim(tmp_path: Path) -> None:
 )
 def test_protocol_violations_are_named(tmp_path: Path, mistake: str, rule: str) -> None:
     command = [sys.executable, str(MATERIALIZE_TESTS / "scripted_materialization.py")]
-    catalog = write_catalog(tmp_path, command, {}, {"table": "users"}, env={"SCRIPTED_MISTAKE": mistake})
+    catalog = write_catalog(
+        tmp_path, command, {}, {"table": "users"}, env={"SCRIPTED_MISTAKE": mistake}
+    )
     proc = preview(catalog)
     assert proc.returncode != 0
     assert f"protocol violation [{rule}]" in proc.stderr.strip().splitlines()[-1]
@@ -119,4 +170,7 @@ def test_fixture_naming_an_unknown_collection(tmp_path: Path) -> None:
     (tmp_path / "fixture.json").write_text(json.dumps([[["acmeCo/other", {"id": 1}]]]))
     proc = preview(catalog)
     assert proc.returncode != 0
-    assert "names collection 'acmeCo/other', which no binding of the materialization reads" in proc.stderr
+    assert (
+        "names collection 'acmeCo/other', which no binding of the materialization reads"
+        in proc.stderr
+    )
