@@ -107,6 +107,19 @@ def test_the_workspace_catalog_matches_discovery(catalog):
     assert set(collections) >= {binding["target"] for binding in bindings}
 
 
+def test_a_config_the_source_rejects_fails_validation_with_its_message(tmp_path):
+    spec = yaml.safe_load(CATALOG.read_text())
+    spec.pop("materializations", None)
+    config = {"data_name": "ok", "start_date": "2024-02-30T00:00:00Z"}  # fits the pattern
+    spec["captures"][CAPTURE]["endpoint"]["local"]["config"] = config
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    done = flow_sdk("raw", "validate", "--source", str(path))
+    assert done.returncode != 0
+    last = done.stderr.decode(errors="replace").strip().splitlines()[-1]
+    assert "config.start_date '2024-02-30T00:00:00Z' is not a real date and time" in last
+
+
 def test_sessions_resume_from_each_other_exactly(catalog):
     # Session 1: one transaction, a prefix of the data (how long depends on timing).
     first, first_states = preview(catalog, "--sessions", "1")
