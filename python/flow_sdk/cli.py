@@ -196,7 +196,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             timeout = parse_duration(args.timeout)
         except ValueError as exc:
             raise RuntimeFailure(f"--timeout: {exc}") from None
-    options = RunOptions(data_dir=Path(args.data_dir), timeout=timeout, progress=args.progress)
+    options = RunOptions(
+        data_dir=Path(args.data_dir),
+        timeout=timeout,
+        progress=args.progress,
+        transaction_documents=args.transaction_documents,
+    )
     console = _console()
     summary = run(args.source, options, console)
     for line in summary.lines(options.data_dir):
@@ -277,6 +282,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--timeout", help="end a capture session when no data arrives for this long, e.g. 30s"
+    )
+    run.add_argument(
+        "--transaction-documents",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="documents per materialization transaction at most (default: %(default)s)",
     )
     run.add_argument(
         "--progress",
