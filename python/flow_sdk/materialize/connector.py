@@ -9,6 +9,7 @@ the transaction's `acknowledge` are held back until it is handled (read-committe
 from __future__ import annotations
 
 import abc
+import gc
 from collections.abc import Iterator
 from typing import Any, final
 
@@ -148,6 +149,10 @@ class Connector(BaseConnector):
             lifecycle.admit(variant)
             if variant == "open":
                 self._bindings = len(req.open.materialization.bindings)
+                # Everything alive now (modules, the delegate, its libraries) lives as long as
+                # the process: keep the collector's full passes from walking it for every
+                # transaction's garbage (a third of a shim's CPU per document otherwise).
+                gc.freeze()
             if variant in ("load", "store") and not 0 <= req.payload.binding < self._bindings:
                 raise ProtocolError(self._bad_binding(variant, req.payload.binding))
             if variant == "load":
