@@ -6,40 +6,40 @@ The materialization's state file holds its connector state and each binding's re
 `startedCommit` (for the Airbyte shim: the destination echoed the state, so the records
 are durable). A crash before that replays the transaction on the next run; destinations
 that key records by the collection key (as destination-kvdb does) end up the same.
+
+The spec is built as for preview (`materialize_build`); the session loop is its own because
+the offsets must be recorded between `startedCommit` and `acknowledge`, which the preview
+session (`materialize_session`) sends back to back.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from flow_sdk.protocol import materialize
-from flow_sdk.protocol.flow import (
-    FieldSelection,
-    MaterializationBinding,
-    MaterializationSpec,
-    Projection,
-    RangeSpec,
-)
-from flow_sdk.protocol.state_key import encode_state_key
+from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
 from flow_sdk.protocol.tuple_pack import pack
-from flow_sdk.runtime.catalog import Catalog, CollectionDef, MaterializationDef
+from flow_sdk.runtime.catalog import Catalog, MaterializationDef
 from flow_sdk.runtime.driver import Driver, read_one, request_line
-from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.materialize_build import (
+    check_spec,
+    check_validated,
+    materialization_spec,
+    spec_version,
+    validate_request,
+)
+from flow_sdk.runtime.materialize_session import key_of
 from flow_sdk.runtime.process import ConnectorProcess
 from flow_sdk.runtime.state import StateStore
 
-DOCUMENT_FIELD = "flow_document"
 TRANSACTION_DOCUMENTS = 2000
 """Documents per transaction at most (bounded transactions keep replays small)."""
 RESPONSE_TIMEOUT_SECONDS = 600.0
@@ -54,105 +54,6 @@ class MaterializationRun:
     transactions: int = 0
 
 
-# ---- building the spec, as the control plane would ----
-
-
-def projections(collection: CollectionDef) -> list[Projection]:
-    """The root document and the key locations (enough for any delta-updates connector)."""
-    out = [Projection(ptr="", field=DOCUMENT_FIELD)]
-    for ptr in collection.key:
-        out.append(Projection(ptr=ptr, field=ptr.lstrip("/"), isPrimaryKey=True))
-    return sorted(out, key=lambda p: p.field)
-
-
-def validate_request(
-    task: MaterializationDef, catalog: Catalog, config: Any, connector_type: str
-) -> materialize.Validate:
-    bindings = []
-    for b in task.enabled_bindings:
-        collection = catalog.collection(b.source, f"materialization {task.name!r}")
-        spec = collection.spec()
-        spec.projections = projections(collection)
-        bindings.append(
-            materialize.ValidateBinding(
-                resourceConfig=b.resource,
-                collection=spec,
-                fieldConfig=dict(b.fields.get("require", {})),
-                backfill=b.backfill,
-            )
-        )
-    return materialize.Validate(
-        name=task.name, connectorType=connector_type, config=config, bindings=bindings
-    )
-
-
-def field_selection(
-    task: MaterializationDef, index: int, binding: materialize.ValidateBinding, validated: Any
-) -> FieldSelection:
-    """Keys, the document when the connector accepts it, and the fields it requires."""
-    constraints = validated.constraints
-    keys = [ptr.lstrip("/") for ptr in binding.collection.key]
-    for key in keys:
-        if key not in constraints or constraints[key].type == "FIELD_FORBIDDEN":
-            raise CatalogError(
-                f"materialization {task.name!r} binding {index}: the connector does not accept "
-                f"the key field {key!r} of {binding.collection.name}"
-            )
-    document = DOCUMENT_FIELD
-    if DOCUMENT_FIELD not in constraints or constraints[DOCUMENT_FIELD].type == "FIELD_FORBIDDEN":
-        document = ""
-    values = sorted(
-        name
-        for name, c in constraints.items()
-        if c.type == "FIELD_REQUIRED" and name not in keys and name != document
-    )
-    return FieldSelection(keys=keys, values=values, document=document)
-
-
-def materialization_spec(
-    task: MaterializationDef, request: materialize.Validate, validated: materialize.Validated
-) -> MaterializationSpec:
-    if len(validated.bindings) != len(request.bindings):
-        raise ProtocolViolation(
-            "validated-bindings",
-            f"Validated has {len(validated.bindings)} binding(s) but the request had "
-            f"{len(request.bindings)}; answer each binding once, in order",
-        )
-    bindings = []
-    for index, (req, res) in enumerate(zip(request.bindings, validated.bindings, strict=True)):
-        state_key = encode_state_key(res.resourcePath, req.backfill)
-        bindings.append(
-            MaterializationBinding(
-                resourceConfig=req.resourceConfig,
-                resourcePath=list(res.resourcePath),
-                collection=req.collection,
-                fieldSelection=field_selection(task, index, req, res),
-                deltaUpdates=res.deltaUpdates,
-                journalReadSuffix=f"materialize/{task.name}/{state_key}",
-                backfill=req.backfill,
-                stateKey=state_key,
-            )
-        )
-    return MaterializationSpec(
-        name=task.name,
-        connectorType=request.connectorType,
-        config=request.config,
-        bindings=bindings,
-    )
-
-
-def check_config(task: MaterializationDef, schema: Any, config: Any) -> None:
-    if schema is None:
-        return
-    error = best_match(Draft202012Validator(schema).iter_errors(config))
-    if error is not None:
-        at = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise CatalogError(
-            f"{task.endpoint.config_where} does not match the connector's configSchema: at "
-            f"{at}: {error.message}"
-        )
-
-
 # ---- the session ----
 
 
@@ -163,7 +64,6 @@ class Cursor:
     binding: int
     state_key: str
     journal: Journal
-    key_pointers: list[list[str]]
     offset: int
     end: int
 
@@ -189,13 +89,14 @@ def run_materialization(
         {"connectorType": driver.connector_type, "config": driver.config},
         "spec",
     ).spec
-    check_config(task, spec_response.configSchema, driver.config)
+    check_spec(task, spec_response, driver.config)
     request = validate_request(task, catalog, driver.config, driver.connector_type)
     validated = driver.unary(
         materialize.Response, "validate", request.to_wire(), "validated"
     ).validated
+    check_validated(request, validated)
     spec = materialization_spec(task, request, validated)
-    version = _version(spec)
+    version = spec_version(spec)
 
     state_path = data.state_path("materializations", task.name)
     saved = read_state(state_path)
@@ -215,7 +116,6 @@ def run_materialization(
             binding=i,
             state_key=b.stateKey,
             journal=data.journal(b.collection.name),
-            key_pointers=[_tokens(ptr) for ptr in b.collection.key],
             offset=offsets.get(b.stateKey, 0),
             end=committed.get(b.collection.name, 0),
         )
@@ -295,15 +195,16 @@ def _next_transaction(
         counts[collection] = counts.get(collection, 0) + len(lines)
         read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
         binding = spec.bindings[cursor.binding]
+        pointers = {p.field: _tokens(p.ptr) for p in binding.collection.projections}
         for line in lines:
             doc = orjson.loads(line)
-            key = [_resolve(doc, tokens) for tokens in cursor.key_pointers]
+            key = key_of(binding, doc)
             raw_key = pack(key)
             store: dict[str, Any] = {
                 "binding": cursor.binding,
                 "key": key,
                 "keyPacked": base64.b64encode(raw_key).decode(),
-                "values": [_resolve(doc, _tokens("/" + f)) for f in binding.fieldSelection.values],
+                "values": [_resolve(doc, pointers[f]) for f in binding.fieldSelection.values],
             }
             if binding.fieldSelection.document:
                 store["doc"] = doc
@@ -319,11 +220,6 @@ def _expect(proc: ConnectorProcess, variant: str, what: str) -> materialize.Resp
         time.sleep(0.01)
         proc.check_stdin()
     return read_one(proc, materialize.Response, variant, what)
-
-
-def _version(spec: MaterializationSpec) -> str:
-    digest = hashlib.sha256(orjson.dumps(spec.to_wire(), option=orjson.OPT_SORT_KEYS))
-    return digest.hexdigest()[:16]
 
 
 def _tokens(ptr: str) -> list[str]:
