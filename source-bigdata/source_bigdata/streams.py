@@ -4,6 +4,7 @@ every `checkpoint_interval` records, and each resumes from a checkpoint exactly.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
@@ -54,13 +55,15 @@ class GeneratedStream(Stream):
         self.maker = self.maker_type(
             config.seed, config.start_seconds, config.record_count, config.data_name
         )
+        # Our own copy: the CDK looks the schema up per record, and callers may annotate it.
+        self._schema = copy.deepcopy(load_schema(self.name))
 
     @property
     def name(self) -> str:
         return self.maker_type.stream
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        return load_schema(self.name)
+        return self._schema
 
 
 class BigdataStream(GeneratedStream, CheckpointMixin):
