@@ -176,7 +176,7 @@ class Replay:
         for index, stage in enumerate(self.stages):
             results[index] = self.replay_stage(index, stage, dict(variables), index == final)
         for index in range(final):  # the image must not need anything the builders kept
-            shutil.rmtree(self.stage_root(index), ignore_errors=True)
+            remove_tree(self.stage_root(index))
         return self.start(results[final])
 
     def roots(self, stage: Stage, variables: dict[str, str]) -> list[str]:
@@ -274,7 +274,12 @@ class Replay:
         for source in resolved:
             if not source.exists():
                 raise SmokeError(f"{where}: COPY source {source} does not exist")
-            if source.is_dir():
+            if source.is_dir() and "--from" in flags and not base.exists():
+                # Builder stages are discarded before the image runs: moving is copying here,
+                # and saves copying (then deleting) hundreds of megabytes of virtualenv.
+                base.parent.mkdir(parents=True, exist_ok=True)
+                source.rename(base)
+            elif source.is_dir():
                 shutil.copytree(
                     source, base, symlinks=True, dirs_exist_ok=True, ignore=self.ignored
                 )
@@ -419,15 +424,30 @@ def _matches(relative: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(relative, pattern)
 
 
+def scratch_dir() -> str | None:
+    """Memory-backed /dev/shm when it has room (creating and deleting a virtualenv's files on
+    a busy disk costs more than the install itself), else the default temporary directory."""
+    try:
+        roomy = shutil.disk_usage("/dev/shm").free > 2 * 1024**3
+    except OSError:
+        return None
+    return "/dev/shm" if roomy and os.access("/dev/shm", os.W_OK) else None
+
+
+def remove_tree(path: Path) -> None:
+    """rm -rf: much faster than shutil.rmtree on a virtualenv's tens of thousands of files."""
+    subprocess.run(["rm", "-rf", "--", str(path)], check=False)
+
+
 def smoke(connector: str, dockerfile: Path, context: Path = ROOT, keep: bool = False) -> dict:
     """Replay the image build of `connector` and run its Spec; raise SmokeError on failure."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"image-smoke-{connector}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"image-smoke-{connector}-", dir=scratch_dir()))
     started = time.monotonic()
     try:
         result = Replay(dockerfile, connector, workdir, context).run()
     finally:
         if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
     result["total_seconds"] = round(time.monotonic() - started, 2)
     return result
 
