@@ -14,6 +14,8 @@ INCREMENTAL_STREAMS = ("users", "events")
 CONFIG = {"data_name": "acceptance", "record_count": 10, "seed": 7, "checkpoint_interval": 4}
 FUTURE = "2999-01-01T00:00:00Z"
 
+pytestmark = pytest.mark.slow  # every command starts a process that imports airbyte-cdk
+
 
 @pytest.fixture(scope="module")
 def full_read(module_cli):
@@ -21,6 +23,14 @@ def full_read(module_cli):
     run = module_cli.run("read", CONFIG, module_cli.configured_catalog())
     assert run.code == 0, run.stderr
     return run
+
+
+@pytest.fixture(scope="module")
+def discovered(module_cli):
+    run = module_cli.run("discover", CONFIG)
+    assert run.code == 0, run.stderr
+    (message,) = run.of_type("CATALOG")
+    return {stream["name"]: stream for stream in message["catalog"]["streams"]}
 
 
 def test_spec(cli):
@@ -66,11 +76,8 @@ def test_check_rejects_an_invalid_config_with_a_clear_message(cli, config, menti
     assert mentions in status["message"]
 
 
-def test_discover(cli):
-    run = cli.run("discover", CONFIG)
-    assert run.code == 0, run.stderr
-    (message,) = run.of_type("CATALOG")
-    streams = {stream["name"]: stream for stream in message["catalog"]["streams"]}
+def test_discover(discovered):
+    streams = discovered
     assert set(streams) == set(STREAMS)
     assert streams["bigdata"]["supported_sync_modes"] == ["full_refresh"]
     assert not streams["bigdata"].get("source_defined_primary_key")
@@ -84,17 +91,13 @@ def test_discover(cli):
         jsonschema.Draft7Validator.check_schema(stream["json_schema"])
 
 
-def test_full_refresh_read_is_complete_valid_and_deterministic(cli, full_read):
+def test_full_refresh_read_is_complete_valid_and_deterministic(cli, full_read, discovered):
     run = cli.run("read", CONFIG, cli.configured_catalog(incremental=False))
     assert run.code == 0, run.stderr
-    discovered = {
-        stream["name"]: stream["json_schema"]
-        for stream in cli.run("discover", CONFIG).of_type("CATALOG")[0]["catalog"]["streams"]
-    }
     for name in STREAMS:
         records = run.records[name]
         assert len(records) == CONFIG["record_count"]
-        validator = jsonschema.Draft7Validator(discovered[name])
+        validator = jsonschema.Draft7Validator(discovered[name]["json_schema"])
         for record in records:
             validator.validate(record)
         # Same config and seed, same records (the incremental reference read included).
