@@ -35,6 +35,12 @@ DISCARD_HINT = (
 DISCARD_STATE_ENV = "FLOW_SDK_AIRBYTE_DISCARD_STATE"
 _TOP_KEYS = frozenset({"bindingStateV1", "airbyteGlobal", "airbyteLegacy"})
 _ENTRY_KEYS = frozenset({"rowId", "stream", "state"})
+_SWEEP_DONE_BLOBS = (
+    {"__ab_full_refresh_sync_complete": True},
+    {"__ab_no_cursor_state_message": True},
+)
+"""What airbyte-cdk writes as a full-refresh stream's state once its sweep is done: a read
+that resumes from it starts a new sweep."""
 log = logging.getLogger("flow")
 
 
@@ -138,6 +144,8 @@ class ShimState:
                 stream_state, row = None, 0
         if stream_state is not None and "stream_descriptor" not in stream_state:
             raise _unreadable(f"{where} has a stream state without a stream_descriptor")
+        if stream_state is not None and _sweep_done(b, stream_state):
+            row = 0  # saved by a session that died before its sweep's completion status
         b.stream_state = stream_state
         b.next_row = b.saved_row = row
         b.saved = True
@@ -189,7 +197,10 @@ class ShimState:
         if b is None:
             log.warning("state for stream %r, which no binding captures; ignored", name)
             return None
-        entry = self._save(b, _stream_state(payload))
+        stream_state = _stream_state(payload)
+        if _sweep_done(b, stream_state):
+            b.next_row = 0  # resuming from this state starts a new sweep, at row 0
+        entry = self._save(b, stream_state)
         return {"bindingStateV1": {b.state_key: entry}}
 
     def _on_global(self, payload: Any) -> dict[str, Any] | None:
@@ -265,6 +276,10 @@ class ShimState:
             if (patch := self.sweep_complete(b)) is not None:
                 entries.update(patch["bindingStateV1"])
         return {"bindingStateV1": entries} if entries else {}
+
+
+def _sweep_done(b: BindingState, stream_state: Mapping[str, Any]) -> bool:
+    return b.full_refresh and stream_state.get("stream_state") in _SWEEP_DONE_BLOBS
 
 
 def _stream_state(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -281,3 +281,24 @@ def test_state_for_an_unbound_stream_is_ignored() -> None:
 def test_unknown_state_type_is_an_error() -> None:
     with pytest.raises(ConnectorError, match="unknown type 'PER_PARTITION'"):
         ShimState([b("users")], None).on_state({"type": "PER_PARTITION"})
+
+
+def test_a_finished_sweeps_state_resumes_at_row_zero() -> None:
+    """A session killed between a sweep's final state and its completion status leaves the
+    CDK's sweep-done marker: the next session sweeps again from row 0, not after the old rows."""
+    state = ShimState([b("events", "full_refresh")], None)
+    state.bindings[0].next_row = 7
+    done = {"__ab_full_refresh_sync_complete": True}
+    patch = state.on_state(stream_msg("events", done))
+    assert patch["bindingStateV1"]["events"]["rowId"] == 0
+    assert state.bindings[0].next_row == 0
+    # and a state saved before this fix, with the old row counter, resumes at 0 as well
+    old = {
+        "bindingStateV1": {
+            "events": {
+                "rowId": 7,
+                "stream": [{"stream_descriptor": {"name": "events"}, "stream_state": done}],
+            }
+        }
+    }
+    assert ShimState([b("events", "full_refresh")], old).bindings[0].next_row == 0
