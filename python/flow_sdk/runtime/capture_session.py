@@ -105,6 +105,11 @@ class CaptureSession:
             if line is TIMEOUT:
                 return TIMED_OUT
             if line is EOF:
+                if group and self.proc.wait() != 0:  # a crash, not a protocol slip
+                    raise self.proc.failure(
+                        f"the capture session, leaving {len(group)} uncheckpointed document(s) "
+                        "uncommitted"
+                    )
                 if group:
                     raise ProtocolViolation(
                         "eof-within-checkpoint",

@@ -11,6 +11,7 @@ import functools
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -169,6 +170,12 @@ class ConnectorProcess:
         code = self.proc.returncode
         record = self.last_log
         cause = f": {record.message}" if record and record.message else " without logging a reason"
+        if code is not None and code < 0:  # its last log line is not the cause of a signal
+            return ConnectorFailed(
+                f"{self.launch.label} was killed by signal {-code} ({_signal_name(-code)}) "
+                f"during {what}; something outside it ended it (out of memory, a kill); "
+                "nothing after the last commit was kept, so running again resumes from there"
+            )
         return ConnectorFailed(
             f"{self.launch.label} failed during {what} (exit code {code}){cause}"
         )
@@ -228,3 +235,10 @@ class ConnectorProcess:
                 # The connector exited or closed stdin; Flow only warns about unread input.
                 self._write_started = None
                 return
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "an unknown signal"
