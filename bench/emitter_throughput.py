@@ -35,7 +35,11 @@ def make_docs(count: int) -> list[dict]:
                 "active": i % 3 == 0,
                 "score": i * 0.25,
                 "tags": ["alpha", "beta", f"t{i % 17}"],
-                "address": {"street": f"{i} Main Street", "city": "Springfield", "zip": f"{i % 99999:05d}"},
+                "address": {
+                    "street": f"{i} Main Street",
+                    "city": "Springfield",
+                    "zip": f"{i % 99999:05d}",
+                },
                 "updated_at": "2024-01-01T00:00:00Z",
                 "note": "lorem ipsum dolor sit amet, consectetur",
                 "_meta": {"row_id": i},

@@ -9,6 +9,7 @@ import sys
 import threading
 
 import orjson
+
 from flow_sdk.io import FLUSH_BYTES, ProtocolWriter, stdin_lines
 
 

@@ -7,6 +7,7 @@ import logging
 
 import orjson
 import pytest
+
 from flow_sdk import logger as flow_logger
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from flow_sdk.testing import run_connector
 
 CONNECTORS = Path(__file__).parent.parent / "connectors"

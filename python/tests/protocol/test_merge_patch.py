@@ -1,6 +1,7 @@
-from flow_sdk.protocol import merge_patch
 from hypothesis import given
 from hypothesis import strategies as st
+
+from flow_sdk.protocol import merge_patch
 
 # The examples of RFC 7396, appendix A.
 RFC_EXAMPLES = [

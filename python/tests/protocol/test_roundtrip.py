@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+
 from flow_sdk.protocol import capture, derive, materialize
 from flow_sdk.protocol.wire import ProtocolError, encode, parse_message
 

@@ -1,4 +1,5 @@
 import pytest
+
 from flow_sdk.protocol import encode_state_key
 
 VECTORS = [

@@ -8,6 +8,9 @@ import math
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from flow_sdk.protocol.tuple_pack import (
     TupleError,
     pack,
@@ -17,8 +20,6 @@ from flow_sdk.protocol.tuple_pack import (
     unpack_b64,
     unpack_json,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_vectors_from_the_protocol_notes() -> None:
