@@ -58,6 +58,7 @@ class BindingState:
         "stream_state",
         "saved",
         "migrate",
+        "swept",
     )
 
     def __init__(self, index: int, binding: CaptureBinding) -> None:
@@ -76,6 +77,8 @@ class BindingState:
         """Whether the Flow state has an entry for this binding."""
         self.migrate = False
         """Whether the saved entry is in the 0.1.x / estuary-cdk layout."""
+        self.swept = False
+        """Whether this full-refresh stream finished its sweep in this read."""
 
 
 class ShimState:
@@ -145,7 +148,7 @@ class ShimState:
         if stream_state is not None and "stream_descriptor" not in stream_state:
             raise _unreadable(f"{where} has a stream state without a stream_descriptor")
         if stream_state is not None and _sweep_done(b, stream_state):
-            row = 0  # saved by a session that died before its sweep's completion status
+            stream_state, row = None, 0  # a finished sweep: the next one starts from scratch
         b.stream_state = stream_state
         b.next_row = b.saved_row = row
         b.saved = True
@@ -198,8 +201,10 @@ class ShimState:
             log.warning("state for stream %r, which no binding captures; ignored", name)
             return None
         stream_state = _stream_state(payload)
-        if _sweep_done(b, stream_state):
-            b.next_row = 0  # resuming from this state starts a new sweep, at row 0
+        if b.swept or _sweep_done(b, stream_state):
+            # The sweep is over even if its completion status never arrives (a kill in
+            # between): never hand the done-marker back, or the CDK skips the next sweep.
+            return self.sweep_complete(b)
         entry = self._save(b, stream_state)
         return {"bindingStateV1": {b.state_key: entry}}
 
@@ -264,6 +269,7 @@ class ShimState:
         if not b.full_refresh:
             return None
         b.next_row = 0
+        b.swept = True
         if not b.saved:
             return None
         b.saved, b.stream_state, b.saved_row, b.migrate = False, None, 0, False

@@ -143,6 +143,9 @@ def test_full_refresh_sweeps_restart_row_ids_and_forget_state() -> None:
     # A completed sweep leaves nothing behind: the next sweep starts at row 0.
     flow = merge_patch(flow, resumed.sweep_complete(resumed.bindings[0]))
     assert flow == {"bindingStateV1": {}}
+    # A state after the completion status (airbyte-cdk in process sends it late) is dropped.
+    assert resumed.on_state(stream_msg("events", {"page": 9})) is None
+    assert resumed.end_of_read() == {}
     fresh = ShimState([b("events", "full_refresh")], flow)
     assert fresh.bindings[0].next_row == 0 and fresh.airbyte_input() == []
 
@@ -150,7 +153,7 @@ def test_full_refresh_sweeps_restart_row_ids_and_forget_state() -> None:
 def test_end_of_read_completes_full_refresh_sweeps_only() -> None:
     state = ShimState([b("users"), b("events", "full_refresh")], None)
     state.on_state(stream_msg("users", {"c": 1}))
-    state.on_state(stream_msg("events", {"__ab_no_cursor_state_message": True}))
+    state.on_state(stream_msg("events", {"page": 1}))
     assert state.end_of_read() == {"bindingStateV1": {"events": None}}
     assert state.end_of_read() == {}
 
@@ -289,8 +292,9 @@ def test_a_finished_sweeps_state_resumes_at_row_zero() -> None:
     state = ShimState([b("events", "full_refresh")], None)
     state.bindings[0].next_row = 7
     done = {"__ab_full_refresh_sync_complete": True}
+    state.on_state(stream_msg("events", {"page": 3}))
     patch = state.on_state(stream_msg("events", done))
-    assert patch["bindingStateV1"]["events"]["rowId"] == 0
+    assert patch == {"bindingStateV1": {"events": None}}, "the done-marker is never handed back"
     assert state.bindings[0].next_row == 0
     # and a state saved before this fix, with the old row counter, resumes at 0 as well
     old = {
@@ -301,4 +305,5 @@ def test_a_finished_sweeps_state_resumes_at_row_zero() -> None:
             }
         }
     }
-    assert ShimState([b("events", "full_refresh")], old).bindings[0].next_row == 0
+    resumed = ShimState([b("events", "full_refresh")], old)
+    assert resumed.bindings[0].next_row == 0 and resumed.airbyte_input() == []
