@@ -212,7 +212,3 @@ class SubprocessWrite(DestinationWrite):
                 continue
             outbox.put(("message", message))
         outbox.put((ENDED, None))
-
-    def kill(self) -> None:
-        """Stop the child without letting it commit more (the session is failing)."""
-        self._run.stop()
