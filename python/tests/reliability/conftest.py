@@ -1,0 +1,9 @@
+"""Fixtures of the reliability suite; its helper modules (`crash_harness`, ...) are put on
+sys.path."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
