@@ -80,8 +80,9 @@ class Session:
         return code, rest
 
     def last_error(self) -> str:
+        """The last stderr line, which must be the failure's error line."""
         line = json.loads(self.stderr[-1])
-        assert line["level"] == "error"
+        assert line["level"] == "error", f"the last stderr lines: {self.stderr[-4:]}"
         return line["msg"]
 
     def kill(self) -> None:
@@ -266,7 +267,7 @@ def test_validate_errors_are_sentences(
     s.send(validate_request(tmp_path / config_path, bindings))
     code, _ = s.finish()
     assert code == 1
-    assert message in s.last_error()
+    assert message in s.last_error(), s.stderr[-4:]
     assert all("hunter2-secret" not in line for line in s.stderr)
 
 
