@@ -13,9 +13,10 @@ from typing import Any, Protocol
 
 from flow_sdk.airbyte.discover import discovered, validated_bindings
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import flow_spec, mask_config_secrets
+from flow_sdk.airbyte.spec import flow_spec
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
 
@@ -29,6 +30,9 @@ class AirbyteDelegate(Protocol):
     """True: marks the object as a delegate rather than an airbyte-cdk `Source`."""
 
     def spec(self) -> dict[str, Any]: ...
+    def mask_secrets(self, config: Mapping[str, Any]) -> None:
+        """Hide `config`'s secret values from every log line the source's output causes."""
+
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]: ...
     def discover(self, config: Mapping[str, Any]) -> dict[str, Any]: ...
     def read(
@@ -47,7 +51,9 @@ class CaptureShim(Connector):
     such as `SubprocessSource`. `oauth2` overrides what `advanced_auth` would give.
     `usesSchemaInference` marks discovered schemas `x-infer-schema`. `discard_state`
     ignores the checkpointed state and re-captures everything (default: the
-    `FLOW_SDK_AIRBYTE_DISCARD_STATE` environment variable)."""
+    `FLOW_SDK_AIRBYTE_DISCARD_STATE` environment variable). `idle_timeout` is how many
+    seconds the source may send nothing before the capture fails naming the stream it was
+    reading (default: `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit)."""
 
     def __init__(
         self,
@@ -56,6 +62,7 @@ class CaptureShim(Connector):
         usesSchemaInference: bool = True,
         *,
         discard_state: bool | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         if not getattr(delegate, "is_airbyte_delegate", False):
             if not (hasattr(delegate, "read") and hasattr(delegate, "discover")):
@@ -71,9 +78,10 @@ class CaptureShim(Connector):
         if discard_state is None:
             discard_state = os.environ.get(DISCARD_STATE_ENV, "").lower() in ("1", "true", "yes")
         self.discard_state = discard_state
+        self.idle_timeout = idle_timeout
 
     def _mask(self, config: Any) -> None:
-        mask_config_secrets(self.delegate.spec(), config)
+        self.delegate.mask_secrets(config)
 
     def spec(self, spec: SpecRequest) -> Spec:
         return flow_spec(self.delegate.spec(), self.oauth2)
@@ -101,17 +109,20 @@ class CaptureShim(Connector):
     def open(self, open: request.Open, emit: Emitter) -> None:
         config = _config(open.capture.config)
         self._mask(config)
-        spec_schema = self.delegate.spec().get("connectionSpecification")
         bindings = open.capture.bindings
         state = ShimState(bindings, open.state, discard=self.discard_state)
         catalog = configured_catalog(bindings)
-        loop = ReadLoop(emit, state, self.log, spec_schema)
+        loop = ReadLoop(
+            emit, state, self.log, lambda: self.delegate.spec().get("connectionSpecification")
+        )
+        watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
         emit.opened()
         if self.discard_state and open.state:
             self.log.warning("discarding the checkpointed state: every binding starts from scratch")
             emit.checkpoint({}, merge_patch=False)
         try:
-            self.delegate.read(config, catalog, state.airbyte_input(), loop)
+            with watchdog:
+                self.delegate.read(config, catalog, state.airbyte_input(), loop)
         except ConnectorError:
             raise
         except Exception as exc:

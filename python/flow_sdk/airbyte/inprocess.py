@@ -16,6 +16,7 @@ from typing import Any
 
 from flow_sdk.airbyte.codec import to_plain
 from flow_sdk.airbyte.read_loop import ReadLoop
+from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.logger import FlowLogFormatter, init_logger
 
 
@@ -49,6 +50,9 @@ class InProcessSource:
             ensure_flow_logging()
             self._spec = to_plain(self.source.spec(self.logger))
         return self._spec
+
+    def mask_secrets(self, config: Mapping[str, Any]) -> None:
+        mask_config_secrets(self.spec(), config)
 
     def _configured(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
         configure = getattr(self.source, "configure", None)

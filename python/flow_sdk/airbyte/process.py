@@ -10,6 +10,7 @@ is an error that names the stream being read. The child dies with this process.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ import orjson
 from flow_sdk.airbyte.codec import parse_line
 from flow_sdk.airbyte.logs import SourceFailure, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
+from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.errors import ConnectorError
 
 _PR_SET_PDEATHSIG = 1
@@ -46,9 +48,15 @@ class AirbyteProcess:
     """One run of the connector (`spec`, `check`, `discover` or `read`)."""
 
     def __init__(
-        self, command: Sequence[str], log: logging.Logger, env: Mapping[str, str] | None = None
+        self,
+        command: Sequence[str],
+        log: logging.Logger,
+        env: Mapping[str, str] | None = None,
+        before_log: Callable[[], None] | None = None,
     ) -> None:
         self.command = list(command)
+        self.before_log = before_log
+        """Called before each forwarded stderr line (secrets must be known by then)."""
         self.log = log
         self.env = dict(env) if env is not None else None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
@@ -96,6 +104,8 @@ class AirbyteProcess:
         for raw in self.proc.stderr:
             line = raw.decode(errors="replace").rstrip()
             if line:
+                if self.before_log is not None:
+                    self.before_log()
                 self.stderr_tail.append(line)
                 self.log.info("%s", line, extra={"stderr": True})
 
@@ -138,10 +148,48 @@ class SubprocessSource:
         self.name = os.path.basename(self.command[0])
         self.log = logging.getLogger("flow")
         self._spec: dict[str, Any] | None = None
+        self._spec_lock = threading.Lock()
+        self._pending_masks: list[Mapping[str, Any]] = []
+        self._spec_thread: threading.Thread | None = None
 
-    def _one(self, verb: str, args: list[str], want: str, key: str, config: Any = None) -> Any:
+    def mask_secrets(self, config: Mapping[str, Any]) -> None:
+        """Secrets are known once the connector's spec is: fetch it alongside the command
+        that needs the config (a connector takes seconds to start), and mask before the
+        first log line of either is written (`ready`)."""
+        self._pending_masks.append(config)
+        if self._spec is None and self._spec_thread is None:
+            self._spec_thread = threading.Thread(
+                target=self._fetch_spec, name="airbyte spec", daemon=True
+            )
+            self._spec_thread.start()
+
+    def _fetch_spec(self) -> None:
+        with contextlib.suppress(Exception):  # `ready` fetches again and raises it
+            self.spec()
+
+    def ready(self) -> None:
+        """Before any log line: register the pending configs' secrets with the logger."""
+        if not self._pending_masks:
+            return
+        with self._spec_lock:
+            if self._spec_thread is not None:
+                self._spec_thread.join()
+                self._spec_thread = None
+            spec = self.spec()
+            while self._pending_masks:
+                mask_config_secrets(spec, self._pending_masks.pop())
+
+    def _one(
+        self,
+        verb: str,
+        args: list[str],
+        want: str,
+        key: str,
+        config: Any = None,
+        ready: bool = True,
+    ) -> Any:
         """Run a unary command and return the payload of its `want` message."""
-        run = AirbyteProcess(self.command, self.log, self.env)
+        run = AirbyteProcess(self.command, self.log, self.env, self.ready if ready else None)
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config)]
         failure = SourceFailure()
@@ -149,6 +197,8 @@ class SubprocessSource:
         try:
             for line in run.start(args):
                 msg = parse_line(line)
+                if ready and (msg is None or msg["type"] in ("LOG", "TRACE")):
+                    self.ready()
                 if msg is None:
                     if line.strip():
                         self.log.info(
@@ -174,7 +224,7 @@ class SubprocessSource:
 
     def spec(self) -> dict[str, Any]:
         if self._spec is None:
-            self._spec = self._one("spec", ["spec"], "SPEC", "spec")
+            self._spec = self._one("spec", ["spec"], "SPEC", "spec", ready=False)
         return self._spec
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,7 +240,7 @@ class SubprocessSource:
         state: list[dict[str, Any]],
         loop: ReadLoop,
     ) -> None:
-        run = AirbyteProcess(self.command, self.log, self.env)
+        run = AirbyteProcess(self.command, self.log, self.env, self.ready)
         args = [
             "read",
             "--config",
@@ -202,7 +252,12 @@ class SubprocessSource:
             args += ["--state", run.write_file("state.json", state)]
         loads = orjson.loads
         record = loop.record
-        message = loop.message
+        ready = self.ready
+
+        def message(msg: dict[str, Any]) -> None:
+            ready()
+            loop.message(msg)
+
         try:
             for line in run.start(args):
                 try:
@@ -235,4 +290,5 @@ class SubprocessSource:
 
     def _stray(self, line: bytes) -> None:
         if line.strip():
+            self.ready()
             self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})

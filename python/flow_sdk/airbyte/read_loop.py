@@ -9,7 +9,7 @@ stops at the next message: the Emitter closes the open group and raises `Session
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
@@ -26,7 +26,7 @@ class ReadLoop:
         emit: Emitter,
         state: ShimState,
         log: logging.Logger,
-        config_schema: Any = None,
+        config_schema: Callable[[], Any] | None = None,
     ) -> None:
         self.emit = emit
         self.state = state
@@ -38,6 +38,8 @@ class ReadLoop:
         self._last: BindingState | None = None
         self._unbound: set[tuple[str | None, str]] = set()
         self.records = 0
+        self.messages = 0
+        """Messages other than records (records are counted by the emitter)."""
 
     # ---- the hot path ----
 
@@ -64,6 +66,7 @@ class ReadLoop:
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message that is not a RECORD, as a plain dict."""
         emit = self.emit
+        self.messages += 1
         if emit.stopping:
             emit.close()
             raise SessionStopped()
@@ -80,7 +83,8 @@ class ReadLoop:
             if trace.get("type") == "STREAM_STATUS":
                 self._stream_status(trace.get("stream_status") or {})
         elif kind == "CONTROL":
-            log_control(self.log, msg.get("control") or {}, self.config_schema)
+            schema = self.config_schema() if self.config_schema is not None else None
+            log_control(self.log, msg.get("control") or {}, schema)
         elif kind == "RECORD":  # a record that did not take the fast path
             rec = msg.get("record") or {}
             self.record(rec.get("namespace"), rec.get("stream", ""), rec.get("data") or {})
@@ -104,6 +108,20 @@ class ReadLoop:
                 "the source emitted records of stream %r, which no binding captures; skipping them",
                 "/".join(filter(None, key)),
             )
+
+    # ---- the watchdog's view ----
+
+    def progress(self) -> int:
+        """A count that moves with every message of the source."""
+        return self.emit.documents + self.emit.pending_documents + self.messages
+
+    def reading(self) -> str:
+        """What the source was last busy with, for an error."""
+        if self._last is not None:
+            return f"stream {self._last.stream!r}"
+        names = [repr(b.stream) for b in self.state.bindings]
+        which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
+        return f"{which} (before any record or stream status arrived)"
 
     # ---- the end ----
 

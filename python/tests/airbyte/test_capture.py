@@ -168,10 +168,10 @@ def test_source_failure_exits_non_zero_naming_the_stream(shim: list[str]) -> Non
     assert "stream 'users'" in run.last_error and "users API broke at record 4" in run.last_error, (
         run.last_error
     )
-    # Nothing is left after the last checkpoint, and users' state stays where it was
-    # checkpointed, so its last record is read again next time (with the same row id).
+    # Documents after the last checkpoint never reach the runtime, and users' state stays
+    # where it was checkpointed: record 3 is read again next time (with the same row id).
     assert "checkpoint" in run.responses[-1]
-    assert [d["id"] for d in run.docs(0)] == [1, 2, 3]
+    assert [d["id"] for d in run.docs(0)] == [1, 2]
     users = run.reduced_state()["bindingStateV1"]["users"]
     assert users["rowId"] == 2 and users["stream"][0]["stream_state"] == {"updated_at": 2}
 
