@@ -107,23 +107,9 @@ class Chain:
 
     def session(self, kill: str | None) -> Session:
         """Run one session through the runtime, with the connector set to die at `kill`."""
-        catalog = load_catalog(self.catalog)
-        task = catalog.captures[TASK]
-        if kill:
-            task.endpoint.env["RELIABILITY_KILL"] = kill
-        text = io.StringIO()
-        console = Console(text)
-        original = run_capture_module.Driver
-        run_capture_module.Driver = MemoDriver  # type: ignore[misc]  # replays unary answers
-        try:
-            run = run_capture_module.run_capture(
-                catalog, task, self.data, console, lambda txn: None, lambda point: None
-            )
-            session = Session(None, text.getvalue(), sum(run.documents.values()))
-        except RuntimeFailure as failure:
-            session = Session(str(failure), text.getvalue())
-        finally:
-            run_capture_module.Driver = original  # type: ignore[misc]
+        session = capture_session(
+            self.catalog, TASK, self.data, {"RELIABILITY_KILL": kill} if kill else {}
+        )
         self.sessions.append(session)
         return session
 
@@ -137,6 +123,33 @@ class Chain:
         journal: Journal = self.data.journal(name)
         lines, _ = journal.read(0, length, 1 << 30)
         return [orjson.loads(line) for line in lines]
+
+
+def capture_session(
+    catalog_path: Path,
+    name: str,
+    data: DataDir,
+    env: dict[str, str],
+    timeout: float | None = None,
+) -> Session:
+    """One session of capture `name` through the runtime's `run_capture`, committing into
+    `data`, with `env` added to the connector's environment."""
+    catalog = load_catalog(catalog_path)
+    task = catalog.captures[name]
+    task.endpoint.env.update(env)
+    text = io.StringIO()
+    console = Console(text)
+    original = run_capture_module.Driver
+    run_capture_module.Driver = MemoDriver  # type: ignore[misc]  # replays unary answers
+    try:
+        run = run_capture_module.run_capture(
+            catalog, task, data, console, lambda txn: None, lambda point: None, timeout
+        )
+        return Session(None, text.getvalue(), sum(run.documents.values()))
+    except RuntimeFailure as failure:
+        return Session(str(failure), text.getvalue())
+    finally:
+        run_capture_module.Driver = original  # type: ignore[misc]
 
 
 def state_entries(state: dict[str, Any]) -> dict[str, Any]:
