@@ -31,6 +31,11 @@ def parser() -> argparse.ArgumentParser:
         help="do not mark discovered schemas with x-infer-schema",
     )
     p.add_argument(
+        "--files-dir",
+        help="directory for the config, catalog and state files handed to the connector "
+        "(default: the temp directory); for `docker run`, mount it into the container at the same path",
+    )
+    p.add_argument(
         "--discard-state",
         action="store_true",
         help="ignore the checkpointed state and re-capture every binding from scratch "
@@ -52,7 +57,7 @@ def main(argv: list[str]) -> None:
     if args.docs_url:
         os.environ[DOCS_URL_ENV] = args.docs_url
     shim = CaptureShim(
-        delegate=SubprocessSource(command),
+        delegate=SubprocessSource(command, files_dir=args.files_dir),
         usesSchemaInference=not args.no_schema_inference,
         discard_state=True if args.discard_state else None,
     )

@@ -53,8 +53,10 @@ class AirbyteProcess:
         log: logging.Logger,
         env: Mapping[str, str] | None = None,
         before_log: Callable[[], None] | None = None,
+        files_dir: str | None = None,
     ) -> None:
         self.command = list(command)
+        self.files_dir = files_dir
         self.before_log = before_log
         """Called before each forwarded stderr line (secrets must be known by then)."""
         self.log = log
@@ -67,7 +69,7 @@ class AirbyteProcess:
     def write_file(self, name: str, value: Any) -> str:
         """A JSON file only this user can read, removed when the run ends."""
         if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="flow-sdk-airbyte-")
+            self._dir = tempfile.TemporaryDirectory(prefix="flow-sdk-airbyte-", dir=self.files_dir)
         path = os.path.join(self._dir.name, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -140,11 +142,19 @@ class SubprocessSource:
 
     is_airbyte_delegate = True
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        files_dir: str | None = None,
+    ) -> None:
+        """`files_dir`: where config, catalog and state files go (default: the system's temp
+        directory); for `docker run`, a directory mounted into the container at the same path."""
         if not command:
             raise ConnectorError("no Airbyte connector command was given; pass it after `--`")
         self.command = list(command)
         self.env = env
+        self.files_dir = files_dir
         self.name = os.path.basename(self.command[0])
         self.log = logging.getLogger("flow")
         self._spec: dict[str, Any] | None = None
@@ -189,7 +199,9 @@ class SubprocessSource:
         ready: bool = True,
     ) -> Any:
         """Run a unary command and return the payload of its `want` message."""
-        run = AirbyteProcess(self.command, self.log, self.env, self.ready if ready else None)
+        run = AirbyteProcess(
+            self.command, self.log, self.env, self.ready if ready else None, self.files_dir
+        )
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config)]
         failure = SourceFailure()
@@ -240,7 +252,7 @@ class SubprocessSource:
         state: list[dict[str, Any]],
         loop: ReadLoop,
     ) -> None:
-        run = AirbyteProcess(self.command, self.log, self.env, self.ready)
+        run = AirbyteProcess(self.command, self.log, self.env, self.ready, self.files_dir)
         args = [
             "read",
             "--config",
