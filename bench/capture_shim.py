@@ -7,9 +7,10 @@ Variants, each a fresh process, run interleaved `--runs` times (medians reported
   v019        the same file under flow-sdk 0.1.9 + airbyte-cdk 0.52 (bench/.venvs/flow-sdk-019)
   own_read    the connector's own `read` (capture_source.py read ...) to /dev/null
   subprocess  flow-sdk airbyte-capture -- python capture_source.py
+  inprocess@100  the in-process shim with the same records over 100 streams
 
     .venv/bin/python bench/capture_shim.py --variants bare,inprocess,v019 --runs 5
-    .venv/bin/python bench/capture_shim.py --variants inprocess --streams 100
+    .venv/bin/python bench/capture_shim.py --variants inprocess,inprocess@100 --runs 3
     .venv/bin/python bench/capture_shim.py --variants inprocess --records 2000000 --runs 1
 """
 
@@ -118,7 +119,10 @@ def main() -> None:
     (tmp / "config.json").write_text(json.dumps(config))
     (tmp / "catalog.json").write_text(json.dumps(configured_catalog(config)))
     request = open_request(config, args.streams)
+    # `inprocess@100`: the in-process shim on the same records spread over 100 streams.
+    wide = {"records": args.records, "streams": 100, "every": args.every}
     variants = {
+        "inprocess@100": ([PY, "capture_shim_main.py"], open_request(wide, 100), True),
         "bare": ([PY, "capture_bare.py", json.dumps(config)], None, False),
         "inprocess": ([PY, "capture_shim_main.py"], request, True),
         "v019": ([PY019, "capture_shim_main.py"], request, True),
@@ -159,11 +163,15 @@ def main() -> None:
     print(f"records={args.records} streams={args.streams} every={args.every} runs={args.runs}")
     for name in chosen:
         t = statistics.median(times[name])
-        line = f"{name:11s} median {t:6.2f}s  {args.records / t:9,.0f} rec/s  peak RSS {statistics.median(rss[name]) / 1024:6.1f} MiB"
+        line = f"{name:13s} median {t:6.2f}s  {args.records / t:9,.0f} rec/s  peak RSS {statistics.median(rss[name]) / 1024:6.1f} MiB"
         if name in shapes:
             docs, cp, total = shapes[name]
             line += f"  docs={docs} checkpoints={cp / total:.3%} of {total / 1e6:.1f} MB"
         print(line)
+    if "inprocess@100" in times and "inprocess" in times:
+        print(
+            f"100 streams / 2       = {statistics.median(times['inprocess@100']) / statistics.median(times['inprocess']):.2f}x"
+        )
     if "bare" in times and "inprocess" in times:
         print(
             f"inprocess / bare      = {statistics.median(times['inprocess']) / statistics.median(times['bare']):.2f}x"

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -52,13 +52,10 @@ class AirbyteProcess:
         command: Sequence[str],
         log: logging.Logger,
         env: Mapping[str, str] | None = None,
-        before_log: Callable[[], None] | None = None,
         files_dir: str | None = None,
     ) -> None:
         self.command = list(command)
         self.files_dir = files_dir
-        self.before_log = before_log
-        """Called before each forwarded stderr line (secrets must be known by then)."""
         self.log = log
         self.env = dict(env) if env is not None else None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
@@ -106,8 +103,6 @@ class AirbyteProcess:
         for raw in self.proc.stderr:
             line = raw.decode(errors="replace").rstrip()
             if line:
-                if self.before_log is not None:
-                    self.before_log()
                 self.stderr_tail.append(line)
                 self.log.info("%s", line, extra={"stderr": True})
 
@@ -157,17 +152,23 @@ class SubprocessSource:
         self.files_dir = files_dir
         self.name = os.path.basename(self.command[0])
         self.log = logging.getLogger("flow")
+        self.spec_log = logging.getLogger("flow.airbyte_spec")
         self._spec: dict[str, Any] | None = None
         self._spec_lock = threading.Lock()
         self._pending_masks: list[Mapping[str, Any]] = []
         self._spec_thread: threading.Thread | None = None
+        self._gated = False
 
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
-        """Secrets are known once the connector's spec is: fetch it alongside the command
-        that needs the config (a connector takes seconds to start), and mask before the
-        first log line of either is written (`ready`)."""
+        """Secrets are known once the connector's spec is, and a connector takes seconds to
+        start: the spec is fetched alongside the command that needs the config (when logs at
+        info are on, so lines will surely be written) or else on demand. Either way the
+        secrets are registered before the first log line is written (a filter on the log)."""
         self._pending_masks.append(config)
-        if self._spec is None and self._spec_thread is None:
+        if not self._gated:
+            self.log.addFilter(self._mask_first)
+            self._gated = True
+        if self._spec is None and self._spec_thread is None and self.log.isEnabledFor(logging.INFO):
             self._spec_thread = threading.Thread(
                 target=self._fetch_spec, name="airbyte spec", daemon=True
             )
@@ -177,8 +178,14 @@ class SubprocessSource:
         with contextlib.suppress(Exception):  # `ready` fetches again and raises it
             self.spec()
 
+    def _mask_first(self, record: logging.LogRecord) -> bool:
+        if self._pending_masks:
+            self.ready()
+        return True
+
     def ready(self) -> None:
-        """Before any log line: register the pending configs' secrets with the logger."""
+        """Register the pending configs' secrets with the logger (fetching the spec if it
+        is not known yet). The spec run itself has no config, so it has nothing to hide."""
         if not self._pending_masks:
             return
         with self._spec_lock:
@@ -196,12 +203,11 @@ class SubprocessSource:
         want: str,
         key: str,
         config: Any = None,
-        ready: bool = True,
     ) -> Any:
-        """Run a unary command and return the payload of its `want` message."""
-        run = AirbyteProcess(
-            self.command, self.log, self.env, self.ready if ready else None, self.files_dir
-        )
+        """Run a unary command and return the payload of its `want` message. The `spec` run
+        has no config, so it logs past the secrets gate (on a child logger of `flow`)."""
+        log = self.log if config is not None else self.spec_log
+        run = AirbyteProcess(self.command, log, self.env, files_dir=self.files_dir)
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config)]
         failure = SourceFailure()
@@ -209,19 +215,17 @@ class SubprocessSource:
         try:
             for line in run.start(args):
                 msg = parse_line(line)
-                if ready and (msg is None or msg["type"] in ("LOG", "TRACE")):
-                    self.ready()
                 if msg is None:
                     if line.strip():
-                        self.log.info(
+                        log.info(
                             "%s", line.decode(errors="replace").rstrip(), extra={"stdout": True}
                         )
                 elif msg["type"] == want and found is None:
                     found = msg.get(key)
                 elif msg["type"] == "LOG":
-                    log_message(self.log, msg.get("log") or {})
+                    log_message(log, msg.get("log") or {})
                 elif msg["type"] == "TRACE":
-                    log_trace(self.log, msg.get("trace") or {}, failure)
+                    log_trace(log, msg.get("trace") or {}, failure)
             code = run.wait()
         finally:
             run.stop()
@@ -236,7 +240,7 @@ class SubprocessSource:
 
     def spec(self) -> dict[str, Any]:
         if self._spec is None:
-            self._spec = self._one("spec", ["spec"], "SPEC", "spec", ready=False)
+            self._spec = self._one("spec", ["spec"], "SPEC", "spec")
         return self._spec
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -252,7 +256,7 @@ class SubprocessSource:
         state: list[dict[str, Any]],
         loop: ReadLoop,
     ) -> None:
-        run = AirbyteProcess(self.command, self.log, self.env, self.ready, self.files_dir)
+        run = AirbyteProcess(self.command, self.log, self.env, files_dir=self.files_dir)
         args = [
             "read",
             "--config",
@@ -264,11 +268,7 @@ class SubprocessSource:
             args += ["--state", run.write_file("state.json", state)]
         loads = orjson.loads
         record = loop.record
-        ready = self.ready
-
-        def message(msg: dict[str, Any]) -> None:
-            ready()
-            loop.message(msg)
+        message = loop.message
 
         try:
             for line in run.start(args):
@@ -302,5 +302,4 @@ class SubprocessSource:
 
     def _stray(self, line: bytes) -> None:
         if line.strip():
-            self.ready()
             self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})

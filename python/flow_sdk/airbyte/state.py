@@ -62,7 +62,12 @@ class BindingState:
     )
 
     def __init__(self, index: int, binding: CaptureBinding) -> None:
-        config = binding.resourceConfig or {}
+        config = binding.resourceConfig
+        if not isinstance(config, Mapping) or not isinstance(config.get("stream"), str):
+            raise ConnectorError(
+                f"binding {binding.stateKey!r} has a resource config without a `stream` name: "
+                f"{config!r}; rediscover the capture's bindings"
+            )
         self.index = index
         self.state_key = binding.stateKey
         self.stream: str = config["stream"]
@@ -106,7 +111,7 @@ class ShimState:
         unknown = sorted(set(state) - _TOP_KEYS)
         if unknown:
             raise _unreadable(f"it has keys {', '.join(map(repr, unknown))} this shim never writes")
-        entries = state.get("bindingStateV1") or {}
+        entries = state.get("bindingStateV1", {})
         if not isinstance(entries, Mapping):
             raise _unreadable("`bindingStateV1` is not an object")
         if (glob := state.get("airbyteGlobal")) is not None:
