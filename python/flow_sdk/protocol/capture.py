@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flow_sdk.protocol.flow import (
     CaptureSpec,
@@ -49,12 +49,28 @@ class Apply(WireModel):
     lastVersion: str = ""
     state: Any = None
 
+    @model_validator(mode="after")
+    def _names_its_task(self) -> Apply:
+        if not self.capture.name:
+            raise ValueError(
+                "`apply` carries no capture spec with a name; the runtime always sends the task's spec"
+            )
+        return self
+
 
 class Open(WireModel):
     capture: CaptureSpec = Field(default_factory=CaptureSpec)
     version: str = ""
     range: RangeSpec = Field(default_factory=RangeSpec)
     state: Any = None
+
+    @model_validator(mode="after")
+    def _names_its_task(self) -> Open:
+        if not self.capture.name:
+            raise ValueError(
+                "`open` carries no capture spec with a name; the runtime always sends the task's spec"
+            )
+        return self
 
 
 class Acknowledge(WireModel):

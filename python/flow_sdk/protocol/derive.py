@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flow_sdk.protocol.flow import (
     CollectionSpec,
@@ -45,6 +45,14 @@ class Open(WireModel):
     version: str = ""
     range: RangeSpec = Field(default_factory=RangeSpec)
     state: Any = None
+
+    @model_validator(mode="after")
+    def _names_its_task(self) -> Open:
+        if not self.collection.name:
+            raise ValueError(
+                "`open` carries no collection spec with a name; the runtime always sends the task's spec"
+            )
+        return self
 
 
 class Shuffle(WireModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flow_sdk.protocol.flow import (
     CollectionSpec,
@@ -44,12 +44,28 @@ class Apply(WireModel):
     lastVersion: str = ""
     state: Any = None
 
+    @model_validator(mode="after")
+    def _names_its_task(self) -> Apply:
+        if not self.materialization.name:
+            raise ValueError(
+                "`apply` carries no materialization spec with a name; the runtime always sends the task's spec"
+            )
+        return self
+
 
 class Open(WireModel):
     materialization: MaterializationSpec = Field(default_factory=MaterializationSpec)
     version: str = ""
     range: RangeSpec = Field(default_factory=RangeSpec)
     state: Any = None
+
+    @model_validator(mode="after")
+    def _names_its_task(self) -> Open:
+        if not self.materialization.name:
+            raise ValueError(
+                "`open` carries no materialization spec with a name; the runtime always sends the task's spec"
+            )
+        return self
 
 
 class Acknowledge(WireModel):

@@ -83,6 +83,10 @@ class Envelope(WireModel):
             )
         if len(present) > 1:
             raise ValueError(f"more than one message variant: {', '.join(present)}")
+        if data[present[0]] is None:
+            raise ValueError(
+                f"the `{present[0]}` message is null; send an object (`{{}}` if empty)"
+            )
         return data
 
     @property

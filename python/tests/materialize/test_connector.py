@@ -252,7 +252,10 @@ def test_eof_right_after_opened_or_at_a_boundary_is_clean(tmp_path: Path) -> Non
             "stdin ended in the load phase after 1 load(s), before `flush`",
         ),
         ([ACK, FLUSH, COMMIT, FLUSH], "`flush` arrived before the previous commit's `acknowledge`"),
-        ([ACK, {"open": {}}], "`open` arrived during an open session"),
+        (
+            [ACK, {"open": {"materialization": {"name": "acmeCo/again"}}}],
+            "`open` arrived during an open session",
+        ),
         (
             [ACK, FLUSH, {"store": {"binding": 3, "doc": {}}}],
             "`store` names binding 3, but the opened materialization has 1 binding(s)",
