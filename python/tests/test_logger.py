@@ -51,10 +51,18 @@ def test_traceback_is_a_field(lines) -> None:
 
 def test_other_loggers_are_named_and_levels_map(lines) -> None:
     log, read = lines
-    logging.getLogger("airbyte").debug("hello")
-    logging.getLogger("x").log(5, "very fine")
+    # Names no other test configures: a library's logger at the root's level.
+    library = logging.getLogger("flow_sdk_tests.some_library")
+    library.setLevel(logging.NOTSET)
+    library.debug("hello")
+    library.log(5, "very fine")  # below debug: filtered at LOG_LEVEL=debug
     out = read()
-    assert out[0] == {**out[0], "level": "debug", "fields": {"logger": "airbyte"}}
+    assert len(out) == 1
+    assert out[0] == {
+        **out[0],
+        "level": "debug",
+        "fields": {"logger": "flow_sdk_tests.some_library"},
+    }
 
 
 def test_secret_values_are_masked_everywhere(lines) -> None:
@@ -83,3 +91,18 @@ def test_unserializable_fields_fall_back_to_strings(lines) -> None:
     assert fields["items"] == [1, 2]
     assert fields["n"] == {"3": "x"}
     assert fields["obj"].startswith("<object")
+
+
+def test_prints_of_a_secret_are_masked_even_split_across_writes() -> None:
+    import io
+
+    from flow_sdk.logger import MASK, RedactingWriter, mask_secrets
+
+    mask_secrets(["hunter2-secret-value"])
+    out = io.StringIO()
+    writer = RedactingWriter(out)
+    print("key=hunter2-", end="", file=writer)
+    print("secret-value and more", file=writer)
+    writer.write("tail hunter2-secret-value")
+    writer.flush()
+    assert out.getvalue() == f"key={MASK} and more\ntail {MASK}"

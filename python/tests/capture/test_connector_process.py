@@ -121,13 +121,29 @@ def test_session_resumes_from_state(counter_capture: Path) -> None:
 
 
 def test_stdin_eof_mid_session_closes_the_group_and_exits_zero(counter_capture: Path) -> None:
+    """Close stdin once documents flow: the connector stops at its next message, closes the
+    open checkpoint group, and exits 0 long before it would have finished."""
     req = open_request(count=1000, every=1)
     req["open"]["capture"]["config"]["sleep"] = 0.01
-    done = run_connector(counter_capture, [PROBE, req], hold_stdin=0.5)
-    assert done.code == 0
-    kinds = [next(iter(r)) for r in done.stdout]
+    proc = subprocess.Popen(
+        [sys.executable, str(counter_capture)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write(orjson.dumps(PROBE) + b"\n" + orjson.dumps(req) + b"\n")
+    proc.stdin.flush()
+    responses = []
+    while len([r for r in responses if "captured" in r]) < 3:
+        responses.append(orjson.loads(proc.stdout.readline()))
+    proc.stdin.close()
+    responses += [orjson.loads(line) for line in proc.stdout]
+    proc.stderr.read()
+    assert proc.wait(timeout=30) == 0
+    kinds = [next(iter(r)) for r in responses]
     assert kinds[-1] == "checkpoint"
-    assert 0 < kinds.count("captured") < 2000
+    assert 3 <= kinds.count("captured") < 2000
 
 
 def test_acknowledging_more_than_was_checkpointed_fails(counter_capture: Path) -> None:
