@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
 from flow_sdk.io import ProtocolWriter, protect_stdout, stdin_lines
-from flow_sdk.logger import init_logger, last_words
+from flow_sdk.logger import init_logger, last_words, redact_std_streams
 from flow_sdk.protocol.wire import ProtocolError
 
 DEBUGPY_ENV = "FLOW_SDK_DEBUGPY"
@@ -31,6 +31,7 @@ class BaseConnector(abc.ABC):
         """Run as a connector process: serve stdin, exit 0 at its end, non-zero on failure."""
         writer = protect_stdout()
         self.log = init_logger()
+        redact_std_streams()
 
         def body() -> None:
             wait_for_debugger(self.log)

@@ -11,6 +11,7 @@ import datetime as _dt
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -106,6 +107,43 @@ def init_logger(stream: TextIO | None = None) -> logging.Logger:
     log = logging.getLogger("flow")
     log.setLevel(level)
     return log
+
+
+class RedactingWriter:
+    """A text stream for `sys.stdout` / `sys.stderr` that masks registered secrets, so that
+    a `print` of a secret by the connector (or its source) never reaches the logs as is.
+    Text is written a whole line at a time: a secret split across writes is still masked."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                whole, _, self._pending = self._pending.rpartition("\n")
+                self.stream.write(redact(whole + "\n") if _secrets else whole + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.stream.write(redact(self._pending) if _secrets else self._pending)
+                self._pending = ""
+            self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, isatty, ... of the stream
+        return getattr(self.stream, name)
+
+
+def redact_std_streams() -> None:
+    """Mask secrets in whatever is written to `sys.stdout` and `sys.stderr` from now on."""
+    if not isinstance(sys.stdout, RedactingWriter):
+        sys.stdout = RedactingWriter(sys.stdout)  # type: ignore[assignment]  # a text stream
+    if not isinstance(sys.stderr, RedactingWriter):
+        sys.stderr = RedactingWriter(sys.stderr)  # type: ignore[assignment]
 
 
 def last_words(message: str, **fields: Any) -> None:
