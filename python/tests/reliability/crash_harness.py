@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import orjson
 import yaml
+from secret_scan import record
 
 from flow_sdk.runtime import run_capture as run_capture_module
 from flow_sdk.runtime.catalog import load_catalog
@@ -145,11 +146,15 @@ def capture_session(
         run = run_capture_module.run_capture(
             catalog, task, data, console, lambda txn: None, lambda point: None, timeout
         )
-        return Session(None, text.getvalue(), sum(run.documents.values()))
+        session = Session(None, text.getvalue(), sum(run.documents.values()))
     except RuntimeFailure as failure:
-        return Session(str(failure), text.getvalue())
+        session = Session(str(failure), text.getvalue())
     finally:
         run_capture_module.Driver = original  # type: ignore[misc]
+    record(f"capture session of {name}", session.error, session.output)
+    for path in (data.root / "collections").rglob("*.jsonl"):
+        record(f"journal {path.name}", path.read_bytes())
+    return session
 
 
 def state_entries(state: dict[str, Any]) -> dict[str, Any]:

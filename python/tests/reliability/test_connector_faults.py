@@ -6,61 +6,19 @@ never gets past the last checkpoint the connector really emitted."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
-import yaml
-from crash_harness import CONNECTORS, Session, capture_session
+from crash_harness import Session, capture_session
+from fault_catalog import SHIM_MODES, TASK, faulty_catalog
 
 from flow_sdk.runtime.journal import DataDir, read_state
 
-FAULTY = CONNECTORS / "faulty_source.py"
-TASK = "acmeCo/faulty"
 COUNT, EVERY, FAULT_AFTER = 20, 5, 12
 COMMITTED_BEFORE_FAULT = FAULT_AFTER // EVERY * EVERY  # the last whole slice before the fault
-SHIM_MODES = {"in-process": "flow", "subprocess": "flow-subprocess"}
-
-
-def faulty_catalog(directory: Path, mode: str) -> Path:
-    catalog = {
-        "captures": {
-            TASK: {
-                "endpoint": {
-                    "local": {
-                        "command": [sys.executable, str(FAULTY), SHIM_MODES[mode]],
-                        "config": {"count": COUNT, "every": EVERY, "api_key": "not-a-secret-here"},
-                    }
-                },
-                "bindings": [
-                    {
-                        "resource": {
-                            "stream": "things",
-                            "syncMode": "incremental",
-                            "cursorField": ["id"],
-                        },
-                        "target": "acmeCo/things",
-                    }
-                ],
-            }
-        },
-        "collections": {
-            "acmeCo/things": {
-                "key": ["/id"],
-                "schema": {
-                    "type": "object",
-                    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
-                    "required": ["id"],
-                },
-            }
-        },
-    }
-    path = directory / "faulty.flow.yaml"
-    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
-    return path
 
 
 class Faulty:

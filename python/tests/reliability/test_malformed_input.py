@@ -24,6 +24,7 @@ from malformed_corpus import (
     PROTOCOL_CASES,
     Case,
 )
+from secret_scan import CANARY, record
 
 TESTS = Path(__file__).parents[1]
 EXAMPLES = TESTS.parents[0] / "examples"
@@ -105,6 +106,7 @@ def run(connector: str, case: Case) -> Outcome:
         proc.kill()
         out, err = proc.communicate()
         code = None
+    record(f"{connector} / {case.name}", out, err)
     return Outcome(connector, case.name, code, out, err.decode(errors="replace"))
 
 
@@ -114,7 +116,7 @@ def capture_open(state: bytes) -> bytes:
         "capture": {
             "name": "acmeCo/faulty",
             "connectorType": "LOCAL",
-            "config": {"count": 5, "api_key": "xyzzy-corpus"},
+            "config": {"count": 5, "api_key": CANARY},
             "bindings": [
                 {
                     "resourceConfig": {

@@ -3,10 +3,11 @@
 One incremental stream `things` (key `id`, cursor `id`, a state every `every` records) of
 `count` records. After `FAULT_AFTER` records (an environment variable, like the others, so
 that the config and the runtime's unary answers stay the same) the `FAULT` strikes:
-`raise` (an exception), `hang` (sleeps for an hour), `garbage` (writes non-JSON to stdout
+`check` (the connection check fails), `raise` (an exception), `hang` (sleeps for an hour), `garbage` (writes non-JSON to stdout
 and to fd 1, then carries on), `exit` (exits 3 after an error on stderr), `kill` (SIGKILLs
 itself). The config's `api_key` is a secret the source logs nowhere — unless `FAULT_LEAK`
-is set, when it logs it and puts it into its error texts (what flow-sdk must mask).
+is set, when it logs and prints it and puts it into its error texts (what flow-sdk must
+mask).
 
     faulty_source.py spec|check|discover|read ...   the Airbyte CLI
     faulty_source.py flow                           the shim, source in process
@@ -62,6 +63,9 @@ class Things(Stream, CheckpointMixin):
         }
 
     def stream_slices(self, **kwargs: Any) -> Iterable[Mapping[str, Any] | None]:
+        if os.environ.get("FAULT_LEAK"):
+            logging.getLogger("airbyte").info("reading with key %s", self.config.get("api_key"))
+            print(f"debug print: reading with key={self.config.get('api_key')}")
         every, count = self.config.get("every", 5), self.config["count"]
         for low in range(self._cursor, count, every):
             yield {"low": low, "high": min(low + every, count)}
@@ -110,6 +114,12 @@ class FaultySource(AbstractSource):
     def check_connection(
         self, logger: logging.Logger, config: Mapping[str, Any]
     ) -> tuple[bool, Any]:
+        if os.environ.get("FAULT_LEAK"):
+            key = config.get("api_key")
+            logger.info("checking the connection with key %s", key)
+            print(f"debug print: key={key}")
+            if os.environ.get("FAULT") == "check":
+                return False, f"the API rejected the key {key}"
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
