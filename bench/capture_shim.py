@@ -8,6 +8,7 @@ Variants, each a fresh process, run interleaved `--runs` times (medians reported
   own_read    the connector's own `read` (capture_source.py read ...) to /dev/null
   subprocess  flow-sdk airbyte-capture -- python capture_source.py
   inprocess@100  the in-process shim with the same records over 100 streams
+  bare@100       the bare `source.read()` loop over those 100 streams
 
     .venv/bin/python bench/capture_shim.py --variants bare,inprocess,v019 --runs 5
     .venv/bin/python bench/capture_shim.py --variants inprocess,inprocess@100 --runs 3
@@ -123,6 +124,7 @@ def main() -> None:
     wide = {"records": args.records, "streams": 100, "every": args.every}
     variants = {
         "inprocess@100": ([PY, "capture_shim_main.py"], open_request(wide, 100), True),
+        "bare@100": ([PY, "capture_bare.py", json.dumps(wide)], None, False),
         "bare": ([PY, "capture_bare.py", json.dumps(config)], None, False),
         "inprocess": ([PY, "capture_shim_main.py"], request, True),
         "v019": ([PY019, "capture_shim_main.py"], request, True),
@@ -171,6 +173,10 @@ def main() -> None:
     if "inprocess@100" in times and "inprocess" in times:
         print(
             f"100 streams / 2       = {statistics.median(times['inprocess@100']) / statistics.median(times['inprocess']):.2f}x"
+        )
+    if "bare@100" in times and "bare" in times:
+        print(
+            f"bare 100 streams / 2  = {statistics.median(times['bare@100']) / statistics.median(times['bare']):.2f}x"
         )
     if "bare" in times and "inprocess" in times:
         print(
