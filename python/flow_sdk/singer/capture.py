@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
 from flow_sdk.protocol.flow import OAuth2, Spec, SpecRequest
 from flow_sdk.singer.catalog import discovered, selected_catalog, validated_bindings
@@ -46,6 +47,10 @@ class CaptureShim(Connector):
     Flow's is used), a factory taking the Tap's keywords (including `message_writer`), or a
     `SingerDelegate` such as `SubprocessTap`. `config_schema` overrides the tap's own;
     `usesSchemaInference` marks discovered schemas `x-infer-schema`."""
+
+    idle_timeout: float | None = None
+    """Seconds the tap may send nothing before the capture fails naming its stream (None:
+    `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit)."""
 
     def __init__(
         self,
@@ -119,8 +124,10 @@ class CaptureShim(Connector):
         if state.migrated:
             self.log.info("rewriting the state of flow-sdk 0.1.x's Singer shim in this layout")
             emit.checkpoint(state.full_state(), merge_patch=False)
+        watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
         try:
-            self.delegate.sync(config, catalog, state.singer_state(), loop)
+            with watchdog:
+                self.delegate.sync(config, catalog, state.singer_state(), loop)
         except (ConnectorError, SessionStopped):
             raise
         except Exception as exc:

@@ -35,6 +35,8 @@ class SingerReadLoop:
         self._captured = emit.captured
         self._unbound: set[str] = set()
         self.last_stream: str | None = None
+        self.messages = 0
+        """Messages other than fast-path records (records are counted by the emitter)."""
 
     # ---- the hot path ----
 
@@ -59,6 +61,7 @@ class SingerReadLoop:
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message as a plain dict (a RECORD too, off the fast path)."""
         emit = self.emit
+        self.messages += 1
         if emit.stopping:
             emit.close()
             raise SessionStopped()
@@ -111,6 +114,19 @@ class SingerReadLoop:
                 "the tap wrote records of stream %r, which no binding captures; skipping them",
                 stream,
             )
+
+    # ---- the watchdog's view ----
+
+    def progress(self) -> int:
+        """A count that moves with every message of the tap."""
+        return self.emit.documents + self.emit.pending_documents + self.messages
+
+    def reading(self) -> str:
+        """What the tap was last busy with, for an error."""
+        if self.last_stream is not None:
+            return f"stream {self.last_stream!r}"
+        names = ", ".join(repr(b.stream) for b in self.state.bindings)
+        return f"streams {names} (before any record arrived)"
 
     # ---- the end ----
 
