@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
-from flow_sdk.io import ProtocolWriter, protect_stdout, stdin_lines
+from flow_sdk.io import ProtocolWriter, protect_stdin, protect_stdout, stdin_lines
 from flow_sdk.logger import init_logger, last_words, redact_std_streams
 from flow_sdk.protocol.wire import ProtocolError
 
@@ -30,12 +30,13 @@ class BaseConnector(abc.ABC):
     def main(self) -> None:
         """Run as a connector process: serve stdin, exit 0 at its end, non-zero on failure."""
         writer = protect_stdout()
+        requests = protect_stdin()
         self.log = init_logger()
         redact_std_streams()
 
         def body() -> None:
             wait_for_debugger(self.log)
-            self.serve(stdin_lines(), writer)
+            self.serve(stdin_lines(requests), writer)
 
         code = run_guarded(body, writer, self.log)
         sys.stderr.flush()

@@ -1,6 +1,7 @@
 """The stdio transport of a connector process.
 
-Requests arrive as JSON lines on stdin (a line may be tens of MB). Responses leave through
+Requests arrive as JSON lines on stdin (a line may be tens of MB), read through a private
+duplicate of fd 0 (`protect_stdin`). Responses leave through
 `ProtocolWriter`, the only owner of a private duplicate of fd 1: `protect_stdout` points
 fd 1 and `sys.stdout` at stderr for the rest of the process, so a stray `print` (or a C
 library, or a child process) writes a log line instead of corrupting the protocol stream.
@@ -71,6 +72,21 @@ def protect_stdout() -> ProtocolWriter:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     return ProtocolWriter(private)
+
+
+def protect_stdin() -> BinaryIO:
+    """Take fd 0 for the protocol: return a private reader of the requests, and point fd 0
+    and `sys.stdin` at /dev/null for everything else.
+
+    Forked workers (multiprocessing) close `sys.stdin` when they start, which blocks on the
+    lock a reader thread holds; child processes would inherit the runtime's pipe. With a
+    private handle neither can touch the protocol stream."""
+    private = os.dup(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 (lives as long as the process)
+    return os.fdopen(private, "rb", buffering=1 << 16)
 
 
 def stdin_lines(stream: BinaryIO | None = None) -> Iterator[bytes]:

@@ -8,8 +8,6 @@ the message objects. airbyte-cdk is imported only here, and only when a method r
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import tempfile
 from collections.abc import Mapping
 from typing import Any
@@ -79,9 +77,6 @@ class InProcessSource:
         """Iterate the source's `read()` into `loop`: records on the fast path, the rest
         converted to dicts."""
         ensure_flow_logging()
-        # Airbyte sources have no stdin. Forked workers (multiprocessing) close `sys.stdin`
-        # first thing, and the session's reader thread holds its lock: they would hang.
-        sys.stdin = open(os.devnull)  # noqa: SIM115 (lives as long as the process)
         models = _models()
         messages = self.source.read(
             self.logger,

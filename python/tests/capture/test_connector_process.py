@@ -245,6 +245,19 @@ def test_crash_mid_group_never_emits_uncheckpointed_documents(tmp_path: Path) ->
     assert "source failed after a document" in done.last_log["msg"]
 
 
+def test_forked_workers_do_not_deadlock_on_the_protocol_stdin(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(
+        f"import sys, runpy\nsys.argv = ['x', 'fork-worker']\nrunpy.run_path({str(MISBEHAVING)!r}, run_name='__main__')\n"
+    )
+    done = run_connector(script, [open_request()], hold_stdin=30, timeout=30)
+    assert done.code == 0, done.stderr
+    assert done.stdout[1] == {"captured": {"doc": {"a": 6}}}
+    assert done.stdout[2] == {
+        "checkpoint": {"state": {"updated": {"forked": True}, "mergePatch": True}}
+    }
+
+
 def test_returning_mid_group_closes_it_with_a_neutral_checkpoint(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(

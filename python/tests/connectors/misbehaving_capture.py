@@ -38,6 +38,15 @@ class Misbehaving(Connector):
             emit.checkpoint({"n": 1})
             emit.captured(0, {"a": 2})
             raise RuntimeError("source failed after a document")
+        if MODE == "fork-worker":
+            # A forked worker closes sys.stdin as it starts, while the session's reader
+            # thread waits on the protocol stream: it must not deadlock.
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                values = pool.map(abs, [-1, -2, -3])
+            emit.captured(0, {"a": sum(values)})
+            emit.checkpoint({"forked": True})
         if MODE == "unclosed":
             emit.captured(0, {"a": 1})
 
