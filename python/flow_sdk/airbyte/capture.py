@@ -143,7 +143,7 @@ def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
         mode = rc.get("syncMode", "full_refresh")
         stream: dict[str, Any] = {
             "name": rc["stream"],
-            "json_schema": binding.collection.writeSchema or {"type": "object"},
+            "json_schema": source_schema(binding.collection.writeSchema),
             "supported_sync_modes": [mode],
         }
         if rc.get("namespace"):
@@ -157,6 +157,21 @@ def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
             configured["cursor_field"] = list(rc["cursorField"])
         streams.append(configured)
     return {"streams": streams}
+
+
+def source_schema(write_schema: Any) -> dict[str, Any]:
+    """The collection's schema as the source knows it: without the `_meta` the shim adds
+    (airbyte-cdk warns about configured fields its stream does not declare)."""
+    if not isinstance(write_schema, Mapping):
+        return {"type": "object"}
+    properties = write_schema.get("properties")
+    if not isinstance(properties, Mapping) or "_meta" not in properties:
+        return dict(write_schema)
+    schema = dict(write_schema)
+    schema["properties"] = {k: v for k, v in properties.items() if k != "_meta"}
+    if isinstance(schema.get("required"), list):
+        schema["required"] = [k for k in schema["required"] if k != "_meta"]
+    return schema
 
 
 def _config(config: Any) -> dict[str, Any]:

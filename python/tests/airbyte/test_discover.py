@@ -120,3 +120,29 @@ def test_validate_names_missing_streams_and_lists_available() -> None:
     assert "events, shop/orders, users" in err.value.message
     with pytest.raises(ValidateError, match="syncMode"):
         validated_bindings(CATALOG, [{"stream": "users", "syncMode": "sometimes"}])
+
+
+def test_configured_catalog_gives_the_source_its_schema_without_meta() -> None:
+    from flow_sdk.airbyte.capture import configured_catalog
+    from flow_sdk.protocol.flow import CaptureBinding
+
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "_meta": {"type": "object"}},
+        "required": ["id", "_meta"],
+    }
+    binding = CaptureBinding.model_validate(
+        {
+            "resourceConfig": {"stream": "users", "syncMode": "incremental", "cursorField": ["u"]},
+            "stateKey": "users",
+            "collection": {"name": "a/users", "writeSchema": schema, "key": ["/id"]},
+        }
+    )
+    (stream,) = configured_catalog([binding])["streams"]
+    assert stream["stream"]["json_schema"] == {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}},
+        "required": ["id"],
+    }
+    assert stream["cursor_field"] == ["u"] and stream["sync_mode"] == "incremental"
+    assert "_meta" in schema["properties"]  # the collection's schema is left alone
