@@ -46,9 +46,17 @@ MODES: dict[str, list[str]] = {
         sys.executable,
         str(CONNECTORS / "killing_airbyte_source.py"),
     ],
+    "in-process-proxied": [
+        sys.executable,
+        str(CONNECTORS / "kill_proxy.py"),
+        "--",
+        sys.executable,
+        str(CONNECTORS / "killing_bigdata.py"),
+    ],
 }
 """Whose death a chain's kills are: the shim with the source in process; the shim of
-subprocess mode (its Airbyte child dies with it); the Airbyte child under a live shim."""
+subprocess mode (its Airbyte child dies with it); the Airbyte child under a live shim. The
+proxied one is the in-process shim behind `kill_proxy.py`, which can corrupt its output."""
 
 
 class MemoDriver(Driver):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from crash_harness import Session, capture_session
+from crash_harness import Chain, Session, capture_session, check_committed
 from fault_catalog import SHIM_MODES, TASK, faulty_catalog
 
 from flow_sdk.runtime.journal import DataDir, read_state
@@ -146,3 +146,18 @@ def test_a_bad_idle_timeout_is_a_sentence(tmp_path):
         session.error
     )
     assert faulty.committed() == ([], None)
+
+
+@pytest.mark.slow
+def test_garbage_on_the_protocol_stream_fails_the_session_at_the_last_commit(tmp_path):
+    """A connector whose own stdout gets a non-JSON line (after its 4th checkpoint): the
+    runtime names the line and commits nothing past the checkpoints before it."""
+    chain = Chain(tmp_path, "in-process-proxied", 60, 9)
+    catalog_env = {"RELIABILITY_GARBAGE": "checkpoint:4"}
+    session = capture_session(chain.catalog, "acmeCo/source-bigdata", chain.data, catalog_env)
+    assert session.error is not None
+    assert "this is not a protocol message" in session.error, session.error
+    assert "not valid JSON" in session.error or "protocol violation" in session.error
+    counts = check_committed(chain)
+    assert chain.journal("bigdata") == [] or len(chain.journal("bigdata")) <= 4 * 9
+    assert counts["users"] == counts["events"] == 0

@@ -6,6 +6,9 @@ connector, Python or not, in process or with children of its own.
 `store:3`, `startCommit:1`, `acknowledge:2`) is killed right after it was passed on to the
 connector; the n-th response of that variant (e.g. `startedCommit:1`, `acknowledged:2`) is
 killed when the connector wrote it, before the runtime sees it. Unset: a plain proxy.
+
+`RELIABILITY_GARBAGE=<variant>:<n>` instead writes a line of garbage to the runtime right
+after the n-th response of that variant: a connector corrupting its own protocol stream.
 """
 
 from __future__ import annotations
@@ -61,11 +64,17 @@ def main() -> None:
             pass
 
     threading.Thread(target=requests, daemon=True).start()
+    garbage, _, garbage_nth = os.environ.get("RELIABILITY_GARBAGE", "").partition(":")
+    responses_seen = 0
     out = sys.stdout.buffer
     for line in child.stdout:
         if point not in REQUESTS and reached(line):
             die()
         out.write(line)
+        if garbage and variant(line) == garbage:
+            responses_seen += 1
+            if responses_seen == int(garbage_nth or "1"):
+                out.write(b"this is not a protocol message\n")
         out.flush()
     sys.exit(child.wait())
 
