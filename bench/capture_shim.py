@@ -1,18 +1,21 @@
-"""Benchmarks of the Airbyte capture shim (issue 4 §7), on the synthetic incremental source
-of `capture_source.py` (airbyte-cdk 7; state every `--every` records).
+"""Benchmarks of the Airbyte capture shim (issue 4 §7) on the synthetic incremental source
+of `capture_source.py` (airbyte-cdk 7; a STATE every `--every` records).
 
-Variants, each a fresh process, run interleaved `--runs` times (medians reported):
-  bare        a process that only iterates `source.read()` (capture_bare.py)
-  inprocess   CaptureShim(delegate=BenchSource()).main(), flow-sdk 0.2, Open on stdin
-  v019        the same file under flow-sdk 0.1.9 + airbyte-cdk 0.52 (bench/.venvs/flow-sdk-019)
-  own_read    the connector's own `read` (capture_source.py read ...) to /dev/null
-  subprocess  flow-sdk airbyte-capture -- python capture_source.py
-  inprocess@100  the in-process shim with the same records over 100 streams
-  bare@100       the bare `source.read()` loop over those 100 streams
+Variants, each a fresh process (imports and start-up included), run interleaved:
+  bare           a process that only iterates `source.read()` (capture_bare.py)
+  inprocess      CaptureShim(delegate=BenchSource()).main(), this workspace, Open on stdin
+  launch         the connector's own CLI: airbyte-cdk `launch()` → `read` (capture_source.py)
+  subprocess     flow-sdk airbyte-capture -- python capture_source.py
+  v019           capture_shim_main.py under flow-sdk 0.1.9 + airbyte-cdk 0.52
+                 (bench/.venvs/flow-sdk-019; skipped when that venv is missing)
+  bare@100, inprocess@100   the same records spread over 100 streams
 
-    .venv/bin/python bench/capture_shim.py --variants bare,inprocess,v019 --runs 5
-    .venv/bin/python bench/capture_shim.py --variants inprocess,inprocess@100 --runs 3
-    .venv/bin/python bench/capture_shim.py --variants inprocess --records 2000000 --runs 1
+`--suite memory` instead runs the in-process shim at `--records` and `--memory-records`
+(peak RSS of each). Prints one JSON line: per-variant medians and the ratios, each the
+median over runs of run i of A / run i of B.
+
+    .venv/bin/python bench/capture_shim.py --records 200000 --runs 5
+    .venv/bin/python bench/capture_shim.py --suite memory --records 200000 --memory-records 2000000
 """
 
 from __future__ import annotations
@@ -21,18 +24,20 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-PY = sys.executable
-PY019 = str(HERE / ".venvs" / "flow-sdk-019" / "bin" / "python")
 sys.path.insert(0, str(HERE))
+from benchlib import Run, emit, interleaved, paired_ratio, run_process, summary  # noqa: E402
 from capture_source import configured_catalog  # noqa: E402
+
+PY = sys.executable
+PY019 = HERE / ".venvs" / "flow-sdk-019" / "bin" / "python"
+CAPTURED = b'{"captured":'
+RECORD = b'"type":"RECORD"'
+ALL_VARIANTS = "bare,inprocess,launch,subprocess,v019,bare@100,inprocess@100"
 
 
 def open_request(config: dict, streams: int) -> bytes:
@@ -68,128 +73,169 @@ def open_request(config: dict, streams: int) -> bytes:
     return json.dumps(req).encode() + b"\n"
 
 
-def run(argv: list[str], stdin: bytes | None, out_path: str | None) -> tuple[float, int, int]:
-    """(seconds, peak RSS in KiB, exit code) of one child; its stdout goes to `out_path`."""
-    env = dict(os.environ, PYTHONPATH=str(HERE), LOG_LEVEL="warn")
-    out = open(out_path, "wb") if out_path else open(os.devnull, "wb")  # noqa: SIM115
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=HERE,
-    )
-    if stdin:
-        assert proc.stdin is not None
-        proc.stdin.write(stdin)
-        proc.stdin.flush()  # kept open: EOF would tell the capture to stop
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if proc.stdin:
-        proc.stdin.close()
-    out.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, proc.returncode
-
-
-def output_shape(path: str) -> tuple[int, int, int]:
-    """(documents, checkpoint bytes, total bytes) of a capture's stdout."""
-    docs = checkpoint_bytes = total = 0
-    with open(path, "rb") as f:
+def checkpoint_share(output: Path) -> float:
+    """Checkpoint lines' share of a capture's output bytes."""
+    checkpoint = total = 0
+    with open(output, "rb") as f:
         for line in f:
             total += len(line)
-            if line.startswith(b'{"captured"'):
-                docs += 1
-            elif line.startswith(b'{"checkpoint"'):
-                checkpoint_bytes += len(line)
-    return docs, checkpoint_bytes, total
+            if line.startswith(b'{"checkpoint"'):
+                checkpoint += len(line)
+    return checkpoint / total
+
+
+class Capture:
+    """The variants, over one temporary directory of config and catalog files."""
+
+    def __init__(self, records: int, streams: int, every: int, tmp: Path) -> None:
+        self.records = records
+        self.env = dict(os.environ, PYTHONPATH=str(HERE), LOG_LEVEL="warn")
+        self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        narrow = {"records": records, "streams": streams, "every": every}
+        wide = {"records": records, "streams": 100, "every": every}
+        self.config = narrow
+        (tmp / "config.json").write_text(json.dumps(narrow))
+        (tmp / "catalog.json").write_text(json.dumps(configured_catalog(narrow)))
+        self.request = open_request(narrow, streams)
+        self.wide = wide
+        self.wide_request = open_request(wide, 100)
+
+    def shim(self, python: str | Path, request: bytes, name: str | None = None) -> Run:
+        """The shim in process; with a `name`, its output is kept in `<name>.out`."""
+        argv = [str(python), "capture_shim_main.py"]
+        out = self.tmp / f"{name}.out" if name else None
+        return run_process(
+            argv, stdin=request, marker=CAPTURED, env=self.env, cwd=str(HERE), save_to=out
+        )
+
+    def bare(self, config: dict) -> Run:
+        run = run_process([PY, "capture_bare.py", json.dumps(config)], env=self.env, cwd=str(HERE))
+        said = json.loads(run.stdout_tail.splitlines()[-1])["bare"]
+        run.documents = said["records"]
+        if said["first"] is not None:
+            run.first = said["first"] - run.started_at
+            run.last = said["last"] - run.started_at
+        return run
+
+    def launch(self) -> Run:
+        argv = [PY, "capture_source.py", "read", "--config", str(self.tmp / "config.json")]
+        argv += ["--catalog", str(self.tmp / "catalog.json")]
+        return run_process(argv, marker=RECORD, env=self.env, cwd=str(HERE))
+
+    def subprocess(self) -> Run:
+        argv = [PY, "-m", "flow_sdk.airbyte.capture_cli", "--", PY, "capture_source.py"]
+        return run_process(argv, stdin=self.request, marker=CAPTURED, env=self.env, cwd=str(HERE))
+
+    def variants(self) -> dict:
+        return {
+            "bare": lambda: self.bare(self.config),
+            "inprocess": lambda: self.shim(PY, self.request, "inprocess"),
+            "launch": self.launch,
+            "subprocess": self.subprocess,
+            "v019": lambda: self.shim(PY019, self.request, "v019"),
+            "bare@100": lambda: self.bare(self.wide),
+            "inprocess@100": lambda: self.shim(PY, self.wide_request, "inprocess@100"),
+        }
+
+    def checkpoint_shares(self, chosen: list[str]) -> dict[str, float]:
+        """Checkpoints' share of the output bytes, from each shim variant's last run."""
+        return {
+            name: round(checkpoint_share(self.tmp / f"{name}.out"), 6)
+            for name in ("inprocess", "v019", "inprocess@100")
+            if name in chosen
+        }
+
+
+def ratios(results: dict[str, list[Run]]) -> dict[str, float]:
+    """Each: the median over runs i of A_i / B_i (wall seconds unless said otherwise)."""
+
+    def wall(name: str) -> list[float]:
+        return [r.wall for r in results[name]]
+
+    def steady(name: str) -> list[float | None]:
+        return [r.steady_rate for r in results[name]]
+
+    pairs = {
+        # name: (numerator, denominator) of wall times: < 1 is faster
+        "inprocess_over_bare": ("inprocess", "bare"),
+        "inprocess_over_launch": ("inprocess", "launch"),
+        "subprocess_over_launch": ("subprocess", "launch"),
+        "inprocess100_over_inprocess": ("inprocess@100", "inprocess"),
+        "bare100_over_bare": ("bare@100", "bare"),
+        # documents per second end to end: ours / 0.1.9 is their wall / ours
+        "v019_speedup_end_to_end": ("v019", "inprocess"),
+    }
+    out = {}
+    for key, (a, b) in pairs.items():
+        if a in results and b in results:
+            out[key] = round(paired_ratio(wall(a), wall(b)), 3)
+    for key, (a, b) in {
+        "v019_speedup_steady": ("inprocess", "v019"),
+        "inprocess_steady_over_bare_steady": ("inprocess", "bare"),
+    }.items():
+        if a in results and b in results:
+            out[key] = round(paired_ratio(steady(a), steady(b)), 3)
+    return out
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--variants", default="bare,inprocess,v019,own_read,subprocess")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--suite", choices=["compare", "memory"], default="compare")
+    p.add_argument("--variants", default=ALL_VARIANTS)
     p.add_argument("--records", type=int, default=200_000)
+    p.add_argument("--memory-records", type=int, default=2_000_000)
     p.add_argument("--streams", type=int, default=2)
     p.add_argument("--every", type=int, default=1000)
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
-    config = {"records": args.records, "streams": args.streams, "every": args.every}
-    tmp = Path(tempfile.mkdtemp(prefix="capture-bench-"))
-    (tmp / "config.json").write_text(json.dumps(config))
-    (tmp / "catalog.json").write_text(json.dumps(configured_catalog(config)))
-    request = open_request(config, args.streams)
-    # `inprocess@100`: the in-process shim on the same records spread over 100 streams.
-    wide = {"records": args.records, "streams": 100, "every": args.every}
-    variants = {
-        "inprocess@100": ([PY, "capture_shim_main.py"], open_request(wide, 100), True),
-        "bare@100": ([PY, "capture_bare.py", json.dumps(wide)], None, False),
-        "bare": ([PY, "capture_bare.py", json.dumps(config)], None, False),
-        "inprocess": ([PY, "capture_shim_main.py"], request, True),
-        "v019": ([PY019, "capture_shim_main.py"], request, True),
-        "own_read": (
-            [
-                PY,
-                "capture_source.py",
-                "read",
-                "--config",
-                str(tmp / "config.json"),
-                "--catalog",
-                str(tmp / "catalog.json"),
-            ],
-            None,
-            False,
-        ),
-        "subprocess": (
-            [PY, "-m", "flow_sdk.airbyte.capture_cli", "--", PY, "capture_source.py"],
-            request,
-            True,
-        ),
+    with tempfile.TemporaryDirectory(prefix="capture-bench-") as tmp:
+        if args.suite == "memory":
+            emit(memory(args, Path(tmp)))
+            return
+        capture = Capture(args.records, args.streams, args.every, Path(tmp))
+        chosen = [v for v in args.variants.split(",") if v]
+        skipped = []
+        if "v019" in chosen and not PY019.exists():
+            chosen.remove("v019")
+            skipped.append("v019")
+        every = capture.variants()
+        results = interleaved({name: every[name] for name in chosen}, args.runs)
+        emit(
+            {
+                "bench": "capture",
+                "records": args.records,
+                "streams": args.streams,
+                "every": args.every,
+                "variants": {name: summary(runs, args.records) for name, runs in results.items()},
+                "ratios": ratios(results),
+                "checkpoint_share": capture.checkpoint_shares(chosen),
+                "skipped": skipped,
+            }
+        )
+
+
+def memory(args: argparse.Namespace, tmp: Path) -> dict:
+    """Peak RSS of the in-process shim at two record counts, interleaved."""
+    small = Capture(args.records, args.streams, args.every, tmp / "small")
+    large = Capture(args.memory_records, args.streams, args.every, tmp / "large")
+    results = interleaved(
+        {
+            "small": lambda: small.shim(PY, small.request),
+            "large": lambda: large.shim(PY, large.request),
+        },
+        args.runs,
+    )
+    growth = [b.peak_rss_mib - a.peak_rss_mib for a, b in zip(*results.values(), strict=True)]
+    return {
+        "bench": "capture_memory",
+        "records": {"small": args.records, "large": args.memory_records},
+        "variants": {
+            "small": summary(results["small"], args.records),
+            "large": summary(results["large"], args.memory_records),
+        },
+        "rss_growth_mib": round(statistics.median(growth), 1),
     }
-    chosen = args.variants.split(",")
-    times: dict[str, list[float]] = {v: [] for v in chosen}
-    rss: dict[str, list[int]] = {v: [] for v in chosen}
-    shapes: dict[str, tuple[int, int, int]] = {}
-    for _ in range(args.runs):
-        for name in chosen:  # interleaved, so load drift hits every variant alike
-            argv, stdin, capture = variants[name]
-            out_path = str(tmp / f"{name}.out") if capture else None
-            seconds, peak, code = run(argv, stdin, out_path)
-            if code != 0:
-                raise SystemExit(f"{name} exited with {code}")
-            times[name].append(seconds)
-            rss[name].append(peak)
-            if out_path:
-                shapes[name] = output_shape(out_path)
-    print(f"records={args.records} streams={args.streams} every={args.every} runs={args.runs}")
-    for name in chosen:
-        t = statistics.median(times[name])
-        line = f"{name:13s} median {t:6.2f}s  {args.records / t:9,.0f} rec/s  peak RSS {statistics.median(rss[name]) / 1024:6.1f} MiB"
-        if name in shapes:
-            docs, cp, total = shapes[name]
-            line += f"  docs={docs} checkpoints={cp / total:.3%} of {total / 1e6:.1f} MB"
-        print(line)
-    if "inprocess@100" in times and "inprocess" in times:
-        print(
-            f"100 streams / 2       = {statistics.median(times['inprocess@100']) / statistics.median(times['inprocess']):.2f}x"
-        )
-    if "bare@100" in times and "bare" in times:
-        print(
-            f"bare 100 streams / 2  = {statistics.median(times['bare@100']) / statistics.median(times['bare']):.2f}x"
-        )
-    if "bare" in times and "inprocess" in times:
-        print(
-            f"inprocess / bare      = {statistics.median(times['inprocess']) / statistics.median(times['bare']):.2f}x"
-        )
-    if "v019" in times and "inprocess" in times:
-        print(
-            f"inprocess vs v019     = {statistics.median(times['v019']) / statistics.median(times['inprocess']):.2f}x faster"
-        )
-    if "own_read" in times and "subprocess" in times:
-        print(
-            f"subprocess / own_read = {statistics.median(times['subprocess']) / statistics.median(times['own_read']):.2f}x"
-        )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ into a local bucket (SQLite), batches of 1000 set operations per transaction, a 
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +19,9 @@ from typing import Any
 from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
 
 from destination_kvdb import DestinationKvdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import emit  # noqa: E402
 
 CATALOG = {
     "streams": [
@@ -60,10 +65,17 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    logging.disable(logging.INFO)  # the destination's per-write log lines, on stdout
     rates = [one_run(args.records) for _ in range(args.runs)]
-    print(
-        f"destination-kvdb write, local bucket: median {statistics.median(rates):,.0f} records/s "
-        f"(min {min(rates):,.0f}, max {max(rates):,.0f}) over {args.runs} runs of {args.records}"
+    emit(
+        {
+            "bench": "destination_kvdb",
+            "records": args.records,
+            "runs": args.runs,
+            "median_per_s": round(statistics.median(rates)),
+            "min_per_s": round(min(rates)),
+            "max_per_s": round(max(rates)),
+        }
     )
 
 

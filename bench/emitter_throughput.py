@@ -2,8 +2,8 @@
 
 The documents go through the real hot path (`Emitter.captured` → orjson → buffered
 `ProtocolWriter`), with a checkpoint every 1000 documents, into a pipe drained by a
-separate `cat > /dev/null` process. Prints one JSON line of results; the median of
-`--runs` runs is what docs/benchmarks.md quotes.
+separate `cat > /dev/null` process. Prints one JSON line of results (medians of
+`--runs` runs).
 
     python bench/emitter_throughput.py [--messages 1000000] [--runs 5]
 """
@@ -11,16 +11,19 @@ separate `cat > /dev/null` process. Prints one JSON line of results; the median 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import orjson
 
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.io import ProtocolWriter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import emit  # noqa: E402
 
 
 def make_docs(count: int) -> list[dict]:
@@ -78,21 +81,17 @@ def main() -> None:
     doc_bytes = statistics.mean(len(orjson.dumps(d)) for d in docs)
     times = [one_run(args.messages, docs) for _ in range(args.runs)]
     rates = sorted(args.messages / t for t in times)
-    print(
-        orjson.dumps(
-            {
-                "benchmark": "emitter_throughput",
-                "messages": args.messages,
-                "doc_bytes_mean": round(doc_bytes),
-                "runs": args.runs,
-                "median_msgs_per_s": round(statistics.median(rates)),
-                "min_msgs_per_s": round(rates[0]),
-                "max_msgs_per_s": round(rates[-1]),
-                "median_mb_per_s": round(statistics.median(rates) * (doc_bytes + 35) / 1e6, 1),
-                "python": platform.python_version(),
-                "cpus": os.cpu_count(),
-            }
-        ).decode()
+    emit(
+        {
+            "bench": "emitter",
+            "messages": args.messages,
+            "doc_bytes_mean": round(doc_bytes),
+            "runs": args.runs,
+            "median_per_s": round(statistics.median(rates)),
+            "min_per_s": round(rates[0]),
+            "max_per_s": round(rates[-1]),
+            "median_mb_per_s": round(statistics.median(rates) * (doc_bytes + 35) / 1e6, 1),
+        }
     )
 
 

@@ -15,11 +15,12 @@ Each run starts from an empty database and times the whole process from start to
 The shim's stream starts with the probe Spec the runtime sends every connector process, so
 the shim runs the destination's `spec` once per session, as it does in production.
 
-Runs alternate between the variants; medians of `--runs` are reported as one JSON line:
-wall-clock seconds, CPU seconds of the whole process tree (the machine is shared, so CPU is
-the steadier measure), and the same for a 1-document run, whose times are the fixed
-start-up costs (interpreter and CDK imports, the `spec` run). `marginal_ratio` compares
-what the documents themselves cost: (T(N) - T(1)) / (T_direct(N) - T_direct(1)).
+Runs alternate between the variants (and a 1-document run of each, whose times are the fixed
+start-up costs: interpreter and CDK imports, the `spec` run); one JSON line reports medians
+of wall-clock seconds and CPU seconds of the whole process tree (the machine is shared, so
+CPU is the steadier measure), and ratios to `direct`, each the median over runs i of
+shim_i / direct_i. `marginal` ratios compare what the documents themselves cost:
+(T_i(N) - T_i(1)) / (T_direct,i(N) - T_direct,i(1)).
 
     python bench/materialize_shim.py [--documents 200000] [--txn 10000] [--runs 3]
 """
@@ -28,18 +29,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
 
 from flow_sdk.protocol.tuple_pack import pack_b64
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Run, emit, interleaved, paired_ratio, run_process, summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DESTINATION = ROOT / "python" / "tests" / "materialize" / "sqlite_destination.py"
@@ -138,94 +137,89 @@ def write_inputs(work: Path, documents: int, txn: int) -> dict[str, Path]:
     return {"db": db, "config": work / "config.json", "catalog": work / "catalog.json"}
 
 
-def timed(argv: list[str], stdin: Path, db: Path) -> tuple[float, float]:
-    """Wall-clock and CPU seconds (user + sys of the process and its descendants)."""
+def fresh(db: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = {**os.environ, "LOG_LEVEL": "warn"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with open(stdin, "rb") as f:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            argv, stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-        )
-        elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv[:3]} failed: {proc.stderr.decode()[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, cpu
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--documents", type=int, default=200_000)
     ap.add_argument("--txn", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     py = sys.executable
-    sizes = {"n": args.documents, "one": 1}
-    results: dict[str, dict[str, dict[str, list[float]]]] = {}
+    env = {**os.environ, "LOG_LEVEL": "warn"}
     with tempfile.TemporaryDirectory(prefix="bench-materialize-") as tmp:
-        for size_name, size in sizes.items():
+        variants = {}
+        for size_name, size in (("n", args.documents), ("one", 1)):
             work = Path(tmp) / size_name
             paths = write_inputs(work, size, args.txn)
-            variants = {
+            config, catalog = str(paths["config"]), str(paths["catalog"])
+            argvs = {
                 "direct": (
-                    [
-                        py,
-                        str(DESTINATION),
-                        "write",
-                        "--config",
-                        str(paths["config"]),
-                        "--catalog",
-                        str(paths["catalog"]),
-                    ],
+                    [py, str(DESTINATION), "write", "--config", config, "--catalog", catalog],
                     work / "records.jsonl",
                 ),
+                "shim-inprocess": ([py, str(INPROCESS)], work / "requests.jsonl"),
                 "shim-subprocess": (
                     [py, "-c", CLI, "--", py, str(DESTINATION)],
                     work / "requests.jsonl",
                 ),
-                "shim-inprocess": ([py, str(INPROCESS)], work / "requests.jsonl"),
             }
-            per = results[size_name] = {name: {"wall": [], "cpu": []} for name in variants}
-            for _ in range(args.runs):
-                for name, (argv, stdin) in variants.items():
-                    wall, cpu = timed(argv, stdin, paths["db"])
-                    per[name]["wall"].append(wall)
-                    per[name]["cpu"].append(cpu)
-    med = {
-        size: {name: {k: statistics.median(v) for k, v in m.items()} for name, m in per.items()}
-        for size, per in results.items()
-    }
-    n, one = med["n"], med["one"]
-    out = {
-        "documents": args.documents,
-        "transaction": args.txn,
-        "runs": args.runs,
-        "wall_seconds": {k: round(v["wall"], 2) for k, v in n.items()},
-        "cpu_seconds": {k: round(v["cpu"], 2) for k, v in n.items()},
-        "startup_wall_seconds": {k: round(v["wall"], 2) for k, v in one.items()},
-        "startup_cpu_seconds": {k: round(v["cpu"], 2) for k, v in one.items()},
-        "ratio_wall": {k: round(v["wall"] / n["direct"]["wall"], 3) for k, v in n.items()},
-        "ratio_cpu": {k: round(v["cpu"] / n["direct"]["cpu"], 3) for k, v in n.items()},
-        "marginal_ratio_wall": {
-            k: round(
-                (v["wall"] - one[k]["wall"]) / (n["direct"]["wall"] - one["direct"]["wall"]), 3
-            )
-            for k, v in n.items()
-        },
-        "marginal_ratio_cpu": {
-            k: round((v["cpu"] - one[k]["cpu"]) / (n["direct"]["cpu"] - one["direct"]["cpu"]), 3)
-            for k, v in n.items()
-        },
-        "all_wall_seconds": {k: [round(x, 2) for x in v["wall"]] for k, v in results["n"].items()},
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_average": [round(x, 1) for x in os.getloadavg()],
-    }
-    print(orjson.dumps(out).decode())
+            for name, (argv, stdin) in argvs.items():
+
+                def one(argv: list[str] = argv, stdin: Path = stdin, db: Path = paths["db"]) -> Run:
+                    fresh(db)
+                    return run_process(argv, stdin=str(stdin), env=env)
+
+                variants[f"{name}@{size_name}"] = one
+        results = interleaved(variants, args.runs)
+
+    def ratio(name: str, what: str) -> float:
+        return round(
+            paired_ratio(
+                [getattr(r, what) for r in results[f"{name}@n"]],
+                [getattr(r, what) for r in results["direct@n"]],
+            ),
+            3,
+        )
+
+    def marginal(name: str, what: str) -> float | None:
+        """None when the runs are too small for the documents to cost measurable time."""
+        ours = [
+            getattr(a, what) - getattr(b, what)
+            for a, b in zip(results[f"{name}@n"], results[f"{name}@one"], strict=True)
+        ]
+        direct = [
+            getattr(a, what) - getattr(b, what)
+            for a, b in zip(results["direct@n"], results["direct@one"], strict=True)
+        ]
+        try:
+            return round(paired_ratio(ours, direct), 3)
+        except ValueError:
+            return None
+
+    names = ("direct", "shim-inprocess", "shim-subprocess")
+    emit(
+        {
+            "bench": "materialize",
+            "documents": args.documents,
+            "transaction": args.txn,
+            "variants": {name: summary(results[f"{name}@n"], args.documents) for name in names},
+            "startup": {name: summary(results[f"{name}@one"]) for name in names},
+            "ratios": {
+                f"{name}_over_direct_{what}": ratio(name, what)
+                for name in names[1:]
+                for what in ("wall", "cpu")
+            }
+            | {
+                f"{name}_over_direct_marginal_{what}": marginal(name, what)
+                for name in names[1:]
+                for what in ("wall", "cpu")
+            },
+        }
+    )
 
 
 if __name__ == "__main__":
