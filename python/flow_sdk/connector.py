@@ -16,6 +16,8 @@ from flow_sdk.logger import init_logger, last_words, redact_std_streams
 from flow_sdk.protocol.wire import ProtocolError
 
 DEBUGPY_ENV = "FLOW_SDK_DEBUGPY"
+DOCS_URL_ENV = "DOCS_URL"
+"""Overrides the documentation URL an adapter puts in its Spec (set per image by the Dockerfile)."""
 
 
 class BaseConnector(abc.ABC):

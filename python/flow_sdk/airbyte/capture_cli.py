@@ -9,7 +9,7 @@ import sys
 
 from flow_sdk.airbyte.capture import CaptureShim
 from flow_sdk.airbyte.process import SubprocessSource
-from flow_sdk.airbyte.spec import DOCS_URL_ENV
+from flow_sdk.connector import DOCS_URL_ENV
 
 USAGE = "flow-sdk airbyte-capture [options] -- <airbyte connector command...>"
 

@@ -14,18 +14,18 @@ import contextlib
 import fcntl
 import logging
 import os
-import subprocess
 import termios
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from flow_sdk.airbyte.codec import parse_line
 from flow_sdk.airbyte.destination_write import ENDED, DestinationWrite
-from flow_sdk.airbyte.process import AirbyteProcess, SubprocessSource, _parent_death_signal
+from flow_sdk.airbyte.process import SubprocessSource
+from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 
 WRITE_BUFFER = 1 << 20
@@ -69,34 +69,6 @@ def command_name(command: Sequence[str]) -> str:
     return program
 
 
-class _WriteProcess(AirbyteProcess):
-    """`AirbyteProcess` with a pipe to the child's stdin (the capture side needs none)."""
-
-    def start_with_input(self, args: Sequence[str]) -> tuple[IO[bytes], Iterator[bytes]]:
-        argv = self.command + list(args)
-        try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self.env,
-                preexec_fn=_parent_death_signal(),
-            )
-        except OSError as exc:
-            self.cleanup()
-            raise ConnectorError(
-                f"cannot start the Airbyte destination {argv[0]!r}: {exc.strerror or exc}; "
-                "check the command after `--`"
-            ) from None
-        self._stderr_thread = threading.Thread(
-            target=self._forward_stderr, name="airbyte stderr", daemon=True
-        )
-        self._stderr_thread.start()
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        return self.proc.stdin, iter(self.proc.stdout)
-
-
 class SubprocessWrite(DestinationWrite):
     def __init__(
         self,
@@ -111,7 +83,7 @@ class SubprocessWrite(DestinationWrite):
         # an echo arrives when it is written instead of at the end of the write().
         env = dict(owner.env if owner.env is not None else os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self._run = _WriteProcess(owner.command, log, env)
+        self._run = ChildProcess(owner.command, log, env, kind="Airbyte destination")
         args = [
             "write",
             "--config",
@@ -120,6 +92,7 @@ class SubprocessWrite(DestinationWrite):
             self._run.write_file("catalog.json", catalog),
         ]
         self._stdin, stdout = self._run.start_with_input(args)
+        assert self._stdin is not None
         self._fd = self._stdin.fileno()
         self._buf = bytearray()
         self._streams = list(streams)

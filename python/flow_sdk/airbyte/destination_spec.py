@@ -13,7 +13,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.airbyte.spec import DOCS_URL_ENV, with_secret_marks
+from flow_sdk.airbyte.spec import with_secret_marks
+from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.errors import ValidateError
 from flow_sdk.protocol.flow import CollectionSpec, MaterializationBinding, Spec
 from flow_sdk.protocol.materialize import Constraint, Validate, Validated, ValidatedBinding

@@ -7,20 +7,15 @@ Every schema gains `_meta.row_id`, on a copy: the source's own objects are never
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, escape_pointer_token
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.capture import Discovered, DiscoveredBinding, ValidatedBinding
 
-ROW_ID_POINTER = "/_meta/row_id"
 log = logging.getLogger("flow")
-
-
-def escape_pointer_token(token: str) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
 
 
 def key_pointers(primary_key: Any) -> list[str]:
@@ -39,23 +34,6 @@ def key_pointers(primary_key: Any) -> list[str]:
                 f"the source declared a primary key component {component!r} that is not a field or a path"
             )
     return pointers
-
-
-def document_schema(json_schema: Any, schema_inference: bool) -> dict[str, Any]:
-    """The stream's schema plus `_meta.row_id` (and `x-infer-schema`), as a new object."""
-    schema = copy.deepcopy(json_schema) if isinstance(json_schema, dict) else {"type": "object"}
-    properties = schema.setdefault("properties", {})
-    meta = properties.get("_meta")
-    meta = dict(meta) if isinstance(meta, dict) else {"type": "object"}
-    meta["properties"] = {**(meta.get("properties") or {}), "row_id": {"type": "integer"}}
-    required = list(meta.get("required") or [])
-    if "row_id" not in required:
-        required.append("row_id")
-    meta["required"] = required
-    properties["_meta"] = meta
-    if schema_inference:
-        schema["x-infer-schema"] = True
-    return schema
 
 
 def resource_path(resource_config: Mapping[str, Any]) -> list[str]:

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flow_sdk.airbyte.spec import secret_values
 from flow_sdk.logger import mask_secrets
+from flow_sdk.secrets import secret_values
 
 LEVELS = {
     "FATAL": logging.CRITICAL,

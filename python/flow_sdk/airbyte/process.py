@@ -1,25 +1,18 @@
 """An Airbyte connector executable driven as a child process.
 
 Any program that speaks the Airbyte protocol works: a console script in another virtualenv
-(any CDK generation), `python -m ...`, a non-Python binary, `docker run -i ...`. Config,
-catalog and state go in as files in a private temporary directory, stdout is read as JSON
-lines (straight into dicts), stderr is forwarded line by line as logs, and a non-zero exit
-is an error that names the stream being read. The child dies with this process.
+(any CDK generation), `python -m ...`, a non-Python binary, `docker run -i ...`. The child is
+run by `flow_sdk.child_process.ChildProcess`; here its stdout is read as JSON lines (straight
+into dicts), and a non-zero exit is an error that names the stream being read.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
-import signal
-import subprocess
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -28,108 +21,8 @@ from flow_sdk.airbyte.codec import parse_line
 from flow_sdk.airbyte.logs import SourceFailure, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
+from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _parent_death_signal() -> Any:
-    """A preexec hook that makes the child get SIGKILL when this process dies (Linux).
-
-    Resolved before any fork: between fork and exec the hook only calls into libc."""
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-class AirbyteProcess:
-    """One run of the connector (`spec`, `check`, `discover` or `read`)."""
-
-    def __init__(
-        self,
-        command: Sequence[str],
-        log: logging.Logger,
-        env: Mapping[str, str] | None = None,
-        files_dir: str | None = None,
-    ) -> None:
-        self.command = list(command)
-        self.files_dir = files_dir
-        self.log = log
-        self.env = dict(env) if env is not None else None
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._stderr_thread: threading.Thread | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-
-    def write_file(self, name: str, value: Any) -> str:
-        """A JSON file only this user can read, removed when the run ends."""
-        if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="flow-sdk-airbyte-", dir=self.files_dir)
-        path = os.path.join(self._dir.name, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps(value))
-        return path
-
-    def start(self, args: Sequence[str]) -> Iterator[bytes]:
-        """Start `command + args`; returns its stdout lines."""
-        argv = self.command + list(args)
-        try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self.env,
-                preexec_fn=_parent_death_signal(),
-            )
-        except OSError as exc:
-            self.cleanup()
-            raise ConnectorError(
-                f"cannot start the Airbyte connector {argv[0]!r}: {exc.strerror or exc}; "
-                "check the command after `--`"
-            ) from None
-        self._stderr_thread = threading.Thread(
-            target=self._forward_stderr, name="airbyte stderr", daemon=True
-        )
-        self._stderr_thread.start()
-        assert self.proc.stdout is not None
-        return iter(self.proc.stdout)
-
-    def _forward_stderr(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            if line:
-                self.stderr_tail.append(line)
-                self.log.info("%s", line, extra={"stderr": True})
-
-    def wait(self) -> int:
-        """Wait for the exit (and the last stderr line); returns the exit code."""
-        assert self.proc is not None
-        code = self.proc.wait()
-        if self._stderr_thread is not None:
-            self._stderr_thread.join(timeout=5)
-        return code
-
-    def stop(self) -> None:
-        """Kill the child if it still runs, and remove the temporary files."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.cleanup()
-
-    def cleanup(self) -> None:
-        if self._dir is not None:
-            self._dir.cleanup()
-            self._dir = None
-
-    def exit_error(self, code: int, what: str) -> str:
-        tail = f"; its last stderr line: {self.stderr_tail[-1]}" if self.stderr_tail else ""
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return f"{what}: the connector {how}{tail}"
 
 
 class SubprocessSource:
@@ -207,7 +100,9 @@ class SubprocessSource:
         """Run a unary command and return the payload of its `want` message. The `spec` run
         has no config, so it logs past the secrets gate (on a child logger of `flow`)."""
         log = self.log if config is not None else self.spec_log
-        run = AirbyteProcess(self.command, log, self.env, files_dir=self.files_dir)
+        run = ChildProcess(
+            self.command, log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
+        )
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config)]
         failure = SourceFailure()
@@ -256,7 +151,9 @@ class SubprocessSource:
         state: list[dict[str, Any]],
         loop: ReadLoop,
     ) -> None:
-        run = AirbyteProcess(self.command, self.log, self.env, files_dir=self.files_dir)
+        run = ChildProcess(
+            self.command, self.log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
+        )
         args = [
             "read",
             "--config",

@@ -12,13 +12,14 @@ import logging
 import os
 import re
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.logger import mask_secrets
 from flow_sdk.protocol.flow import OAuth2, Spec
+from flow_sdk.secrets import secret_values
 
-DOCS_URL_ENV = "DOCS_URL"
 """When set, the documentation link every Spec answers with (as in flow-sdk 0.1.x)."""
 
 RESOURCE_CONFIG_SCHEMA: dict[str, Any] = {
@@ -74,28 +75,6 @@ def with_secret_marks(schema: Any) -> Any:
     if isinstance(schema, list):
         return [with_secret_marks(v) for v in schema]
     return schema
-
-
-def secret_values(schema: Any, config: Any) -> Iterator[Any]:
-    """The values in `config` that `schema` marks as secret (`airbyte_secret` or `secret`),
-    following properties, items and every oneOf/anyOf/allOf alternative."""
-    if not isinstance(schema, Mapping):
-        return
-    if schema.get("airbyte_secret") is True or schema.get("secret") is True:
-        if isinstance(config, (str, int, float)) and not isinstance(config, bool):
-            yield config
-        return
-    for keyword in ("oneOf", "anyOf", "allOf"):
-        for alternative in schema.get(keyword) or []:
-            yield from secret_values(alternative, config)
-    if isinstance(config, Mapping):
-        properties = schema.get("properties") or {}
-        for key, value in config.items():
-            if key in properties:
-                yield from secret_values(properties[key], value)
-    elif isinstance(config, list) and isinstance(schema.get("items"), Mapping):
-        for value in config:
-            yield from secret_values(schema["items"], value)
 
 
 def mask_config_secrets(airbyte_spec: Mapping[str, Any], config: Any) -> None:

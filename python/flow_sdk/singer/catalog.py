@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.airbyte.discover import ROW_ID_POINTER, document_schema, escape_pointer_token
+from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, escape_pointer_token
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.capture import Discovered, DiscoveredBinding, ValidatedBinding
 

@@ -5,7 +5,7 @@ FILE --catalog FILE [--state FILE]` writes messages as JSON lines. Singer has no
 command: the config schema is given (`--config-schema`), or read from `--about --format=json`
 (singer-sdk taps), or left open. Files go in a private temporary directory, stderr is
 forwarded as logs, and a non-zero exit is an error naming the stream being read. The child
-runner is the Airbyte adapter's (`AirbyteProcess`), which is protocol-neutral.
+runner is `flow_sdk.child_process.ChildProcess`, shared with the Airbyte adapter.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from flow_sdk.airbyte.process import AirbyteProcess
+from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.singer.catalog import tap_stream_id
 from flow_sdk.singer.read_loop import SingerReadLoop, message_type
@@ -43,13 +43,13 @@ class SubprocessTap:
         self.log = logging.getLogger("flow")
         self._config_schema = dict(config_schema) if config_schema is not None else None
 
-    def _process(self) -> AirbyteProcess:
+    def _process(self) -> ChildProcess:
         program = self.command[0]
         if shutil.which(program) is None and not os.path.exists(program):
             raise ConnectorError(
                 f"cannot start the Singer tap {program!r}: no such program; check the command after `--`"
             )
-        return AirbyteProcess(self.command, self.log, self.env)
+        return ChildProcess(self.command, self.log, self.env, kind="Singer tap")
 
     def _document(self, args: list[str], what: str, config: Any = None) -> Any:
         """Run the tap and parse its whole stdout as one JSON document."""

@@ -15,10 +15,11 @@ from typing import Any
 
 import jsonschema
 
-from flow_sdk.airbyte.spec import DOCS_URL_ENV, secret_values
+from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.errors import ValidateError
 from flow_sdk.logger import mask_secrets
 from flow_sdk.protocol.flow import OAuth2, Spec
+from flow_sdk.secrets import secret_values
 
 DEFAULT_DOCS_URL = "https://docs.estuary.dev"
 RESOURCE_CONFIG_SCHEMA: dict[str, Any] = {

@@ -1,0 +1,136 @@
+"""A connector executable driven as a child process: the runner both adapters share.
+
+Config, catalog and state go in as files in a private temporary directory, stdout is read as
+lines, stderr is forwarded line by line as logs, and the child dies with this process
+(Linux: a parent-death signal)."""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
+
+import orjson
+
+from flow_sdk.errors import ConnectorError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def parent_death_signal() -> Any:
+    """A preexec hook that makes the child get SIGKILL when this process dies (Linux).
+
+    Resolved before any fork: between fork and exec the hook only calls into libc."""
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class ChildProcess:
+    """One run of a connector executable (`spec`, `check`, `read`, ...). `kind` names it in
+    messages (\"Airbyte connector\", \"Singer tap\")."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        log: logging.Logger,
+        env: Mapping[str, str] | None = None,
+        files_dir: str | None = None,
+        kind: str = "connector",
+    ) -> None:
+        self.command = list(command)
+        self.kind = kind
+        self.files_dir = files_dir
+        self.log = log
+        self.env = dict(env) if env is not None else None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr_thread: threading.Thread | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    def write_file(self, name: str, value: Any) -> str:
+        """A JSON file only this user can read, removed when the run ends."""
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="flow-sdk-airbyte-", dir=self.files_dir)
+        path = os.path.join(self._dir.name, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(orjson.dumps(value))
+        return path
+
+    def start(self, args: Sequence[str]) -> Iterator[bytes]:
+        """Start `command + args` with no stdin; returns its stdout lines."""
+        return self.start_with_input(args, stdin=False)[1]
+
+    def start_with_input(
+        self, args: Sequence[str], stdin: bool = True
+    ) -> tuple[IO[bytes] | None, Iterator[bytes]]:
+        """Start `command + args`; returns a pipe to its stdin (when asked) and its stdout lines.
+        Its stderr is forwarded as logs from here on."""
+        argv = self.command + list(args)
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.env,
+                preexec_fn=parent_death_signal(),
+            )
+        except OSError as exc:
+            self.cleanup()
+            raise ConnectorError(
+                f"cannot start the {self.kind} {argv[0]!r}: {exc.strerror or exc}; "
+                "check the command after `--`"
+            ) from None
+        self._stderr_thread = threading.Thread(
+            target=self._forward_stderr, name=f"{self.kind} stderr", daemon=True
+        )
+        self._stderr_thread.start()
+        assert self.proc.stdout is not None
+        return self.proc.stdin, iter(self.proc.stdout)
+
+    def _forward_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                self.stderr_tail.append(line)
+                self.log.info("%s", line, extra={"stderr": True})
+
+    def wait(self) -> int:
+        """Wait for the exit (and the last stderr line); returns the exit code."""
+        assert self.proc is not None
+        code = self.proc.wait()
+        if self._stderr_thread is not None:
+            # Its stderr ends with it (unless a grandchild holds the pipe): every line is
+            # logged before the caller's own last line.
+            self._stderr_thread.join(timeout=60)
+        return code
+
+    def stop(self) -> None:
+        """Kill the child if it still runs, and remove the temporary files."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def exit_error(self, code: int, what: str) -> str:
+        tail = f"; its last stderr line: {self.stderr_tail[-1]}" if self.stderr_tail else ""
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        return f"{what}: the connector {how}{tail}"

@@ -1,0 +1,29 @@
+"""Secret values of a config: what its JSON Schema marks `secret` (Flow) or `airbyte_secret`
+(Airbyte), found wherever they sit, so every adapter can mask them in logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+
+def secret_values(schema: Any, config: Any) -> Iterator[Any]:
+    """The values in `config` that `schema` marks as secret (`airbyte_secret` or `secret`),
+    following properties, items and every oneOf/anyOf/allOf alternative."""
+    if not isinstance(schema, Mapping):
+        return
+    if schema.get("airbyte_secret") is True or schema.get("secret") is True:
+        if isinstance(config, (str, int, float)) and not isinstance(config, bool):
+            yield config
+        return
+    for keyword in ("oneOf", "anyOf", "allOf"):
+        for alternative in schema.get(keyword) or []:
+            yield from secret_values(alternative, config)
+    if isinstance(config, Mapping):
+        properties = schema.get("properties") or {}
+        for key, value in config.items():
+            if key in properties:
+                yield from secret_values(properties[key], value)
+    elif isinstance(config, list) and isinstance(schema.get("items"), Mapping):
+        for value in config:
+            yield from secret_values(schema["items"], value)
