@@ -40,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _run(
     handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace, debug: bool
 ) -> int:
+    _require_runtime_jsonschema()
     from flow_sdk.runtime.errors import RuntimeFailure
 
     try:
@@ -54,6 +55,23 @@ def _run(
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _require_runtime_jsonschema() -> None:
+    """The runtime validates with JSON Schema 2020-12 (jsonschema>=4.18); flow-sdk allows an
+    older jsonschema so that airbyte-cdk 2.x-5.x sources, which pin 3.2, run in process
+    beside it. Such an environment can run connectors, not the runtime: say so."""
+    import jsonschema
+
+    if not hasattr(jsonschema, "Draft202012Validator"):
+        from importlib.metadata import version
+
+        _error(
+            f"the flow-sdk local runtime needs jsonschema>=4.18, and this environment has "
+            f"{version('jsonschema')} (airbyte-cdk 2.x-5.x pin 3.2): run `flow-sdk` from another "
+            f"virtualenv, with this one's connector as the catalog's command"
+        )
+        sys.exit(2)
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
