@@ -21,8 +21,11 @@ def to_plain(obj: Any) -> Any:
     """`obj` (an Airbyte model, or JSON-like data holding them) as plain JSON data.
 
     Model fields that are None are left out (the protocol's "unset"); None inside plain
-    dicts and lists (state blobs, records) is kept. Python field names that dodge keywords
-    (`global_`) get their wire spelling back. Always returns new containers."""
+    dicts and lists (state blobs, records) is kept. Pydantic v2 models are dumped as their
+    CDK's entrypoint writes them (`exclude_unset`), since their state blobs are models too:
+    excluding None would drop the nulls a source wrote into its state. Python field names
+    that dodge keywords (`global_`) get their wire spelling back. Always returns new
+    containers."""
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj.value if isinstance(obj, enum.Enum) else obj
     if isinstance(obj, enum.Enum):
@@ -34,7 +37,7 @@ def to_plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return _dataclass_to_plain(obj)
     if hasattr(obj, "model_dump"):  # pydantic v2 (CDK 2.x–4.x)
-        return to_plain(obj.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return to_plain(obj.model_dump(mode="json", by_alias=True, exclude_unset=True))
     if hasattr(obj, "__fields__") and hasattr(obj, "json"):  # pydantic v1 (CDK 0.x–1.x)
         return orjson.loads(obj.json(by_alias=True, exclude_none=True))
     return obj
@@ -75,10 +78,14 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 def state_payload(state: Mapping[str, Any]) -> tuple[str, Any]:
     """The kind (`STREAM`, `GLOBAL`, `LEGACY`) of a STATE message and its payload.
 
-    Accepts the `global_` key that CDK 0.x–4.x write for GLOBAL state, and infers the kind
-    from the payload when `type` is missing (which the protocol reads as LEGACY)."""
+    Accepts the `global_` key that CDK 0.x–4.x write for GLOBAL state (pdv2 models built
+    with `global_=` hold it as an extra beside an unset `global`: `{"global": None,
+    "global_": {...}}`), and infers the kind from the payload when `type` is missing (which
+    the protocol reads as LEGACY)."""
     kind = state.get("type")
-    glob = state.get("global", state.get("global_"))
+    glob = state.get("global")
+    if glob is None:
+        glob = state.get("global_")
     if kind == "STREAM" or (kind is None and state.get("stream") is not None):
         return "STREAM", state.get("stream")
     if kind == "GLOBAL" or (kind is None and glob is not None):

@@ -3,7 +3,9 @@
 
 Streams:
 - `users`: incremental (IncrementalMixin), key `id`, cursor `updated_at`, a STREAM state every
-  `config.every` records; resumes after the cursor in its state.
+  `config.every` records; resumes after the cursor in its state. Its state also holds a
+  null (`since`), which it reads back strictly, as sources do: a shim that drops nulls from
+  state blobs breaks the resume.
 - `events`: full refresh, no primary key.
 
 `config.state_kind` picks how `users` checkpoints: `stream` (the CDK's own AbstractSource read),
@@ -71,11 +73,13 @@ class Users(Stream, IncrementalMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {"updated_at": self._cursor}
+        return {"updated_at": self._cursor, "since": None}
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor = (value or {}).get("updated_at", 0)
+        self._cursor = value["updated_at"] if value else 0
+        if value and value["since"] is not None:
+            raise ValueError(f"state with a `since` this source never wrote: {value!r}")
 
     def get_json_schema(self) -> Mapping[str, Any]:
         return {
@@ -164,9 +168,9 @@ def _state_message(kind: str, cursor: int) -> AirbyteStateMessage:
         return AirbyteStateMessage(type=AirbyteStateType.LEGACY, data={"users": {"cursor": cursor}})
     stream = AirbyteStreamState(
         stream_descriptor=StreamDescriptor(name="users"),
-        stream_state=AirbyteStateBlob(updated_at=cursor),
+        stream_state=AirbyteStateBlob(updated_at=cursor, since=None),
     )
-    shared = {"cursor": cursor, "source": "classic"}
+    shared = {"cursor": cursor, "source": "classic", "lsn": None}
     return AirbyteStateMessage(
         type=AirbyteStateType.GLOBAL,
         global_=AirbyteGlobalState(shared_state=shared, stream_states=[stream]),
@@ -180,7 +184,8 @@ def _cursor_in(state: Any, kind: str) -> int:
     for message in state or []:
         if kind == "global" and message.global_ is not None:
             shared = _plain(message.global_.shared_state)
-            return int(shared.get("cursor", 0))
+            assert shared["lsn"] is None, shared  # a null it wrote, read back strictly
+            return int(shared["cursor"])
         if kind == "legacy" and message.data is not None:
             return int(message.data.get("users", {}).get("cursor", 0))
     if kind == "legacy" and isinstance(state, Mapping):

@@ -107,7 +107,10 @@ def test_stream_state_capture_and_resume(shim: list[str]) -> None:
             "users": {
                 "rowId": 5,
                 "stream": [
-                    {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": 5}}
+                    {
+                        "stream_descriptor": {"name": "users"},
+                        "stream_state": {"updated_at": 5, "since": None},
+                    }
                 ],
             }
         }
@@ -118,7 +121,10 @@ def test_stream_state_capture_and_resume(shim: list[str]) -> None:
     assert [d["_meta"]["row_id"] for d in resumed.docs(0)] == [5, 6, 7]
     assert [d["_meta"]["row_id"] for d in resumed.docs(1)] == list(range(8))  # a new sweep
     users = resumed.reduced_state(state)["bindingStateV1"]["users"]
-    assert users["rowId"] == 8 and users["stream"][0]["stream_state"] == {"updated_at": 8}
+    assert users["rowId"] == 8 and users["stream"][0]["stream_state"] == {
+        "updated_at": 8,
+        "since": None,
+    }
 
 
 GLOBAL_AND_LEGACY = [
@@ -143,12 +149,15 @@ def test_global_and_legacy_state_resume(
     state = first.reduced_state()
     if kind == "global":
         assert state == {
-            "airbyteGlobal": {"sharedState": [{"cursor": 5, "source": "classic"}]},
+            "airbyteGlobal": {"sharedState": [{"cursor": 5, "source": "classic", "lsn": None}]},
             "bindingStateV1": {
                 "users": {
                     "rowId": 5,
                     "stream": [
-                        {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": 5}}
+                        {
+                            "stream_descriptor": {"name": "users"},
+                            "stream_state": {"updated_at": 5, "since": None},
+                        }
                     ],
                 }
             },
@@ -165,7 +174,9 @@ def test_global_and_legacy_state_resume(
     after = resumed.reduced_state(state)
     assert after["bindingStateV1"]["users"]["rowId"] == 7
     if kind == "global":
-        assert after["airbyteGlobal"] == {"sharedState": [{"cursor": 7, "source": "classic"}]}
+        assert after["airbyteGlobal"] == {
+            "sharedState": [{"cursor": 7, "source": "classic", "lsn": None}]
+        }
     else:
         assert after["airbyteLegacy"] == [{"users": {"cursor": 7}}]
 
@@ -271,7 +282,7 @@ def test_flow_sdk_019_state_continues(
     entry = state["bindingStateV1"]["users"]
     assert set(state["bindingStateV1"]) == {"users"} and entry["rowId"] == 6
     assert entry["state"]["type"] == "STREAM" and "global_" in entry["state"]
-    assert entry["state"]["stream"]["stream_state"] == {"updated_at": 5}
+    assert entry["state"]["stream"]["stream_state"] == {"updated_at": 5, "since": None}
 
     shim = shim_command(request, shim_name)
     new = read(shim, {"count": 7, "every": 2}, [USERS, EVENTS], state)
@@ -282,7 +293,10 @@ def test_flow_sdk_019_state_continues(
             "users": {
                 "rowId": 8,
                 "stream": [
-                    {"stream_descriptor": {"name": "users"}, "stream_state": {"updated_at": 7}}
+                    {
+                        "stream_descriptor": {"name": "users"},
+                        "stream_state": {"updated_at": 7, "since": None},
+                    }
                 ],
             }
         }

@@ -75,9 +75,31 @@ def test_pydantic_v2_models_become_plain_dicts() -> None:
     }
 
 
+def test_pydantic_v2_state_blobs_keep_their_nulls() -> None:
+    """pdv2 state blobs are models (extra fields allowed): a null the source wrote into its
+    state must come back, as the CDK's own entrypoint writes it."""
+    pydantic = pytest.importorskip("pydantic")
+
+    class Blob(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="allow")
+
+    class Stream(pydantic.BaseModel):
+        name: str
+        namespace: str | None = None
+        stream_state: Blob | None = None
+
+    plain = to_plain(Stream(name="a", stream_state=Blob(cursor=None, n=1)))
+    assert plain == {"name": "a", "stream_state": {"cursor": None, "n": 1}}
+
+
 def test_state_payload_accepts_every_spelling() -> None:
     assert state_payload({"type": "GLOBAL", "global_": {"x": 1}}) == ("GLOBAL", {"x": 1})
     assert state_payload({"global": {"x": 1}}) == ("GLOBAL", {"x": 1})
+    # A pdv2 model built with `global_=` dumps the unset field beside the extra.
+    assert state_payload({"type": "GLOBAL", "global": None, "global_": {"x": 1}}) == (
+        "GLOBAL",
+        {"x": 1},
+    )
     assert state_payload({"stream": {"s": 1}}) == ("STREAM", {"s": 1})
     assert state_payload({"data": {"d": 1}}) == ("LEGACY", {"d": 1})
     assert state_payload({"type": "LEGACY", "data": {"d": 1}}) == ("LEGACY", {"d": 1})
