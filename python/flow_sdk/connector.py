@@ -9,11 +9,16 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
 from flow_sdk.io import ProtocolWriter, protect_stdin, protect_stdout, stdin_lines
 from flow_sdk.logger import init_logger, last_words, redact_std_streams
-from flow_sdk.protocol.wire import ProtocolError
+from flow_sdk.protocol.wire import Envelope, ProtocolError, describe_validation_error
+
+E = TypeVar("E", bound=Envelope)
 
 DEBUGPY_ENV = "FLOW_SDK_DEBUGPY"
 DOCS_URL_ENV = "DOCS_URL"
@@ -43,6 +48,26 @@ class BaseConnector(abc.ABC):
         code = run_guarded(body, writer, self.log)
         sys.stderr.flush()
         os._exit(code)
+
+
+def hook_response(envelope: type[E], variant: str, result: Any) -> E:
+    """A hook's return value — a response model, a whole envelope, or a flow-sdk 0.1.x dict —
+    as a checked response envelope of `variant`. A mistake is the connector's, in a sentence."""
+    if isinstance(result, envelope):
+        if result.variant != variant:
+            raise ProtocolError(
+                f"the connector answered `{result.variant}` where `{variant}` is due"
+            )
+        return result
+    if result is None:
+        raise ProtocolError(f"the connector returned nothing for `{variant}`")
+    payload = result.to_wire() if hasattr(result, "to_wire") else result
+    try:
+        return envelope.model_validate({variant: payload})
+    except ValidationError as exc:
+        raise ProtocolError(
+            f"the connector's `{variant}` response is invalid: {describe_validation_error(exc)}"
+        ) from None
 
 
 def run_guarded(body, writer: ProtocolWriter, log: logging.Logger) -> int:  # noqa: ANN001

@@ -10,18 +10,16 @@ import abc
 from collections.abc import Iterator
 from typing import Any, final
 
-from pydantic import ValidationError
-
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.session import SessionInput
-from flow_sdk.connector import BaseConnector
+from flow_sdk.connector import BaseConnector, hook_response
 from flow_sdk.errors import ValidateError
 from flow_sdk.io import ProtocolWriter
 from flow_sdk.protocol import capture as request
 from flow_sdk.protocol import capture as response
 from flow_sdk.protocol.capture import Request, Response
 from flow_sdk.protocol.flow import Spec, SpecRequest
-from flow_sdk.protocol.wire import ProtocolError, describe_validation_error, encode, parse_message
+from flow_sdk.protocol.wire import ProtocolError, encode, parse_message
 
 __all__ = ["Connector", "Emitter", "Request", "Response", "ValidateError", "request", "response"]
 
@@ -75,7 +73,7 @@ class Connector(BaseConnector):
                 raise ProtocolError("`acknowledge` arrived before any `open`")
             hook = getattr(self, variant)
             result = hook(req.payload_of(variant))
-            writer.write(encode(_wrap(_RESPONSE_OF[variant], result)))
+            writer.write(encode(hook_response(Response, _RESPONSE_OF[variant], result)))
             writer.flush()
 
     def _session(self, open: request.Open, lines: Iterator[bytes], writer: ProtocolWriter) -> None:
@@ -101,18 +99,3 @@ class Connector(BaseConnector):
             raise ProtocolError("the connector's `open` returned without emitting `opened`")
         emitter.close()
         deliver_acks()
-
-
-def _wrap(variant: str, result: Any) -> Response:
-    """A hook's return value (model or 0.1.x dict) as a checked Response."""
-    if isinstance(result, Response):
-        return result
-    if result is None:
-        raise ProtocolError(f"the connector returned nothing for `{variant}`")
-    payload = result.to_wire() if hasattr(result, "to_wire") else result
-    try:
-        return Response.model_validate({variant: payload})
-    except ValidationError as exc:
-        raise ProtocolError(
-            f"the connector's `{variant}` response is invalid: {describe_validation_error(exc)}"
-        ) from None

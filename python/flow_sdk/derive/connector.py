@@ -14,7 +14,7 @@ from typing import Any, final
 import orjson
 from pydantic import ValidationError
 
-from flow_sdk.connector import BaseConnector
+from flow_sdk.connector import BaseConnector, hook_response
 from flow_sdk.io import FLUSH_BYTES, ProtocolWriter
 from flow_sdk.protocol import derive as request
 from flow_sdk.protocol import derive as response
@@ -195,11 +195,11 @@ class Connector(BaseConnector):
         if result is None and name not in ("spec", "validated"):
             writer.write(b'{"%s":{}}\n' % name.encode())
         else:
-            writer.write(encode(_wrap(name, result)))
+            writer.write(encode(hook_response(Response, name, result)))
         writer.flush()
 
     def _answer_validate(self, writer: ProtocolWriter, validate: request.Validate) -> None:
-        validated = _wrap("validated", self.validate(validate))
+        validated = hook_response(Response, "validated", self.validate(validate))
         got, want = len(validated.validated.transforms), len(validate.transforms)
         if got != want:
             raise ProtocolError(
@@ -236,22 +236,3 @@ def _parse_read(line: bytes) -> request.Read | None:
         return request.Read.model_validate(payload)
     except ValidationError as exc:
         raise ProtocolError(f"malformed `read`: {describe_validation_error(exc)}") from None
-
-
-def _wrap(variant: str, result: Any) -> Response:
-    """A hook's return value (model or 0.1.x dict) as a checked Response."""
-    if isinstance(result, Response):
-        if result.variant != variant:
-            raise ProtocolError(
-                f"the connector answered `{result.variant}` where `{variant}` is due"
-            )
-        return result
-    if result is None:
-        raise ProtocolError(f"the connector returned nothing for `{variant}`")
-    payload = result.to_wire() if hasattr(result, "to_wire") else result
-    try:
-        return Response.model_validate({variant: payload})
-    except ValidationError as exc:
-        raise ProtocolError(
-            f"the connector's `{variant}` response is invalid: {describe_validation_error(exc)}"
-        ) from None

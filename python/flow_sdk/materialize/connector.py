@@ -16,7 +16,7 @@ from typing import Any, final
 import orjson
 from pydantic import ValidationError
 
-from flow_sdk.connector import BaseConnector
+from flow_sdk.connector import BaseConnector, hook_response
 from flow_sdk.io import ProtocolWriter
 from flow_sdk.materialize.lifecycle import Phase, TransactionLifecycle
 from flow_sdk.protocol import materialize as request
@@ -199,7 +199,7 @@ class Connector(BaseConnector):
         if result is None and name not in ("spec", "validated", "applied"):
             writer.write(b'{"%s":{}}\n' % name.encode())
         else:
-            writer.write(encode(_wrap(name, result)))
+            writer.write(encode(hook_response(Response, name, result)))
         writer.flush()
 
 
@@ -248,20 +248,3 @@ def _decode_load(load: request.Load) -> request.Load:
             f"`load` of binding {load.binding} has a bad packed tuple: {exc}"
         ) from None
     return load
-
-
-def _wrap(variant: str, result: Any) -> Response:
-    """A hook's return value (model or 0.1.x dict) as a checked Response."""
-    if isinstance(result, Response):
-        if result.variant != variant:
-            raise ProtocolError(
-                f"the connector answered `{result.variant}` where `{variant}` is due"
-            )
-        return result
-    if result is None:
-        raise ProtocolError(f"the connector returned nothing for `{variant}`")
-    payload = result.to_wire() if hasattr(result, "to_wire") else result
-    try:
-        return Response.model_validate({variant: payload})
-    except Exception as exc:
-        raise ProtocolError(f"the connector's `{variant}` response is invalid: {exc}") from None
