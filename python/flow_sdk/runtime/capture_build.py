@@ -16,7 +16,8 @@ from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, Spec
 from flow_sdk.protocol.state_key import encode_state_key
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
-from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
+from flow_sdk.runtime.errors import CatalogError
+from flow_sdk.runtime.strict import check_resource_paths
 
 
 def validate_request(
@@ -38,21 +39,7 @@ def validate_request(
 
 def check_validated(request: capture.Validate, validated: capture.Validated) -> None:
     """One Validated binding per requested binding, with unique resource paths."""
-    if len(validated.bindings) != len(request.bindings):
-        raise ProtocolViolation(
-            "validated-bindings",
-            f"Validated has {len(validated.bindings)} binding(s) but the request had "
-            f"{len(request.bindings)}; answer each binding once, in order",
-        )
-    seen: dict[tuple[str, ...], int] = {}
-    for i, binding in enumerate(validated.bindings):
-        path = tuple(binding.resourcePath)
-        if path in seen:
-            raise ProtocolViolation(
-                "unique-resource-paths",
-                f"bindings {seen[path]} and {i} have the same resourcePath {list(path)}",
-            )
-        seen[path] = i
+    check_resource_paths([b.resourcePath for b in validated.bindings], len(request.bindings))
 
 
 def capture_spec(

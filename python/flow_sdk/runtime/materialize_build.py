@@ -29,6 +29,7 @@ from flow_sdk.protocol.flow import (
 from flow_sdk.protocol.state_key import encode_state_key
 from flow_sdk.runtime.catalog import Catalog, CollectionDef, MaterializationDef
 from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
+from flow_sdk.runtime.strict import check_resource_paths
 
 DOCUMENT_FIELD = "flow_document"
 CONSTRAINT_TYPES = {
@@ -153,23 +154,9 @@ def _match(schema: Any, value: Any, where: str, which: str) -> None:
 
 def check_validated(request: materialize.Validate, validated: materialize.Validated) -> None:
     """One binding per request binding, non-empty unique resource paths, known constraints."""
-    if len(validated.bindings) != len(request.bindings):
-        raise ProtocolViolation(
-            "validated-bindings",
-            f"Validated has {len(validated.bindings)} binding(s) but the request had "
-            f"{len(request.bindings)}; answer each binding once, in order",
-        )
-    seen: dict[tuple[str, ...], int] = {}
+    paths = [b.resourcePath for b in validated.bindings]
+    check_resource_paths(paths, len(request.bindings), non_empty=True)
     for i, binding in enumerate(validated.bindings):
-        path = tuple(binding.resourcePath)
-        if not path:
-            raise ProtocolViolation("resource-path", f"binding {i} has an empty resourcePath")
-        if path in seen:
-            raise ProtocolViolation(
-                "unique-resource-paths",
-                f"bindings {seen[path]} and {i} have the same resourcePath {list(path)}",
-            )
-        seen[path] = i
         for field, constraint in binding.constraints.items():
             if constraint.type not in CONSTRAINT_TYPES:
                 raise ProtocolViolation(

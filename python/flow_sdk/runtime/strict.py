@@ -9,6 +9,7 @@ Each failure is a `ProtocolViolation` naming its rule and quoting the offending 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -96,6 +97,30 @@ def parse_variant(model: type[E], line: bytes) -> tuple[str, E]:
     if variant == "spec":
         check_protocol(data["spec"], line)
     return variant, envelope
+
+
+def check_resource_paths(
+    paths: Sequence[Sequence[str]], requested: int, *, non_empty: bool = False
+) -> None:
+    """A Validated answers each requested binding once, in order, with unique resource
+    paths (non-empty ones, for materializations)."""
+    if len(paths) != requested:
+        raise ProtocolViolation(
+            "validated-bindings",
+            f"Validated has {len(paths)} binding(s) but the request had {requested}; "
+            "answer each binding once, in order",
+        )
+    seen: dict[tuple[str, ...], int] = {}
+    for i, resource_path in enumerate(paths):
+        path = tuple(resource_path)
+        if non_empty and not path:
+            raise ProtocolViolation("resource-path", f"binding {i} has an empty resourcePath")
+        if path in seen:
+            raise ProtocolViolation(
+                "unique-resource-paths",
+                f"bindings {seen[path]} and {i} have the same resourcePath {list(path)}",
+            )
+        seen[path] = i
 
 
 def check_protocol(spec: dict[str, Any], line: bytes) -> None:
