@@ -1,10 +1,11 @@
 """The `flow-sdk` command: flowctl's connector-development commands, offline.
 
-`raw spec | discover | validate`, `preview` (and its older spelling `raw capture`) drive a
-connector through the local runtime, `run` is the local data plane (captures into local
-collections, then materializations); `airbyte-capture` and `airbyte-materialize` hand
-their arguments to the Airbyte adapters. The work lives in `flow_sdk.runtime`; this module
-only parses flags, prints results on stdout, and turns failures into one-line errors.
+`raw spec | discover | validate` (spec and validate of any kind of task), `preview` (and its
+older spelling `raw capture`) drive a connector through the local runtime, `run` is the
+local data plane (captures into local collections, then materializations);
+`airbyte-capture` and `airbyte-materialize` hand their arguments to the Airbyte adapters.
+The work lives in `flow_sdk.runtime`; this module only parses flags, prints results on
+stdout, and turns failures into one-line errors.
 """
 
 from __future__ import annotations
@@ -125,7 +126,9 @@ def _console() -> Any:
 def _cmd_spec(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.raw import raw_spec
 
-    spec = raw_spec(args.source, args.capture, _console(), args.network).to_wire()
+    spec = raw_spec(
+        args.source, args.name, _console(), args.network, capture_name=args.capture
+    ).to_wire()
     _write_line({"protocol": spec.pop("protocol"), **spec})
     return 0
 
@@ -149,7 +152,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.raw import raw_validate
 
-    for row in raw_validate(args.source, args.capture, _console(), args.network):
+    rows = raw_validate(args.source, args.name, _console(), args.network, capture_name=args.capture)
+    for row in rows:
         _write_line(row)
     return 0
 
@@ -255,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     raw_commands = raw.add_subparsers(dest="raw_command", required=True, metavar="RAW_COMMAND")
 
     spec = raw_commands.add_parser("spec", parents=[common], help="print the connector's Spec")
-    spec.add_argument("--capture", help="capture name (needed when there are several)")
+    _task_flags(spec)
     spec.set_defaults(handler=_cmd_spec)
 
     discover = raw_commands.add_parser(
@@ -271,9 +275,12 @@ def _parser() -> argparse.ArgumentParser:
     discover.set_defaults(handler=_cmd_discover)
 
     validate = raw_commands.add_parser(
-        "validate", parents=[common], help="validate a capture and print each binding's stateKey"
+        "validate",
+        parents=[common],
+        help="check Flow's catalog rules, validate a task and print each binding "
+        "(a capture's stateKey, a materialization's constraints)",
     )
-    validate.add_argument("--capture", help="capture name (needed when there are several)")
+    _task_flags(validate)
     validate.set_defaults(handler=_cmd_validate)
 
     capture = raw_commands.add_parser(
@@ -318,6 +325,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _task_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--name",
+        help="task name: a capture, materialization or derivation (needed when there are several)",
+    )
+    parser.add_argument("--capture", help="capture name (the older flag; --name names any task)")
+
+
 def _preview_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sessions", help="transactions per session, e.g. 2,1,-1 (negative: unlimited)"
@@ -334,7 +349,9 @@ def _preview_flags(parser: argparse.ArgumentParser) -> None:
         "--output-apply", action="store_true", help='print ["applied.actionDescription", ...] lines'
     )
     parser.add_argument(
-        "--fixture", help="materializations and derivations: a fixture of transactions"
+        "--fixture",
+        help='materializations and derivations: JSON lines of ["<collection>", {doc}] and '
+        '{"commit": true}, or a JSON array of transactions; a FIFO or - (stdin) streams',
     )
     parser.add_argument(
         "--max-interval", help="cap the wait for intervalSeconds between sessions, e.g. 5s"

@@ -3,7 +3,8 @@
 The rules of `flow-protocol.md` §2.3, each a named `ProtocolViolation` quoting the line:
 `opened-first`, `one-opened`, `session-response` (only session messages after Open),
 `binding-index`, `document-object`, `document-key`, `document-schema`,
-`checkpoint-state`, `eof-within-checkpoint`, `read-stdin` (acks must be read promptly).
+`document-size` (Flow's 16 MB limit), `checkpoint-state`, `eof-within-checkpoint`,
+`read-stdin` (acks must be read promptly).
 Documents are reduced by collection key within a transaction (last write wins) and get
 the `/_meta/uuid` placeholder.
 """
@@ -14,13 +15,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec, CollectionSpec, ConnectorState, RangeSpec
 from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
-from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
 from flow_sdk.runtime.strict import parse_response, parse_variant
 
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
@@ -186,6 +189,10 @@ class CaptureSession:
                     line,
                 )
             key.append(value)
+        if len(line) > MAX_DOCUMENT_BYTES and (too_big := size_problem(len(orjson.dumps(doc)))):
+            raise ProtocolViolation(
+                "document-size", f"binding {index} ({collection.name}): {too_big}", line
+            )
         if problem := self.validators.problem(collection, doc):
             raise ProtocolViolation(
                 "document-schema",

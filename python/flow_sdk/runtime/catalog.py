@@ -73,6 +73,9 @@ class CollectionDef:
     file: Path
     read_schema: Any = None
     projections: dict[str, Any] = field(default_factory=dict)
+    write_schema_url: str = ""
+    """Where the (write) schema is, as Flow names it in errors: a file, or `?ptr=` into one."""
+    read_schema_url: str = ""
 
     def spec(self) -> CollectionSpec:
         """The collection as a task's binding carries it."""
@@ -313,12 +316,9 @@ def _collection(path: Path, name: str, spec: dict[str, Any]) -> CollectionDef:
         raise CatalogError(
             f"{path}: {field_path}: give either `schema`, or both `writeSchema` and `readSchema`"
         )
-    if has_schema:
-        write = _inline(path, spec["schema"], f"{field_path}.schema")
-        read = None
-    else:
-        write = _inline(path, spec["writeSchema"], f"{field_path}.writeSchema")
-        read = _inline(path, spec["readSchema"], f"{field_path}.readSchema")
+    write_field = "schema" if has_schema else "writeSchema"
+    write = _inline(path, spec[write_field], f"{field_path}.{write_field}")
+    read = None if has_schema else _inline(path, spec["readSchema"], f"{field_path}.readSchema")
     return CollectionDef(
         name=name,
         key=list(spec["key"]),
@@ -326,7 +326,17 @@ def _collection(path: Path, name: str, spec: dict[str, Any]) -> CollectionDef:
         read_schema=read,
         file=path,
         projections=dict(spec.get("projections", {})),
+        write_schema_url=_schema_url(path, name, write_field, spec[write_field]),
+        read_schema_url=_schema_url(path, name, "readSchema", spec.get("readSchema")),
     )
+
+
+def _schema_url(path: Path, collection: str, field_name: str, value: Any) -> str:
+    """A schema's URL as Flow's errors show it: its file, or the catalog file `?ptr=` it."""
+    if isinstance(value, str):
+        return _resolve(path, value, field_name).as_uri()
+    escaped = collection.replace("~", "~0").replace("/", "~1")
+    return f"{path.as_uri()}?ptr=/collections/{escaped}/{field_name}"
 
 
 def _materialization(path: Path, name: str, spec: dict[str, Any]) -> MaterializationDef:

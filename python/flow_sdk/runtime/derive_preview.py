@@ -1,29 +1,30 @@
-"""`flow-sdk preview --fixture FILE` of a derivation: Validate, then one session that feeds the
-fixture's source documents to the transforms that read them, one transaction per fixture
-transaction (`read`* → `flush` → `startCommit`), printing the published documents of each
-committed transaction (reduced by key, last write wins) and, with `--output-state`, state.
-
-A fixture is a JSON (or YAML) array of transactions, each an array of
-`["source/collection", {document}]` pairs, as for `flowctl preview`.
+"""`flow-sdk preview --fixture FILE` of a derivation: Flow's catalog rules, Validate, then one
+session that feeds the fixture's source documents to the transforms that read them, one
+transaction per fixture transaction (`read`* → `flush` → `startCommit`), printing the
+published documents of each committed transaction (reduced by key, last write wins) and,
+with `--output-state`, state. Fixtures are read by `fixture` (either form; a FIFO or `-`
+streams, each transaction running as it arrives).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
 
 from flow_sdk.protocol import derive
 from flow_sdk.protocol.flow import CollectionSpec
-from flow_sdk.runtime.catalog import Catalog, read_document
+from flow_sdk.runtime.catalog import Catalog
+from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.derive_catalog import DerivationDef, shuffle_key
 from flow_sdk.runtime.driver import Driver, read_one, request_line
-from flow_sdk.runtime.errors import CatalogError, ProtocolViolation, RuntimeFailure
+from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
+from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, ConnectorProcess
-from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
 from flow_sdk.runtime.state import StateStore, combine_updates
 from flow_sdk.runtime.strict import parse_response
 
@@ -31,61 +32,25 @@ FULL_RANGE = {"keyEnd": 4294967295, "rClockEnd": 4294967295}
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 
 
-def load_fixture(path: str | Path, sources: set[str]) -> list[list[tuple[str, Any]]]:
-    """The fixture's transactions; a malformed one, or an unread collection, is an error."""
-    path = Path(path)
-    data = read_document(path, "--fixture")
-    if not isinstance(data, list):
-        raise CatalogError(f"--fixture {path}: expected a list of transactions")
-    out = []
-    for t, txn in enumerate(data):
-        if not isinstance(txn, list):
-            raise CatalogError(f"--fixture {path}: transaction {t} is not a list of pairs")
-        pairs = []
-        for d, pair in enumerate(txn):
-            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], dict)):
-                raise CatalogError(
-                    f'--fixture {path}: transaction {t}, document {d} is not ["collection", {{...}}]'
-                )
-            if pair[0] not in sources:
-                raise CatalogError(
-                    f"--fixture {path}: transaction {t} has a document of {pair[0]!r}, which no "
-                    f"transform reads (sources: {', '.join(sorted(sources))})"
-                )
-            pairs.append((pair[0], pair[1]))
-        out.append(pairs)
-    return out
+@dataclass
+class ValidatedDerivation:
+    """A derivation after Validate: its transforms' sources, the answer, and the spec Open carries."""
+
+    sources: dict[str, CollectionSpec]
+    validated: derive.Validated
+    spec: CollectionSpec
 
 
-def preview_derivation(
-    catalog: Catalog,
-    task: DerivationDef,
-    fixture: str | None,
-    output: BinaryIO,
-    *,
-    initial_state: Any = None,
-    output_state: bool = False,
-    network: str = "bridge",
-    console: Console | None = None,
-) -> None:
-    """Validate the derivation and run the fixture through one session."""
-    if not fixture:
-        raise RuntimeFailure(
-            f"{task.name!r} is a derivation: preview it with --fixture FILE (a JSON array of "
-            'transactions of ["source/collection", {document}] pairs)'
-        )
-    console = console or Console()
-    driver = Driver(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
+def validated_derivation(
+    catalog: Catalog, task: DerivationDef, driver: Driver
+) -> ValidatedDerivation:
+    """Validate the derivation's transforms; one Validated transform per transform."""
     transforms = task.enabled_transforms
     sources = {
         t.source: catalog.collection(t.source, f"derivation {task.name!r}").spec()
         for t in transforms
     }
-    txns = load_fixture(fixture, set(sources))
     derived = task.collection.spec()
-    validators = SchemaValidators()
-    validators.prepare(derived)
-
     request = {
         "connectorType": driver.connector_type,
         "config": driver.config,
@@ -107,6 +72,38 @@ def preview_derivation(
             for t in transforms
         ],
     }
+    return ValidatedDerivation(sources, validated, spec)
+
+
+def preview_derivation(
+    catalog: Catalog,
+    task: DerivationDef,
+    fixture: str | None,
+    output: BinaryIO,
+    *,
+    initial_state: Any = None,
+    output_state: bool = False,
+    network: str = "bridge",
+    console: Console | None = None,
+) -> None:
+    """Validate the derivation and run the fixture through one session."""
+    if not fixture:
+        raise RuntimeFailure(
+            f"{task.name!r} is a derivation: preview it with --fixture FILE ({FIXTURE_FORMS})"
+        )
+    check_catalog(catalog)
+    console = console or Console()
+    driver = Driver(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
+    transforms = task.enabled_transforms
+    fixture_txns = Fixture(
+        fixture,
+        Readers({t.source for t in transforms}, f"transform of derivation {task.name!r}"),
+    )
+    derivation = validated_derivation(catalog, task, driver)
+    sources, spec = derivation.sources, derivation.spec
+    derived = task.collection.spec()
+    validators = SchemaValidators()
+    validators.prepare(derived)
     state = StateStore(initial_state if initial_state is not None else {})
     with driver.start(derive.Response) as proc:
         proc.send(
@@ -122,7 +119,7 @@ def preview_derivation(
         )
         read_one(proc, derive.Response, "opened", "the open request")
         clock = 0
-        for pairs in txns:
+        for pairs in fixture_txns.transactions():
             for source, doc in pairs:
                 for index, t in enumerate(transforms):
                     if t.source != source:
@@ -209,6 +206,8 @@ def _until(
                 "published-object", "published documents must be JSON objects", line
             )
         doc = {**doc, "_meta": {**(doc.get("_meta") or {}), "uuid": UUID_PLACEHOLDER}}
+        if len(line) > MAX_DOCUMENT_BYTES and (too_big := size_problem(len(orjson.dumps(doc)))):
+            raise ProtocolViolation("document-size", f"a published document: {too_big}", line)
         if (problem := validators.problem(derived, doc)) is not None:
             raise ProtocolViolation(
                 "published-schema",

@@ -1,8 +1,10 @@
 """`raw discover` without `--emit-raw`: discovered bindings written into the catalog files.
 
 Like flowctl, each discovered binding becomes a capture binding with
-`target: <capture prefix>/<recommendedName>`, and its collection gets the discovered
-`schema` and `key`. Bindings the user already has (same target or same resource) are kept
+`target: <capture prefix>/<recommendedName>`, the name normalized as Flow's discover merge
+does (`normalize_recommended_name`: its catalog-name tokens, Unicode NFKC-normalized, joined
+with `_`, so `some greetings!` becomes `some_greetings`), and its collection gets the
+discovered `schema` and `key`. Bindings the user already has (same target or same resource) are kept
 as written; bindings that were not discovered are kept too, with a warning. Comments in
 rewritten YAML files are not preserved.
 """
@@ -10,6 +12,7 @@ rewritten YAML files are not preserved.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import yaml
 
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.catalog import CaptureDef, Catalog, read_document
+from flow_sdk.runtime.catalog_rules import NAME_RE
 from flow_sdk.runtime.logs import Console
 
 
@@ -56,7 +60,7 @@ def write_discovered(
     bindings: list[dict[str, Any]] = []
     collections = 0
     for found in discovered.bindings:
-        target = f"{prefix}/{found.recommendedName}"
+        target = f"{prefix}/{normalize_recommended_name(found.recommendedName)}"
         match = _matching(task, found, target)
         if match is not None:
             kept[match] = True
@@ -80,6 +84,11 @@ def write_discovered(
     raw_capture["bindings"] = bindings
     files.save()
     return Written(count=1 + collections, directory=task.file.parent)
+
+
+def normalize_recommended_name(name: str) -> str:
+    """A recommended name as a collection name suffix, as Flow's discover merge makes it."""
+    return "_".join(unicodedata.normalize("NFKC", m.group()) for m in NAME_RE.finditer(name))
 
 
 def _matching(task: CaptureDef, found: capture.DiscoveredBinding, target: str) -> int | None:

@@ -1,4 +1,4 @@
-"""`flow-sdk preview` of a capture: Validate, then per session Apply and Open, printing
+"""`flow-sdk preview` of a capture: Flow's catalog rules, Validate, then per session Apply and Open, printing
 each committed transaction's documents (and state) on stdout exactly like `flowctl preview`.
 
 Sessions follow `--sessions` (transactions per session, negative for unlimited); a
@@ -18,6 +18,7 @@ from flow_sdk.protocol.flow import CaptureSpec
 from flow_sdk.runtime.capture_build import spec_version
 from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.durations import format_duration, parse_duration
 from flow_sdk.runtime.errors import RuntimeFailure
@@ -95,6 +96,7 @@ def preview_capture(
     console: Console | None = None,
 ) -> Progress:
     """Run the capture's sessions, writing flowctl's preview lines to `output`."""
+    check_catalog(catalog)
     console = console or Console()
     driver = Driver(task, console, options.network)
     _, _, spec = validated_capture(catalog, task, driver)

@@ -1,17 +1,18 @@
 """`flow-sdk preview --name <materialization> --fixture FILE`: drive a materialization's
 transactions from a fixture, as `flowctl preview` does, with the strictness of §3.3.
 
-The fixture is a JSON array of transactions, each an array of `["<collection>", doc]`
-pairs. Each document goes to every binding sourcing its collection, reduced by key within
-its transaction (last write wins). `--sessions` splits the transactions into sessions; the
-connector state is merged across transactions and sessions. stdout carries only state lines
+The fixture (`fixture`: JSON lines with `{"commit": true}` markers, or the legacy array of
+transactions) feeds each document to every binding sourcing its collection, reduced by key
+within its transaction (last write wins). `--sessions` splits the transactions into
+sessions; a streaming fixture (a FIFO or `-`) runs in one unbounded session, each
+transaction as it arrives. The connector state is merged across transactions and sessions. stdout carries only state lines
 (`--output-state`) and the Apply description (`--output-apply`), as flowctl prints them.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -19,58 +20,21 @@ import orjson
 from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec
 from flow_sdk.runtime.catalog import Catalog, MaterializationDef
+from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers, Transaction
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.materialize_build import (
-    check_spec,
-    check_validated,
-    materialization_spec,
-    spec_version,
-    validate_request,
+from flow_sdk.runtime.materialize_build import spec_version
+from flow_sdk.runtime.materialize_session import (
+    UUID_PLACEHOLDER,
+    Committed,
+    MaterializeSession,
+    key_of,
 )
-from flow_sdk.runtime.materialize_session import UUID_PLACEHOLDER, MaterializeSession, key_of
 from flow_sdk.runtime.preview import STOP_GRACE_SECONDS, PreviewOptions
+from flow_sdk.runtime.raw import validated_materialization
 from flow_sdk.runtime.state import StateStore, combine_updates
-
-Fixture = list[list[tuple[str, dict[str, Any]]]]
-
-
-def load_fixture(path: str | Path, collections: set[str]) -> Fixture:
-    """The fixture's transactions; every pair names a collection some binding reads."""
-    try:
-        data = orjson.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot read the fixture {path}: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise RuntimeFailure(f"the fixture {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, list):
-        raise RuntimeFailure(f"the fixture {path} must be a JSON array of transactions")
-    out: Fixture = []
-    for t, txn in enumerate(data):
-        if not isinstance(txn, list):
-            raise RuntimeFailure(
-                f"{path}: transaction {t} must be an array of [collection, document] pairs"
-            )
-        pairs = []
-        for d, pair in enumerate(txn):
-            if not (
-                isinstance(pair, list)
-                and len(pair) == 2
-                and isinstance(pair[0], str)
-                and isinstance(pair[1], dict)
-            ):
-                raise RuntimeFailure(
-                    f'{path}: transaction {t}, item {d} must be ["<collection>", {{document}}]'
-                )
-            if pair[0] not in collections:
-                raise RuntimeFailure(
-                    f"{path}: transaction {t}, item {d} names collection {pair[0]!r}, which no "
-                    f"binding of the materialization reads (it reads: {', '.join(sorted(collections))})"
-                )
-            pairs.append((pair[0], pair[1]))
-        out.append(pairs)
-    return out
 
 
 def preview_materialization(
@@ -81,73 +45,92 @@ def preview_materialization(
     output: BinaryIO | None = None,
     console: Console | None = None,
 ) -> int:
-    """Validate, then per session Apply, Open and the fixture's transactions."""
+    """Flow's catalog rules, Validate, then per session Apply, Open and the fixture's
+    transactions (one unbounded session for a streaming fixture)."""
     if not fixture:
         raise RuntimeFailure(
-            f"previewing materialization {task.name!r} needs --fixture FILE (a JSON array of "
-            'transactions, each an array of ["<collection>", {document}] pairs)'
+            f"previewing materialization {task.name!r} needs --fixture FILE ({FIXTURE_FORMS})"
         )
+    check_catalog(catalog)
     out = output if output is not None else sys.stdout.buffer
     console = console or Console()
     driver = Driver(task, console, options.network)
-    spec = _validated(catalog, task, driver)
-    transactions = load_fixture(fixture, {b.collection.name for b in spec.bindings})
-    version = spec_version(spec)
-    state = StateStore(options.initial_state)
-    stored: list[set[bytes]] = [set() for _ in spec.bindings]
-    sessions = list(options.sessions)
-    position = 0
-    for number, limit in enumerate(sessions, start=1):
-        if position >= len(transactions) and number > 1:
-            break
-        count = len(transactions) - position if limit < 0 else limit
-        batch = transactions[position : position + count]
-        position += len(batch)
-        _apply(driver, spec, version, number > 1, options, out, state)
-        proc = driver.start(materialize.Response)
-        with proc:
-            session = MaterializeSession(proc, spec)
-            for update in session.open(version, state.state):
-                state.apply(update)
-            for txn in batch:
-                committed = session.transaction(_route(spec, txn), stored)
-                before = (
-                    orjson.loads(orjson.dumps(state.state)) if len(committed.states) > 1 else None
-                )
-                for update in committed.states:
-                    state.apply(update)
-                if options.output_state and committed.states:
-                    _emit(out, ["connectorState", combine_updates(before, committed.states)])
-            for update in session.close():
-                state.apply(update)
-            code = proc.wait(timeout=STOP_GRACE_SECONDS)
-            if code != 0:
-                raise proc.failure("the materialize session")
-        console.log("info", f"session {number} committed {len(batch)} transaction(s)")
-    if position < len(transactions):
-        console.log(
-            "warn",
-            f"--sessions ended before the fixture: {len(transactions) - position} transaction(s) not run",
-        )
+    reads = {b.source for b in task.enabled_bindings}
+    fixture_txns = Fixture(fixture, Readers(reads, f"binding of materialization {task.name!r}"))
+    _, _, spec = validated_materialization(catalog, task, driver)
+    run = _Sessions(driver, spec, options, out, console)
+    if fixture_txns.streaming:
+        if options.sessions != [-1]:
+            console.log(
+                "warn", "a streaming fixture runs in one unbounded session; --sessions is ignored"
+            )
+        run.session(1, fixture_txns.transactions())
+    else:
+        batches = list(fixture_txns.transactions())
+        position = 0
+        for number, limit in enumerate(options.sessions, start=1):
+            if position >= len(batches) and number > 1:
+                break
+            count = len(batches) - position if limit < 0 else limit
+            run.session(number, iter(batches[position : position + count]))
+            position += count
+        if position < len(batches):
+            console.log(
+                "warn",
+                f"--sessions ended before the fixture: {len(batches) - position} "
+                "transaction(s) not run",
+            )
     if options.output_state:
-        _emit(out, ["connectorState", {"updated": state.state}])
+        _emit(out, ["connectorState", {"updated": run.state.state}])
     return 0
 
 
-def _validated(catalog: Catalog, task: MaterializationDef, driver: Driver) -> MaterializationSpec:
-    spec_response = driver.unary(
-        materialize.Response,
-        "spec",
-        {"connectorType": driver.connector_type, "config": driver.config},
-        "spec",
-    ).spec
-    check_spec(task, spec_response, driver.config)
-    request = validate_request(task, catalog, driver.config, driver.connector_type)
-    validated = driver.unary(
-        materialize.Response, "validate", request.to_wire(), "validated"
-    ).validated
-    check_validated(request, validated)
-    return materialization_spec(task, request, validated)
+class _Sessions:
+    """The sessions of one preview, carrying connector state and stored keys between them."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        spec: MaterializationSpec,
+        options: PreviewOptions,
+        out: BinaryIO,
+        console: Console,
+    ) -> None:
+        self.driver = driver
+        self.spec = spec
+        self.options = options
+        self.out = out
+        self.console = console
+        self.version = spec_version(spec)
+        self.state = StateStore(options.initial_state)
+        self.stored: list[set[bytes]] = [set() for _ in spec.bindings]
+
+    def session(self, number: int, transactions: Iterator[Transaction]) -> None:
+        """Apply, Open, then each transaction as `transactions` yields it."""
+        _apply(self.driver, self.spec, self.version, number > 1, self.options, self.out, self.state)
+        committed_count = 0
+        with self.driver.start(materialize.Response) as proc:
+            session = MaterializeSession(proc, self.spec)
+            for update in session.open(self.version, self.state.state):
+                self.state.apply(update)
+            for txn in transactions:
+                self._commit(session.transaction(_route(self.spec, txn), self.stored))
+                committed_count += 1
+            for update in session.close():
+                self.state.apply(update)
+            code = proc.wait(timeout=STOP_GRACE_SECONDS)
+            if code != 0:
+                raise proc.failure("the materialize session")
+        self.console.log("info", f"session {number} committed {committed_count} transaction(s)")
+
+    def _commit(self, committed: Committed) -> None:
+        before = None
+        if len(committed.states) > 1:
+            before = orjson.loads(orjson.dumps(self.state.state))
+        for update in committed.states:
+            self.state.apply(update)
+        if self.options.output_state and committed.states:
+            _emit(self.out, ["connectorState", combine_updates(before, committed.states)])
 
 
 def _apply(

@@ -1,43 +1,107 @@
-"""`flow-sdk raw spec | discover | validate`: one unary request each, like `flowctl raw`."""
+"""`flow-sdk raw spec | discover | validate`: one unary request each, like `flowctl raw`.
+
+`spec` and `validate` address every kind of task by `--name` (as flowctl's `preview` does;
+`--capture` still names a capture): a capture, a materialization or a derivation. A catalog
+with several tasks needs the name, and the error lists them. `validate` checks the catalog
+against Flow's rules first, then prints one line per binding (per transform for a
+derivation): a capture's resource paths and state keys, a materialization's constraints.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from flow_sdk.protocol import capture
-from flow_sdk.protocol.flow import Spec
+from flow_sdk.protocol import capture, derive, materialize
+from flow_sdk.protocol.flow import MaterializationSpec, Spec
 from flow_sdk.runtime.capture_build import (
     capture_spec,
     check_against_spec,
     check_validated,
     validate_request,
 )
-from flow_sdk.runtime.catalog import CaptureDef, Catalog, load_catalog
+from flow_sdk.runtime.catalog import CaptureDef, Catalog, MaterializationDef, load_catalog
+from flow_sdk.runtime.catalog_rules import check_catalog
+from flow_sdk.runtime.derive_catalog import DerivationDef, derivations
 from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.errors import CatalogError
 from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.materialize_build import (
+    check_spec as check_materialize_spec,
+)
+from flow_sdk.runtime.materialize_build import (
+    check_validated as check_materialize_validated,
+)
+from flow_sdk.runtime.materialize_build import (
+    materialization_spec,
+)
+from flow_sdk.runtime.materialize_build import (
+    validate_request as materialize_validate_request,
+)
+
+Task = CaptureDef | MaterializationDef | DerivationDef
+RESPONSES: dict[type, Any] = {
+    CaptureDef: capture.Response,
+    MaterializationDef: materialize.Response,
+    DerivationDef: derive.Response,
+}
 
 
-def _capture(source: str | Path, name: str | None) -> tuple[Catalog, CaptureDef]:
-    catalog = load_catalog(source)
-    return catalog, catalog.capture(name)
+def kind_of(task: Task) -> str:
+    if isinstance(task, CaptureDef):
+        return "capture"
+    return "materialization" if isinstance(task, MaterializationDef) else "derivation"
+
+
+def select_task(catalog: Catalog, name: str | None, capture_name: str | None = None) -> Task:
+    """The task `--name` names (any kind), or the capture `--capture` names, or the only
+    task of the catalog; with several tasks and no name, a sentence listing them."""
+    if name is not None and capture_name is not None:
+        raise CatalogError("give either --name or --capture, not both")
+    if capture_name is not None:
+        return catalog.capture(capture_name)
+    tasks: dict[str, Task] = {
+        **catalog.captures,
+        **catalog.materializations,
+        **derivations(catalog),
+    }
+    listing = ", ".join(f"{kind_of(t)} {n}" for n, t in sorted(tasks.items())) or "none"
+    if name is not None:
+        if name not in tasks:
+            raise CatalogError(f"{catalog.root} has no task named {name!r} (it has: {listing})")
+        return tasks[name]
+    if len(tasks) == 1:
+        return next(iter(tasks.values()))
+    if not tasks:
+        raise CatalogError(f"{catalog.root} (with its imports) defines no task")
+    raise CatalogError(
+        f"{catalog.root} defines {len(tasks)} tasks ({listing}); choose one with --name"
+    )
 
 
 def raw_spec(
-    source: str | Path, name: str | None, console: Console, network: str = "bridge"
+    source: str | Path,
+    name: str | None,
+    console: Console,
+    network: str = "bridge",
+    capture_name: str | None = None,
 ) -> Spec:
-    """The capture connector's Spec, asked with its (unsealed) endpoint config."""
-    _, task = _capture(source, name)
-    driver = Driver(task, console, network)
+    """The task connector's Spec, asked with its (unsealed) endpoint config."""
+    task = select_task(load_catalog(source), name, capture_name)
+    return _spec(task, Driver(task, console, network))  # type: ignore[arg-type]  # has name, endpoint, log_level
+
+
+def _spec(task: Task, driver: Driver) -> Spec:
     payload = {"connectorType": driver.connector_type, "config": driver.config}
-    return driver.unary(capture.Response, "spec", payload, "spec").spec
+    return driver.unary(RESPONSES[type(task)], "spec", payload, "spec").spec
 
 
 def raw_discover(
     source: str | Path, name: str | None, console: Console, network: str = "bridge"
 ) -> tuple[Catalog, CaptureDef, capture.Discovered]:
     """The capture connector's Discovered response."""
-    catalog, task = _capture(source, name)
+    catalog = load_catalog(source)
+    task = catalog.capture(name)
     driver = Driver(task, console, network)
     request = capture.Discover(
         name=task.name, connectorType=driver.connector_type, config=driver.config
@@ -52,12 +116,7 @@ def validated_capture(
     """Spec (to check config and resources against the connector's schemas), then Validate.
 
     Returns the request, the checked response and the CaptureSpec built from them."""
-    spec = driver.unary(
-        capture.Response,
-        "spec",
-        {"connectorType": driver.connector_type, "config": driver.config},
-        "spec",
-    ).spec
+    spec = _spec(task, driver)
     check_against_spec(task, spec, driver.config)
     request = validate_request(task, catalog, driver.config, driver.connector_type)
     validated = driver.unary(capture.Response, "validate", request.to_wire(), "validated").validated
@@ -65,19 +124,61 @@ def validated_capture(
     return request, validated, capture_spec(task, request, validated)
 
 
+def validated_materialization(
+    catalog: Catalog, task: MaterializationDef, driver: Driver
+) -> tuple[materialize.Validate, materialize.Validated, MaterializationSpec]:
+    """Spec (the resource name annotation, config and resources checked), then Validate;
+    the request, the checked response and the MaterializationSpec built from them."""
+    check_materialize_spec(task, _spec(task, driver), driver.config)
+    request = materialize_validate_request(task, catalog, driver.config, driver.connector_type)
+    response = driver.unary(materialize.Response, "validate", request.to_wire(), "validated")
+    check_materialize_validated(request, response.validated)
+    return request, response.validated, materialization_spec(task, request, response.validated)
+
+
 def raw_validate(
-    source: str | Path, name: str | None, console: Console, network: str = "bridge"
+    source: str | Path,
+    name: str | None,
+    console: Console,
+    network: str = "bridge",
+    capture_name: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Each enabled binding's collection, resource path and stateKey, after Validate."""
-    catalog, task = _capture(source, name)
-    driver = Driver(task, console, network)
-    _, _, spec = validated_capture(catalog, task, driver)
+    """Flow's catalog rules, then the task's Validate: one line per binding (or transform)."""
+    catalog = load_catalog(source)
+    task = select_task(catalog, name, capture_name)
+    check_catalog(catalog)
+    driver = Driver(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
+    if isinstance(task, CaptureDef):
+        _, _, spec = validated_capture(catalog, task, driver)
+        return [
+            {
+                "binding": i,
+                "collection": b.collection.name,
+                "resourcePath": b.resourcePath,
+                "stateKey": b.stateKey,
+            }
+            for i, b in enumerate(spec.bindings)
+        ]
+    if isinstance(task, MaterializationDef):
+        _, validated, mspec = validated_materialization(catalog, task, driver)
+        return [
+            {
+                "binding": i,
+                "collection": b.collection.name,
+                "resourcePath": b.resourcePath,
+                "stateKey": b.stateKey,
+                "deltaUpdates": b.deltaUpdates,
+                "constraints": {
+                    field: constraint.to_wire()
+                    for field, constraint in sorted(res.constraints.items())
+                },
+            }
+            for i, (b, res) in enumerate(zip(mspec.bindings, validated.bindings, strict=True))
+        ]
+    from flow_sdk.runtime.derive_preview import validated_derivation
+
+    validated_transforms = validated_derivation(catalog, task, driver).validated.transforms
     return [
-        {
-            "binding": i,
-            "collection": b.collection.name,
-            "resourcePath": b.resourcePath,
-            "stateKey": b.stateKey,
-        }
-        for i, b in enumerate(spec.bindings)
+        {"transform": i, "name": t.name, "source": t.source, "readOnly": v.readOnly}
+        for i, (t, v) in enumerate(zip(task.enabled_transforms, validated_transforms, strict=True))
     ]

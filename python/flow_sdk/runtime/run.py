@@ -1,9 +1,10 @@
 """`flow-sdk run --source FILE [--data-dir DIR]`: the local data plane.
 
-Every enabled capture of the catalog runs into local collection journals, then every enabled
-materialization stores what it has not read yet. Running it again continues where the last
-run committed (see `run_capture` and `run_materialize` for the commit protocol: a kill -9 at
-any point loses nothing and duplicates nothing a keyed destination would keep).
+The catalog is checked against Flow's rules first. Every enabled capture of the catalog
+runs into local collection journals, then every enabled materialization stores what it has
+not read yet. Running it again continues where the last run committed (see `run_capture`
+and `run_materialize` for the commit protocol: a kill -9 at any point loses nothing and
+duplicates nothing a keyed destination would keep).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from flow_sdk.runtime.capture_session import Transaction
 from flow_sdk.runtime.catalog import Catalog, load_catalog
+from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.errors import CatalogError
 from flow_sdk.runtime.journal import DataDir
@@ -132,6 +134,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     """Run every capture, then every materialization, of the catalog at `source`."""
     console = console or Console()
     catalog = load_catalog(source)
+    check_catalog(catalog)
     _check_single_writers(catalog)
     data = DataDir(options.data_dir.resolve())
     data.lock()

@@ -1,4 +1,6 @@
-"""Validating captured documents against their collection's write schema.
+"""Validating documents against their collection's write schema, as Flow's runtime does:
+with every `format` checked the way Flow checks it (`formats`), and no larger than Flow's
+document size limit.
 
 One validator per collection, built (and its schema checked) once per run. Every document
 goes through `jsonschema-rs` (compiled, ~0.6 µs a document); the pure-Python `jsonschema`
@@ -14,6 +16,21 @@ from jsonschema.exceptions import SchemaError, best_match
 
 from flow_sdk.protocol.flow import CollectionSpec
 from flow_sdk.runtime.errors import CatalogError
+from flow_sdk.runtime.formats import format_checker, rs_formats
+
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""Flow's document size limit: "Estuary allows documents up to 16 MB in size" (its
+collections documentation), taken as 16 MiB of serialized JSON."""
+
+
+def size_problem(size: int) -> str | None:
+    """Why a document of `size` serialized bytes is too large for Flow, or None."""
+    if size <= MAX_DOCUMENT_BYTES:
+        return None
+    return (
+        f"the document is {size} bytes of JSON, over Flow's limit of {MAX_DOCUMENT_BYTES} "
+        "bytes (Estuary allows documents up to 16 MB in size)"
+    )
 
 
 class SchemaValidators:
@@ -35,9 +52,11 @@ class SchemaValidators:
             raise CatalogError(
                 f"the schema of collection {collection.name!r} is not a valid JSON Schema: {exc.message}"
             ) from None
-        self._cache[collection.name] = cls(schema)
+        self._cache[collection.name] = cls(schema, format_checker=format_checker())
         try:
-            self._fast[collection.name] = jsonschema_rs.validator_for(schema)
+            self._fast[collection.name] = jsonschema_rs.validator_for(
+                schema, validate_formats=True, formats=rs_formats()
+            )
         except Exception:  # a schema only the Python library accepts: validate with it alone
             self._fast[collection.name] = self._cache[collection.name]
 
@@ -50,7 +69,11 @@ class SchemaValidators:
         if fast.is_valid(doc):
             return None
         error = best_match(self._cache[collection.name].iter_errors(doc))
-        if error is None:  # the libraries disagree (formats, say): the lenient one wins
-            return None
-        at = "/" + "/".join(str(p) for p in error.absolute_path)
-        return f"at {at}: {error.message}"
+        if error is not None:
+            at = "/" + "/".join(str(p) for p in error.absolute_path)
+            return f"at {at}: {error.message}"
+        # The libraries disagree: the stricter one (the one Flow agrees with) wins.
+        for rs_error in fast.iter_errors(doc):
+            at = "/" + "/".join(str(p) for p in rs_error.instance_path)
+            return f"at {at}: {rs_error.message}"
+        return None

@@ -191,15 +191,20 @@ def test_a_binding_to_an_undefined_collection_is_an_error(tmp_path: Path) -> Non
         validate_request(loaded.capture(None), loaded, {}, "LOCAL")
 
 
-def test_two_captures_without_capture_flag_via_cli(tmp_path: Path, cli) -> None:
+def test_two_captures_without_a_name_via_cli(tmp_path: Path, cli) -> None:
     path = write(
         tmp_path / "flow.yaml",
         {"collections": COLLECTIONS, "captures": {"acmeCo/a": capture(), "acmeCo/b": capture()}},
     )
     result = cli("raw", "spec", "--source", str(path))
     assert result.code == 1
-    assert result.last_error.endswith("choose one with --capture")
+    assert result.last_error == (
+        f"flow-sdk: error: {path} defines 2 tasks (capture acmeCo/a, capture acmeCo/b); "
+        "choose one with --name"
+    )
     assert "Traceback" not in result.stderr
+    discover = cli("raw", "discover", "--source", str(path))
+    assert discover.last_error.endswith("choose one with --capture"), "discover is captures-only"
 
 
 @pytest.mark.skipif(docker_available(), reason="a Docker engine answers here")

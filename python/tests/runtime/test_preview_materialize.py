@@ -170,7 +170,8 @@ def test_fixture_naming_an_unknown_collection(tmp_path: Path) -> None:
     (tmp_path / "fixture.json").write_text(json.dumps([[["acmeCo/other", {"id": 1}]]]))
     proc = preview(catalog)
     assert proc.returncode != 0
-    assert (
-        "names collection 'acmeCo/other', which no binding of the materialization reads"
-        in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"flow-sdk: error: --fixture {tmp_path / 'fixture.json'}: transaction 0, document 0 "
+        "names collection 'acmeCo/other', which no binding of materialization 'acmeCo/sink' "
+        "reads (it reads: acmeCo/users)"
     )
