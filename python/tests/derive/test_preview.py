@@ -16,7 +16,7 @@ CATALOG = "python/examples/balances.flow.yaml"
 FIXTURE = "python/examples/balances.fixture.json"
 
 
-def preview(*args: str) -> subprocess.CompletedProcess[bytes]:
+def preview(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [
             sys.executable,
@@ -29,6 +29,7 @@ def preview(*args: str) -> subprocess.CompletedProcess[bytes]:
             "acmeCo/balances",
             *args,
         ],
+        input=stdin,
         capture_output=True,
         cwd=ROOT,
         env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
@@ -48,6 +49,24 @@ def test_fixture_transactions_publish_reduced_documents_and_state() -> None:
         "mergePatch": True,
     }
     assert states[-1] == {"updated": {"balances": {"alice": -8.5, "bob": 6, "carol": 2.5}}}
+
+
+def test_json_lines_fixtures_from_a_file_or_stdin_match_the_legacy_form(tmp_path: Path) -> None:
+    legacy = preview("--fixture", FIXTURE, "--output-state")
+    assert legacy.returncode == 0, legacy.stderr.decode()[-2000:]
+    transactions = json.loads((ROOT / FIXTURE).read_text())
+    lines = "".join(
+        "".join(json.dumps(pair) + "\n" for pair in txn) + '{"commit": true}\n'
+        for txn in transactions
+    )
+    fixture = tmp_path / "balances.fixture.jsonl"
+    fixture.write_text(lines)
+    from_file = preview("--fixture", str(fixture), "--output-state")
+    assert from_file.returncode == 0, from_file.stderr.decode()[-2000:]
+    assert from_file.stdout == legacy.stdout
+    from_stdin = preview("--fixture", "-", "--output-state", stdin=lines.encode())
+    assert from_stdin.returncode == 0, from_stdin.stderr.decode()[-2000:]
+    assert from_stdin.stdout == legacy.stdout
 
 
 def test_resume_from_initial_state(tmp_path: Path) -> None:
