@@ -2,7 +2,9 @@
 
 `SCRIPTED_MODE` (set through the catalog's `env`) picks the behaviour: a rule of the
 strict runtime to break, or a well-behaved script (`acks`, `reduce`, `sessions`, `stream`,
-`idle`) for session tests. Stdlib only, so it starts fast."""
+`idle`) for session tests; `naive-date-time` captures a timestamp without an offset, and
+`discover-names` discovers a stream whose recommended name is not a catalog name. Stdlib
+only, so it starts fast."""
 
 from __future__ import annotations
 
@@ -19,6 +21,21 @@ SPEC = {
     "documentationUrl": "https://example.com/scripted",
     "resourcePathPointers": ["/name"],
 }
+
+
+DISCOVERED = [
+    {
+        "recommendedName": "some greetings!",
+        "resourceConfig": {"name": "greetings"},
+        "documentSchema": {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}},
+            "required": ["id"],
+        },
+        "key": ["/id"],
+        "resourcePath": ["greetings"],
+    }
+]
 
 
 def send(message: object) -> None:
@@ -100,6 +117,8 @@ def session(open_: dict, lines) -> None:  # noqa: ANN001
         "no-unknown-keys": ['{"captured":{"binding":0,"doc":{"id":1},"extra":true}}'],
         "binding-index": [{"captured": {"binding": 5, "doc": {"id": 1}}}],
         "session-response": [{"discovered": {"bindings": []}}],
+        "document-size": [doc(1, v="x" * (16 * 1024 * 1024)), checkpoint({})],
+        "naive-date-time": [doc(1, v="2024-01-02T03:04:05"), checkpoint({})],
     }
     if MODE in broken:
         for message in broken[MODE]:
@@ -151,7 +170,7 @@ def main() -> None:
         if "spec" in request:
             answer_spec(request)
         elif "discover" in request:
-            send({"discovered": {"bindings": []}})
+            send({"discovered": {"bindings": DISCOVERED if MODE == "discover-names" else []}})
         elif "validate" in request:
             answer_validate(request["validate"])
         elif "apply" in request:

@@ -48,6 +48,7 @@ RULES = {
     "document-object": '"doc": [1, 2]',
     "document-key": '"no id"',
     "document-schema": '"not-a-number"',
+    "document-size": '"v": "xxxxxxxxxxxxxxxx',
     "eof-within-checkpoint": None,
     "no-unknown-keys": '"extra":true',
     "binding-index": '"binding": 5',
@@ -70,6 +71,34 @@ def test_each_rule_is_enforced_with_its_own_message(rule: str, scripted) -> None
         assert "offending line: " in message
         quoted = message.split("offending line: ", 1)[1]
         assert fragment.replace(" ", "") in quoted.replace(" ", "")
+
+
+def test_a_document_over_16_mb_names_flows_limit(scripted) -> None:
+    with pytest.raises(ProtocolViolation) as caught:
+        run_preview(scripted("document-size"))
+    size = len(b'{"id":1,"v":""}') + 16 * 1024 * 1024
+    assert caught.value.detail == (
+        f"binding 0 (acmeCo/things): the document is {size} bytes of JSON, over Flow's limit "
+        "of 16777216 bytes (Estuary allows documents up to 16 MB in size)"
+    )
+
+
+def test_a_naive_timestamp_is_not_a_date_time(scripted, yaml_edit) -> None:
+    catalog = scripted("naive-date-time")
+
+    def date_time(data: dict) -> None:
+        schema = data["collections"]["acmeCo/things"]["schema"]
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"  # format: annotation
+        schema["properties"]["v"]["format"] = "date-time"
+
+    yaml_edit(catalog, date_time)
+    with pytest.raises(ProtocolViolation) as caught:
+        run_preview(catalog)
+    assert caught.value.rule == "document-schema"
+    assert caught.value.detail == (
+        "a document of binding 0 is invalid against the write schema of acmeCo/things: "
+        "at /v: '2024-01-02T03:04:05' is not a 'date-time'"
+    )
 
 
 def test_messages_differ_between_rules(scripted) -> None:
