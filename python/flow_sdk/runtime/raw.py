@@ -65,7 +65,9 @@ def select_task(catalog: Catalog, name: str | None, capture_name: str | None = N
         **catalog.materializations,
         **derivations(catalog),
     }
-    listing = ", ".join(f"{kind_of(t)} {n}" for n, t in sorted(tasks.items())) or "none"
+    order = ("capture", "materialization", "derivation")
+    ranked = sorted(tasks.items(), key=lambda item: (order.index(kind_of(item[1])), item[0]))
+    listing = ", ".join(f"{kind_of(t)} {n}" for n, t in ranked) or "none"
     if name is not None:
         if name not in tasks:
             raise CatalogError(f"{catalog.root} has no task named {name!r} (it has: {listing})")
