@@ -17,6 +17,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from flow_sdk.protocol.flow import CollectionSpec
 from flow_sdk.runtime.errors import CatalogError
 from flow_sdk.runtime.formats import format_checker, rs_formats
+from flow_sdk.runtime.shape import subschemas
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 """Flow's document size limit: "Estuary allows documents up to 16 MB in size" (its
@@ -31,6 +32,13 @@ def size_problem(size: int) -> str | None:
         f"the document is {size} bytes of JSON, over Flow's limit of {MAX_DOCUMENT_BYTES} "
         "bytes (Estuary allows documents up to 16 MB in size)"
     )
+
+
+def _used(formats: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """The custom format checks a schema uses: jsonschema-rs is slower with any registered,
+    used or not."""
+    used = {sub.get("format") for _, sub in subschemas(schema)}
+    return {name: check for name, check in formats.items() if name in used}
 
 
 class SchemaValidators:
@@ -55,7 +63,7 @@ class SchemaValidators:
         self._cache[collection.name] = cls(schema, format_checker=format_checker())
         try:
             self._fast[collection.name] = jsonschema_rs.validator_for(
-                schema, validate_formats=True, formats=rs_formats()
+                schema, validate_formats=True, formats=_used(rs_formats(), schema) or None
             )
         except Exception:  # a schema only the Python library accepts: validate with it alone
             self._fast[collection.name] = self._cache[collection.name]
