@@ -2,8 +2,8 @@
 it may take, whether it must, may or cannot exist, and its reduction strategy.
 
 The catalog rules (`catalog_rules`) judge keys and projections by these inferences, as Flow's
-`doc::Shape` does: `allOf` and `$ref` intersect, `anyOf`/`oneOf` and `if`/`then`/`else`
-union, and a property the schema never mentions is *implicit* (allowed, but unknown).
+`doc::Shape` does: `intersect` is `allOf`, `union` is `anyOf`, and a property the schema
+never mentions is *implicit* (allowed, but unknown). `shape_inference` builds shapes.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Shape:
             required, shape = self.properties[name]
             return shape, Exists.MUST if self.types == OBJECT and required else Exists.MAY
         for pattern, shape in self.patterns:
-            if _matches(pattern, name):
+            if matches(pattern, name):
                 return shape, Exists.MAY
         if self.additional is not None:
             return self.additional, Exists.MAY
@@ -143,7 +143,7 @@ class Shape:
     def _imputed(self, name: str) -> Shape | None:
         """What the patterns or additionalProperties say of a property not named here."""
         for pattern, sub in self.patterns:
-            if _matches(pattern, name):
+            if matches(pattern, name):
                 return sub
         return self.additional
 
@@ -181,7 +181,8 @@ def _index(token: str) -> int | None:
     return None
 
 
-def _matches(pattern: str, name: str) -> bool:
+def matches(pattern: str, name: str) -> bool:
+    """Whether a JSON Schema `pattern` (unanchored) matches `name`; a bad regex never does."""
     try:
         return re.search(pattern, name) is not None
     except re.error:
@@ -203,7 +204,7 @@ def value_types(value: Any) -> int:
     return ARRAY if isinstance(value, list) else OBJECT
 
 
-def _narrow(shape: Shape) -> Shape:
+def narrow(shape: Shape) -> Shape:
     """Enum variants restrict the types, and the types the variants."""
     if shape.enum is not None:
         shape.enum = [v for v in shape.enum if value_types(v) & shape.types]
@@ -260,7 +261,7 @@ def intersect(a: Shape, b: Shape) -> Shape:
             or a.additional_items
             or b.additional_items
         )
-    return _narrow(out)
+    return narrow(out)
 
 
 def union(a: Shape, b: Shape) -> Shape:
@@ -327,158 +328,3 @@ def union(a: Shape, b: Shape) -> Shape:
 
 def _both(a: Shape | None, b: Shape | None, op: Any) -> Shape | None:
     return op(a, b) if a is not None and b is not None else None
-
-
-class Inference:
-    """Infers shapes of one schema document, resolving its local `$ref`s."""
-
-    def __init__(self, root: Any, refs: dict[str, Any] | None = None) -> None:
-        self.root = root
-        self.refs = refs or {}
-        """Schemas of absolute `$ref`s (e.g. `flow://write-schema`)."""
-        self._visiting: list[str] = []
-
-    def shape(self, schema: Any | None = None) -> Shape:
-        return self._infer(self.root if schema is None else schema)
-
-    def _infer(self, schema: Any) -> Shape:
-        if schema is False:
-            return Shape(types=INVALID)
-        if not isinstance(schema, dict):
-            return Shape()
-        shape = Shape()
-        kind = schema.get("type")
-        if isinstance(kind, str):
-            kind = [kind]
-        if isinstance(kind, list):
-            shape.types = INVALID
-            for name in kind:
-                shape.types |= TYPE_NAMES.get(name, INVALID) if isinstance(name, str) else 0
-        if "const" in schema:
-            shape.enum = [schema["const"]]
-        elif isinstance(schema.get("enum"), list):
-            shape.enum = list(schema["enum"])
-        reduce = schema.get("reduce")
-        if isinstance(reduce, dict) and reduce.get("strategy"):
-            shape.reduction = str(reduce["strategy"])
-        self._object(schema, shape)
-        self._array(schema, shape)
-        shape = _narrow(shape)
-        if isinstance(schema.get("$ref"), str):
-            shape = intersect(shape, self._ref(schema["$ref"]))
-        for sub in schema.get("allOf") or []:
-            shape = intersect(shape, self._infer(sub))
-        for keyword in ("oneOf", "anyOf"):
-            branches = [self._infer(sub) for sub in schema.get(keyword) or []]
-            if branches:
-                merged = branches[0]
-                for branch in branches[1:]:
-                    merged = union(merged, branch)
-                shape = intersect(shape, merged)
-        if "if" in schema and "then" in schema and "else" in schema:
-            shape = intersect(
-                shape, union(self._infer(schema["then"]), self._infer(schema["else"]))
-            )
-        if shape.additional is None and "unevaluatedProperties" in schema:
-            shape.additional = self._infer(schema["unevaluatedProperties"])
-        if shape.additional_items is None and "unevaluatedItems" in schema:
-            shape.additional_items = self._infer(schema["unevaluatedItems"])
-        return shape
-
-    def _object(self, schema: dict[str, Any], shape: Shape) -> None:
-        required = schema.get("required")
-        required = set(required) if isinstance(required, list) else set()
-        for name, sub in (schema.get("properties") or {}).items():
-            shape.properties[name] = (name in required, self._infer(sub))
-        for name in sorted(required - set(shape.properties)):
-            if isinstance(name, str):
-                shape.properties[name] = (True, Shape())
-        for regex, sub in (schema.get("patternProperties") or {}).items():
-            shape.patterns.append((regex, self._infer(sub)))
-        if "additionalProperties" in schema:
-            shape.additional = self._infer(schema["additionalProperties"])
-        for name, (req, sub) in list(shape.properties.items()):
-            for regex, pattern_shape in shape.patterns:
-                if _matches(regex, name):
-                    sub = intersect(sub, pattern_shape)
-            shape.properties[name] = (req, sub)
-
-    def _array(self, schema: dict[str, Any], shape: Shape) -> None:
-        tuple_items = schema.get("prefixItems")
-        items = schema.get("items")
-        if isinstance(items, list):
-            tuple_items, items = items, schema.get("additionalItems")
-        if isinstance(tuple_items, list):
-            shape.items = [self._infer(sub) for sub in tuple_items]
-        if items is not None:
-            shape.additional_items = self._infer(items)
-        elif "additionalItems" in schema and tuple_items is not None:
-            shape.additional_items = self._infer(schema["additionalItems"])
-        if isinstance(schema.get("minItems"), int):
-            shape.min_items = schema["minItems"]
-        if isinstance(schema.get("maxItems"), int):
-            shape.max_items = schema["maxItems"]
-
-    def _ref(self, ref: str) -> Shape:
-        if ref in self._visiting:
-            return Shape()  # a recursive schema: don't expand it again
-        target = self._resolve(ref)
-        if target is None:
-            return Shape()
-        self._visiting.append(ref)
-        try:
-            return self._infer(target)
-        finally:
-            self._visiting.pop()
-
-    def _resolve(self, ref: str) -> Any:
-        if ref in self.refs:
-            return self.refs[ref]
-        if not ref.startswith("#"):
-            return None
-        node = self.root
-        for token in pointer_tokens(ref[1:]):
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return None
-        return node
-
-
-SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-SUBSCHEMAS = (
-    "additionalProperties",
-    "unevaluatedProperties",
-    "additionalItems",
-    "unevaluatedItems",
-    "contains",
-    "propertyNames",
-    "not",
-    "if",
-    "then",
-    "else",
-)
-
-
-def subschemas(schema: Any, at: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every (sub)schema object of a schema document, with its JSON pointer."""
-    if not isinstance(schema, dict):
-        return
-    yield at, schema
-    for keyword in SUBSCHEMA_MAPS:
-        for name, sub in (schema.get(keyword) or {}).items():
-            yield from subschemas(sub, f"{at}/{keyword}/{escape(name)}")
-    for keyword in SUBSCHEMA_LISTS:
-        for i, sub in enumerate(schema.get(keyword) or []):
-            yield from subschemas(sub, f"{at}/{keyword}/{i}")
-    items = schema.get("items")
-    if isinstance(items, list):
-        for i, sub in enumerate(items):
-            yield from subschemas(sub, f"{at}/items/{i}")
-    else:
-        yield from subschemas(items, f"{at}/items")
-    for keyword in SUBSCHEMAS:
-        yield from subschemas(schema.get(keyword), f"{at}/{keyword}")
