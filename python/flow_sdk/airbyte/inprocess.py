@@ -86,12 +86,19 @@ class InProcessSource:
         )
         record = loop.record
         message = loop.message
-        for msg in messages:
-            rec = msg.record
-            if rec is not None:
-                record(rec.namespace, rec.stream, rec.data)
-            else:
-                message(to_plain(msg))
+        try:
+            for msg in messages:
+                rec = msg.record
+                if rec is not None:
+                    record(rec.namespace, rec.stream, rec.data)
+                else:
+                    message(to_plain(msg))
+        finally:
+            # Unwind the source now, not when the generator is collected: what it logs
+            # while it shuts down must come before the session's last words.
+            close = getattr(messages, "close", None)
+            if close is not None:
+                close()
 
 
 class _Models:

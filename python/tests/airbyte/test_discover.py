@@ -61,9 +61,13 @@ def test_discovered_bindings() -> None:
     assert users["documentSchema"]["properties"]["_meta"]["required"] == ["row_id"]
     assert events["resourceConfig"] == {"stream": "events", "syncMode": "full_refresh"}
     assert events["key"] == ["/_meta/row_id"]
+    # The source's own `_meta` moves aside: Flow owns `_meta`.
+    assert events["documentSchema"]["properties"]["_source_meta"] == {
+        "type": "object",
+        "properties": {"src": {"type": "string"}},
+    }
     assert events["documentSchema"]["properties"]["_meta"]["properties"] == {
-        "src": {"type": "string"},
-        "row_id": {"type": "integer"},
+        "row_id": {"type": "integer"}
     }
     assert orders["resourceConfig"] == {
         "stream": "orders",

@@ -1,0 +1,8 @@
+"""The fidelity tests' helpers (`value_cases.py`, `value_connectors.py`) live beside them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
