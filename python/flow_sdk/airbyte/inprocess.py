@@ -7,6 +7,7 @@ the message objects. airbyte-cdk is imported only here, and only when a method r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -93,12 +94,13 @@ class InProcessSource:
                     record(rec.namespace, rec.stream, rec.data)
                 else:
                     message(to_plain(msg))
-        finally:
-            # Unwind the source now, not when the generator is collected: what it logs
-            # while it shuts down must come before the session's last words.
-            close = getattr(messages, "close", None)
-            if close is not None:
-                close()
+        except BaseException:
+            # Close the source's read now, while the error is on its way: left to the
+            # garbage collector, its cleanup would log after the error's line, which must
+            # stay the last one. Its own failure to close would only hide that error.
+            with contextlib.suppress(Exception):
+                messages.close()
+            raise
 
 
 class _Models:

@@ -1,9 +1,10 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
-RECORD → `captured` with `_meta.row_id` from the binding's counter (the document is the
-source's own dict, changed in place, never copied); STATE → a checkpoint patching only the
-bindings it changed; LOG / TRACE / CONTROL → logs. When the runtime closes stdin, the loop
-stops at the next message: the Emitter closes the open group and raises `SessionStopped`.
+RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
+binding's counter (the document is the source's own dict, changed in place, never copied);
+STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
+When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
+open group and raises `SessionStopped`.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class ReadLoop:
 
     def _stream_status(self, status: Mapping[str, Any]) -> None:
         desc = status.get("stream_descriptor") or {}
-        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""))
+        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""), "a stream status")
         if b is None:
             return
         self._last = b
@@ -129,8 +130,8 @@ class ReadLoop:
     def reading(self) -> str:
         """What the source was last busy with, for an error."""
         if self._last is not None:
-            return f"stream {self._last.stream!r}"
-        names = [repr(b.stream) for b in self.state.bindings]
+            return f"stream {self._last.label!r}"
+        names = [repr(b.label) for b in self.state.bindings]
         which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
         return f"{which} (before any record or stream status arrived)"
 
@@ -142,7 +143,7 @@ class ReadLoop:
 
     def describe_failure(self) -> str:
         """What failed, naming the stream: the source's last error, else its last stream."""
-        last = self._last.stream if self._last is not None else None
+        last = self._last.label if self._last is not None else None
         return self.failure.describe(last)
 
     def failed(self, cause: BaseException) -> ConnectorError:
