@@ -17,7 +17,15 @@ from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_t
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.schema import SOURCE_META, move_source_meta
+from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
+
+_STATUS_WORDS = {
+    "STARTED": "is being read",
+    "RUNNING": "is being read",
+    "COMPLETE": "is complete",
+    "INCOMPLETE": "stopped incomplete",
+}
 
 
 class ReadLoop:
@@ -38,6 +46,7 @@ class ReadLoop:
         self._by_stream = state.by_stream
         self._captured = emit.captured
         self._moved_meta: set[str] = set()
+        self._statuses: dict[str, Any] = {}
         self._last: BindingState | None = None
         self._unbound: set[tuple[str | None, str]] = set()
         self.records = 0
@@ -109,8 +118,33 @@ class ReadLoop:
         if b is None:
             return
         self._last = b
-        if status.get("status") == "COMPLETE" and (patch := self.state.sweep_complete(b)):
+        kind = status.get("status")
+        self._report_status(b, kind, status.get("reasons") or [])
+        if kind == "COMPLETE" and (patch := self.state.sweep_complete(b)):
             self.emit.checkpoint(patch)
+
+    def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
+        """Flow's `connectorStatus` events (what the UI shows as the task's current doing),
+        on each change of a stream's STREAM_STATUS and on rate limits."""
+        label = b.label
+        total = len(self.state.bindings)
+        for reason in reasons:
+            if isinstance(reason, Mapping) and reason.get("type") == "RATE_LIMITED":
+                until = (reason.get("rate_limited") or {}).get("quota_reset")
+                when = f" until {until}" if until else ""
+                connector_status(self.log, f"Stream {label!r} is rate limited by the source{when}")
+        words = _STATUS_WORDS.get(kind)
+        if words is None or words == self._statuses.get(label):
+            return
+        self._statuses[label] = words
+        done = sum(1 for w in self._statuses.values() if w == _STATUS_WORDS["COMPLETE"])
+        if kind == "COMPLETE" and done == total:
+            connector_status(self.log, f"All {total} streams are complete")
+        else:
+            connector_status(
+                self.log,
+                f"Stream {label!r} {_STATUS_WORDS[kind]} ({done} of {total} streams complete)",
+            )
 
     def _record_of_unbound(self, namespace: str | None, stream: str) -> None:
         key = (namespace or None, stream)

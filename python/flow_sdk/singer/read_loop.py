@@ -21,6 +21,7 @@ import orjson
 
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.schema import SOURCE_META, move_source_meta
+from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
 from flow_sdk.singer.state import BindingState, SingerState
 
@@ -35,6 +36,7 @@ class SingerReadLoop:
         self._by_stream = state.by_stream
         self._captured = emit.captured
         self._moved_meta: set[str] = set()
+        self._started: set[str] = set()
         self._unbound: set[str] = set()
         self.last_stream: str | None = None
         self.messages = 0
@@ -90,6 +92,7 @@ class SingerReadLoop:
                 emit.checkpoint(patch or {})
         elif kind == "SCHEMA":
             self.log.debug("the tap described stream %r", msg.get("stream"))
+            self._stream_started(msg.get("stream"))
         elif kind == "ACTIVATE_VERSION":
             self.log.debug(
                 "the tap activated version %s of stream %r", msg.get("version"), msg.get("stream")
@@ -98,6 +101,16 @@ class SingerReadLoop:
             self.batch(msg)
         else:
             self.log.info("unexpected Singer message of type %r; ignored", kind)
+
+    def _stream_started(self, stream: Any) -> None:
+        """A `connectorStatus` event when the tap starts a bound stream (its SCHEMA)."""
+        if stream in self._by_stream and stream not in self._started:
+            self._started.add(stream)
+            connector_status(
+                self.log,
+                f"Reading stream {stream!r} ({len(self._started)} of "
+                f"{len(self.state.bindings)} streams started)",
+            )
 
     def batch(self, msg: Mapping[str, Any]) -> None:
         """A BATCH message: emit the records of each file of its manifest (JSON lines,
@@ -144,6 +157,7 @@ class SingerReadLoop:
     def finish(self) -> None:
         """The sync ended normally: the final checkpoint (completing FULL_TABLE sweeps)."""
         self.emit.checkpoint(self.state.end_of_sync())
+        connector_status(self.log, f"All {len(self.state.bindings)} streams are synced")
 
     def describe_failure(self) -> str:
         """What failed, naming the stream being read."""

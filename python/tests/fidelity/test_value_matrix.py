@@ -42,34 +42,40 @@ META = {"type": "object", "properties": {"row_id": {"type": "integer"}}, "requir
 # What a mode's own serializer does before the shim sees a value (`None`: the case is not
 # run in that mode). airbyte-cdk 7 writes records with orjson and falls back to json.dumps:
 # values neither can write crash the source; NaN it writes as null itself.
-CDK_CRASH = "the connector exited with code 1"
-MODE_OUTCOMES: dict[str, dict[str, dict[str, str | None] | None]] = {
+CDK_CRASH = "A record returned from the API failed to be serialized to JSON"
+CDK_CANNOT_WRITE = {
+    "decimal_precise",
+    "decimal_exponent",
+    "big_decimal_int",
+    "overflow",
+    "bytearray",
+    "memoryview",
+    "timedelta",
+    "time_aware",
+    "pandas_timestamp",
+    "pandas_nat",
+    "pandas_na",
+    "numpy_int",
+    "numpy_float",
+    "numpy_bool",
+    "numpy_array",
+    "set",
+    "unknown_type",
+    "key_collision",
+    "too_deep",
+}
+"""Values airbyte-cdk 7 cannot serialize as a subprocess (it crashes, as `decimal` and
+`bytes` show); not run there, to keep the suite short."""
+MODE_OUTCOMES: dict[str, dict[str, dict[str, str | None]]] = {
     "airbyte-cdk": {
         "decimal": {"fails": CDK_CRASH, "expect": None},
-        "decimal_precise": {"fails": CDK_CRASH, "expect": None},
-        "decimal_exponent": {"fails": CDK_CRASH, "expect": None},
-        "big_decimal_int": {"fails": CDK_CRASH},
-        "overflow": {"fails": CDK_CRASH},
         "bytes": {"fails": CDK_CRASH, "expect": None},
-        "bytearray": {"fails": CDK_CRASH, "expect": None},
-        "memoryview": {"fails": CDK_CRASH, "expect": None},
-        "timedelta": {"fails": CDK_CRASH, "expect": None},
-        "time_aware": {"fails": CDK_CRASH, "expect": None},
-        "pandas_timestamp": {"fails": CDK_CRASH, "expect": None},
-        "pandas_nat": {"fails": CDK_CRASH, "expect": None},
-        "pandas_na": {"fails": CDK_CRASH, "expect": None},
-        "numpy_int": {"fails": CDK_CRASH, "expect": None},
-        "numpy_float": {"fails": CDK_CRASH, "expect": None},
-        "numpy_bool": {"fails": CDK_CRASH, "expect": None},
-        "numpy_array": {"fails": CDK_CRASH, "expect": None},
-        "set": {"fails": CDK_CRASH, "expect": None},
-        "unknown_type": {"fails": CDK_CRASH},
-        "key_collision": {"fails": CDK_CRASH},
-        "too_deep": {"fails": CDK_CRASH},
+        # the CDK's orjson writes non-finite floats as null itself: the shim cannot know
         "nan": {"expect": "null", "warns": None},
+        "infinity": {"expect": "null", "fails": None},
+        "minus_infinity": {"expect": "null", "fails": None},
     },
 }
-
 
 # singer-sdk conforms each record to its stream's schema before the shim sees it, in process
 # and as a subprocess alike: bytes → hex, naive datetimes → UTC, timedelta → a datetime
@@ -96,7 +102,7 @@ def outcome(case: Case, mode: str) -> dict[str, str | None] | None:
     has_form = case.value is not None if mode in PYTHON_MODES else case.literal is not None
     if case.name == "pandas_nat" or case.name == "pandas_na":
         has_form = mode in PYTHON_MODES
-    if not has_form:
+    if not has_form or (mode == "airbyte-cdk" and case.name in CDK_CANNOT_WRITE):
         return None
     result = case.outcome(mode)
     override = MODE_OUTCOMES.get(mode, {}).get(case.name)
