@@ -52,6 +52,12 @@ class MessageTooDeep(ProtocolViolation):
         )
 
 
+def _json_int(text: str) -> int | float:
+    """An integer as orjson and Flow's serde_json read it: beyond 64 bits, a float."""
+    value = int(text)
+    return value if -(1 << 63) <= value < (1 << 64) else float(value)
+
+
 def decode_strict(line: bytes) -> Any:
     """One JSON value from a line, rejecting duplicate object keys at any depth."""
     if not line.endswith(b"\n"):
@@ -74,7 +80,7 @@ def decode_strict(line: bytes) -> Any:
         except orjson.JSONEncodeError:  # parsed, but nested too deeply to encode again
             raise MessageTooDeep(line, data) from None
     try:
-        return json.loads(line, object_pairs_hook=_no_duplicates)
+        return json.loads(line, object_pairs_hook=_no_duplicates, parse_int=_json_int)
     except RecursionError:  # deeper than orjson parses, and too deep for `json`
         raise MessageTooDeep(line, None) from None
     except _DuplicateKey as dup:

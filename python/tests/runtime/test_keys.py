@@ -86,6 +86,17 @@ def test_capture_preview_reduces_and_orders_keys_as_flow(scripted, cli) -> None:
     assert result.stdout.splitlines() == text_lines(*expected)
 
 
+def test_an_integer_beyond_64_bits_reads_as_a_float_as_in_flow(scripted, cli) -> None:
+    docs = [{"id": 2**70, "v": "big"}, {"id": 2**64 - 1, "v": "u64"}]
+    catalog = scripted("docs", env={"SCRIPTED_DOCS": json.dumps(docs)}, schema=MIXED_SCHEMA)
+    result = cli("preview", "--source", str(catalog), "--sessions", "1")
+    assert result.code == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == text_lines(
+        ["acmeCo/things", {"id": 2**64 - 1, "v": "u64", "_meta": {"uuid": UUID}}],
+        ["acmeCo/things", {"id": float(2**70), "v": "big", "_meta": {"uuid": UUID}}],
+    )
+
+
 @pytest.mark.parametrize(("value", "described"), UNKEYABLE)
 def test_capture_preview_refuses_a_key_flow_cannot_key_on(scripted, cli, value, described) -> None:
     doc = {"id": value, "v": "x"}
