@@ -3,7 +3,7 @@ transactions from a fixture, as `flowctl preview` does, with the strictness of Â
 
 The fixture is a JSON array of transactions, each an array of `["<collection>", doc]`
 pairs. Each document goes to every binding sourcing its collection, reduced by key within
-its transaction (last write wins). `--sessions` splits the transactions into sessions; the
+its transaction (last write wins, keys compared as Flow compares them: `keys`). `--sessions` splits the transactions into sessions; the
 connector state is merged across transactions and sessions. stdout carries only state lines
 (`--output-state`) and the Apply description (`--output-apply`), as flowctl prints them.
 """
@@ -19,8 +19,10 @@ import orjson
 from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec
 from flow_sdk.runtime.catalog import Catalog, MaterializationDef
+from flow_sdk.runtime.depth import check_depth
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize_build import (
     check_spec,
@@ -29,15 +31,21 @@ from flow_sdk.runtime.materialize_build import (
     spec_version,
     validate_request,
 )
-from flow_sdk.runtime.materialize_session import UUID_PLACEHOLDER, MaterializeSession, key_of
+from flow_sdk.runtime.materialize_session import (
+    UUID_PLACEHOLDER,
+    MaterializeSession,
+    binding_keys,
+)
 from flow_sdk.runtime.preview import STOP_GRACE_SECONDS, PreviewOptions
 from flow_sdk.runtime.state import StateStore, combine_updates
 
 Fixture = list[list[tuple[str, dict[str, Any]]]]
 
 
-def load_fixture(path: str | Path, collections: set[str]) -> Fixture:
-    """The fixture's transactions; every pair names a collection some binding reads."""
+def load_fixture(path: str | Path, keys: dict[str, list[KeyExtractor]]) -> Fixture:
+    """The fixture's transactions; every pair names a collection some binding reads (`keys`:
+    the key of each binding, by the collection it reads) and has a key it can be stored by."""
+    collections = set(keys)
     try:
         data = orjson.loads(Path(path).read_bytes())
     except OSError as exc:
@@ -68,6 +76,13 @@ def load_fixture(path: str | Path, collections: set[str]) -> Fixture:
                     f"{path}: transaction {t}, item {d} names collection {pair[0]!r}, which no "
                     f"binding of the materialization reads (it reads: {', '.join(sorted(collections))})"
                 )
+            where = f"{path}: transaction {t}, item {d}"
+            check_depth(pair[1], f"{pair[0]} ({where})")
+            for extractor in keys[pair[0]]:
+                try:
+                    extractor.values(pair[1])
+                except KeyValueError as exc:
+                    raise RuntimeFailure(f"{where}: {exc}") from None
             pairs.append((pair[0], pair[1]))
         out.append(pairs)
     return out
@@ -91,10 +106,13 @@ def preview_materialization(
     console = console or Console()
     driver = Driver(task, console, options.network)
     spec = _validated(catalog, task, driver)
-    transactions = load_fixture(fixture, {b.collection.name for b in spec.bindings})
+    keys: dict[str, list[KeyExtractor]] = {}
+    for binding in spec.bindings:
+        keys.setdefault(binding.collection.name, []).append(binding_keys(binding))
+    transactions = load_fixture(fixture, keys)
     version = spec_version(spec)
     state = StateStore(options.initial_state)
-    stored: list[set[bytes]] = [set() for _ in spec.bindings]
+    stored: list[set[Key]] = [set() for _ in spec.bindings]
     sessions = list(options.sessions)
     position = 0
     for number, limit in enumerate(sessions, start=1):
@@ -175,7 +193,8 @@ def _route(
     """Each binding's documents of one transaction, reduced by key (last write wins)."""
     out: list[list[tuple[int, dict[str, Any]]]] = []
     for i, binding in enumerate(spec.bindings):
-        reduced: dict[bytes, tuple[int, dict[str, Any]]] = {}
+        keys = binding_keys(binding)
+        reduced: dict[Key, tuple[int, dict[str, Any]]] = {}
         for collection, doc in txn:
             if collection != binding.collection.name:
                 continue
@@ -183,7 +202,7 @@ def _route(
             meta = doc.setdefault("_meta", {})
             if isinstance(meta, dict):
                 meta.setdefault("uuid", UUID_PLACEHOLDER)
-            reduced[orjson.dumps(key_of(binding, doc))] = (i, doc)
+            reduced[keys.key(doc)] = (i, doc)
         out.append(list(reduced.values()))
     return out
 
