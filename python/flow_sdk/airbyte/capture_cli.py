@@ -46,6 +46,11 @@ def parser() -> argparse.ArgumentParser:
         help="ignore the checkpointed state and re-capture every binding from scratch "
         "(for state that cannot be understood)",
     )
+    p.add_argument(
+        "--sourced-schemas",
+        action="store_true",
+        help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
+    )
     return p
 
 
@@ -66,6 +71,7 @@ def main(argv: list[str]) -> None:
         oauth2=_oauth2(args.oauth2) if args.oauth2 else None,
         usesSchemaInference=not args.no_schema_inference,
         discard_state=True if args.discard_state else None,
+        sourced_schemas=args.sourced_schemas,
     )
     shim.main()
 

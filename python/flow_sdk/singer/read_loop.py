@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SOURCE_META, move_source_meta
+from flow_sdk.capture.schema import SOURCE_META, document_schema, move_source_meta
 from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
 from flow_sdk.singer.state import BindingState, SingerState
@@ -29,8 +29,17 @@ from flow_sdk.singer.state import BindingState, SingerState
 class SingerReadLoop:
     """One sync of the tap, translated onto `emit`."""
 
-    def __init__(self, emit: Emitter, state: SingerState, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        emit: Emitter,
+        state: SingerState,
+        log: logging.Logger,
+        sourced_schemas: bool = False,
+    ) -> None:
+        """`sourced_schemas`: tell Flow each SCHEMA message as the binding's sourced schema."""
         self.emit = emit
+        self.sourced_schemas = sourced_schemas
+        self._schemas: dict[str, Any] = {}
         self.state = state
         self.log = log
         self._by_stream = state.by_stream
@@ -93,6 +102,8 @@ class SingerReadLoop:
         elif kind == "SCHEMA":
             self.log.debug("the tap described stream %r", msg.get("stream"))
             self._stream_started(msg.get("stream"))
+            if self.sourced_schemas:
+                self._sourced_schema(msg.get("stream"), msg.get("schema"))
         elif kind == "ACTIVATE_VERSION":
             self.log.debug(
                 "the tap activated version %s of stream %r", msg.get("version"), msg.get("stream")
@@ -111,6 +122,16 @@ class SingerReadLoop:
                 f"Reading stream {stream!r} ({len(self._started)} of "
                 f"{len(self.state.bindings)} streams started)",
             )
+
+    def _sourced_schema(self, stream: Any, schema: Any) -> None:
+        """A SCHEMA that changed the stream's schema → `sourcedSchema`, then a checkpoint
+        (the protocol applies a sourced schema at the checkpoint that follows it)."""
+        b = self._by_stream.get(stream)
+        if b is None or not isinstance(schema, dict) or self._schemas.get(stream) == schema:
+            return
+        self._schemas[stream] = schema
+        self.emit.sourced_schema(b.index, document_schema(schema, schema_inference=False))
+        self.emit.checkpoint({})
 
     def batch(self, msg: Mapping[str, Any]) -> None:
         """A BATCH message: emit the records of each file of its manifest (JSON lines,

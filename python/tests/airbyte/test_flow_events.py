@@ -99,3 +99,14 @@ def test_airbyte_capture_takes_an_explicit_oauth2_spec(tmp_path: Path) -> None:
         run = run_connector(argv, [{"spec": {}}])
         assert run.code == 0, run.stderr[-2000:]
         assert run.responses[0]["spec"]["oauth2"]["provider"] == "acme"
+
+
+def test_sourced_schemas_at_open_when_asked() -> None:
+    argv = [*MODES["subprocess"][:3], "--sourced-schemas", "--", PYTHON, SOURCE]
+    run = run_connector(argv, [open_request({"count": 1}, [USERS, EVENTS])])
+    assert run.code == 0, run.stderr[-3000:]
+    variants = [next(iter(r)) for r in run.responses]
+    assert variants[:4] == ["opened", "sourcedSchema", "sourcedSchema", "checkpoint"]
+    users, events = run.of("sourcedSchema")
+    assert users["documentSchema"]["properties"]["updated_at"]["type"] == "integer"
+    assert events["binding"] == 1
