@@ -98,8 +98,13 @@ class Connector(BaseConnector):
 
         emitter._on_checkpoint = deliver_acks
         session.start()
-        self.open(open, emitter)
-        if not emitter.is_opened:
-            raise ProtocolError("the connector's `open` returned without emitting `opened`")
-        emitter.close()
-        deliver_acks()
+        try:
+            self.open(open, emitter)
+            if not emitter.is_opened:
+                raise ProtocolError("the connector's `open` returned without emitting `opened`")
+            emitter.close()
+            deliver_acks()
+        finally:
+            # However the session ends (stopped by the runtime, failed), the conversions it
+            # made are summed up before the process's last words.
+            emitter.conversions.summary()

@@ -147,7 +147,6 @@ class Emitter:
             self._buf += _EMPTY_CHECKPOINT
             self._commit_group()
         self._writer.flush()
-        self.conversions.summary()
 
     def __call__(self, response: Any) -> None:
         """Emit a whole response, as flow-sdk 0.1.x connectors do: a dict or a `Response`."""
