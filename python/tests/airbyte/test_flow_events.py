@@ -110,3 +110,16 @@ def test_sourced_schemas_at_open_when_asked() -> None:
     users, events = run.of("sourcedSchema")
     assert users["documentSchema"]["properties"]["updated_at"]["type"] == "integer"
     assert events["binding"] == 1
+
+
+def test_in_process_requests_get_the_cdk_entrypoint_s_surroundings() -> None:
+    """read_config migrations run, the configure() directory lives through the read, and the
+    request cache has a directory — as under airbyte-cdk's own entrypoint."""
+    argv = [PYTHON, str(Path(__file__).parent / "entrypoint_source.py")]
+    probe = binding("probe", "full_refresh")
+    run = run_connector(argv, [open_request({"legacy_token": "tok-1"}, [probe])])
+    assert run.code == 0, run.stderr[-3000:]
+    (doc,) = run.docs()
+    assert doc["token"] == "tok-1"
+    assert doc["persisted"] == "written by configure"
+    assert doc["cache_dir_exists"] is True
