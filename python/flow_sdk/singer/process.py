@@ -101,6 +101,10 @@ class SubprocessTap:
         """Run a sync of the streams `catalog` selects until each wrote a record (or the tap
         ended); records per stream. A failure is the user's to fix: a ValidateError."""
         wanted = {tap_stream_id(e) for e in catalog.get("streams") or []}
+
+        def dry_run() -> str:
+            return "in a dry run of stream " + ", ".join(repr(s) for s in sorted(wanted))
+
         records: dict[str, int] = {}
         run = self._process()
         args = [
@@ -111,7 +115,7 @@ class SubprocessTap:
         ]
         try:
             for line in run.start(args):
-                msg = decode_line(line, f"the Singer tap {self.name}", lambda: "in a dry run")
+                msg = decode_line(line, f"the Singer tap {self.name}", dry_run)
                 if msg is not None and message_type(msg) == "RECORD":
                     stream = msg.get("stream")
                     records[stream] = records.get(stream, 0) + 1

@@ -81,7 +81,7 @@ MODE_OUTCOMES: dict[str, dict[str, dict[str, str | None]]] = {
 # and as a subprocess alike: bytes → hex, naive datetimes → UTC, timedelta → a datetime
 # since the epoch, NaT → "NaT", non-finite numbers → null (without a word). The shim passes
 # what the tap wrote; it cannot see what the tap changed.
-SDK_CONFORMED = "the Singer tap failed: EmptySchemaTypeError"
+SDK_CONFORMED = "EmptySchemaTypeError: Could not detect type from empty type_dict"
 MODE_OUTCOMES["singer-flow"] = {
     "bytes": {"expect": '"00ff6162"'},
     "datetime_naive": {"expect": '"2024-01-02T03:04:05.123456+00:00"'},
