@@ -19,7 +19,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, escape_pointer_token
+from flow_sdk.capture.schema import (
+    ROW_ID_POINTER,
+    document_schema,
+    escape_pointer_token,
+    keyed,
+)
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.capture import Discovered, DiscoveredBinding, ValidatedBinding
 
@@ -98,12 +103,13 @@ def discovered(catalog: Mapping[str, Any], schema_inference: bool) -> Discovered
             resource["namespace"] = namespace
         if sync_mode == "incremental" and (cursor := stream.get("default_cursor_field")):
             resource["cursorField"] = list(cursor)
+        schema = document_schema(stream.get("json_schema"), schema_inference)
         bindings.append(
             DiscoveredBinding(
                 recommendedName=recommended,
                 resourceConfig=resource,
-                documentSchema=document_schema(stream.get("json_schema"), schema_inference),
-                key=key,
+                documentSchema=schema,
+                key=keyed(schema, key, f"stream {label!r}"),
                 resourcePath=resource_path(resource),
             )
         )

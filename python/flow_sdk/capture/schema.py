@@ -10,12 +10,15 @@ every record, never overwritten.
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 from flow_sdk.errors import ConnectorError
 
 ROW_ID_POINTER = "/_meta/row_id"
 """The key of a stream without a primary key: the document's position in its sweep."""
+
+log = logging.getLogger("flow")
 
 SOURCE_META = "_source_meta"
 """Where a source's own `_meta` field goes."""
@@ -95,3 +98,68 @@ def move_source_meta(data: dict[str, Any], where: str) -> None:
             "the source's fields"
         )
     data[SOURCE_META] = data.pop("_meta")
+
+
+_KEYABLE = frozenset(("boolean", "integer", "number", "string"))
+
+
+def _declared_types(node: Any) -> set[str] | None:
+    """The JSON types a property schema allows (None: it does not say)."""
+    if not isinstance(node, dict) or "type" not in node:
+        return None
+    declared = node["type"]
+    return {declared} if isinstance(declared, str) else set(declared or [])
+
+
+def _key_root(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
+    """Where a key's first field is declared: the schema, or its top-level `$ref` target."""
+    first = pointer[1:].split("/")[0].replace("~1", "/").replace("~0", "~")
+    if first in (schema.get("properties") or {}):
+        return schema
+    return _local_ref_target(schema) or schema
+
+
+def _key_problem(schema: dict[str, Any], pointer: str) -> str | None:
+    """Why Flow would refuse `pointer` as a key of `schema` (None: it is fine)."""
+    node: Any = _key_root(schema, pointer)
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        properties = node.get("properties") if isinstance(node, dict) else None
+        if not isinstance(properties, dict) or token not in properties:
+            return "is not declared in the stream's schema"
+        node = properties[token]
+    types = _declared_types(node)
+    if types is None:
+        return "has no declared type"
+    scalar = types - {"null"}
+    if len(scalar) != 1 or not scalar <= _KEYABLE:
+        return f"has type {sorted(types)}, and a Flow key must be one of boolean, integer, number or string"
+    return None
+
+
+def keyed(schema: dict[str, Any], key: list[str], where: str) -> list[str]:
+    """The collection key discovery writes for `key`, marking its fields required in
+    `schema` (in place: the source guarantees them, and many materializations need keys
+    present). A key Flow would refuse (undeclared, several types, not a scalar) is reported
+    and replaced by the row id, never written as is."""
+    if key == [ROW_ID_POINTER]:
+        return key
+    for pointer in key:
+        if (problem := _key_problem(schema, pointer)) is not None:
+            log.warning(
+                "%s: its primary key %s %s; the collection is keyed by the row id (%s) instead",
+                where,
+                pointer,
+                problem,
+                ROW_ID_POINTER,
+            )
+            return [ROW_ID_POINTER]
+    for pointer in key:
+        node = _key_root(schema, pointer)
+        for raw in pointer[1:].split("/"):
+            token = raw.replace("~1", "/").replace("~0", "~")
+            required = node.setdefault("required", [])
+            if token not in required:
+                required.append(token)
+            node = node["properties"][token]
+    return key

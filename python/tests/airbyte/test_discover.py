@@ -29,7 +29,12 @@ CATALOG = {
         {
             "name": "orders",
             "namespace": "shop",
-            "json_schema": {"type": "object"},
+            "json_schema": {
+                "type": "object",
+                "properties": {
+                    "order": {"type": "object", "properties": {"id/x~y": {"type": "string"}}}
+                },
+            },
             "supported_sync_modes": ["incremental"],
             "source_defined_primary_key": [["order", "id/x~y"]],
         },
@@ -76,6 +81,9 @@ def test_discovered_bindings() -> None:
         "namespace": "shop",
     }
     assert orders["key"] == ["/order/id~1x~0y"] and orders["resourcePath"] == ["shop", "orders"]
+    # key fields are required, at every level of a nested key
+    assert orders["documentSchema"]["required"] == ["order"]
+    assert orders["documentSchema"]["properties"]["order"]["required"] == ["id/x~y"]
     assert "namespace" not in users["resourceConfig"]
     assert original == CATALOG, "the source's catalog must not be mutated"
 

@@ -89,3 +89,42 @@ def test_a_top_level_ref_with_closed_properties_admits_the_shim_meta() -> None:
     assert validator.is_valid({"id": 1, "_meta": {"row_id": 0}})
     assert not validator.is_valid({"id": 1, "_meta": {}}), "row_id is still required"
     assert not validator.is_valid({"id": 1, "other": 2}), "the source's own rule still holds"
+
+
+def test_discovered_keys_are_required_and_keys_flow_would_refuse_become_the_row_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from flow_sdk.capture.schema import keyed
+
+    schema = document_schema(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": ["null", "integer"]},
+                "org": {"type": "object", "properties": {"id": {"type": "string"}}},
+                "mixed": {"type": ["integer", "string"]},
+                "blob": {"type": "object"},
+            },
+        },
+        schema_inference=False,
+    )
+    assert keyed(schema, ["/id", "/org/id"], "stream 's'") == ["/id", "/org/id"]
+    assert schema["required"] == ["id", "org"]
+    assert schema["properties"]["org"]["required"] == ["id"]
+    for pointer, why in [
+        ("/mixed", "has type ['integer', 'string']"),
+        ("/blob", "has type ['object']"),
+        ("/nope", "is not declared in the stream's schema"),
+    ]:
+        caplog.clear()
+        assert keyed(schema, [pointer], "stream 's'") == ["/_meta/row_id"]
+        assert f"stream 's': its primary key {pointer} {why}" in caplog.text
+    ref = document_schema(
+        {
+            "$ref": "#/definitions/R",
+            "definitions": {"R": {"type": "object", "properties": {"id": {"type": "integer"}}}},
+        },
+        schema_inference=False,
+    )
+    assert keyed(ref, ["/id"], "stream 'r'") == ["/id"]
+    assert ref["definitions"]["R"]["required"] == ["id"]
