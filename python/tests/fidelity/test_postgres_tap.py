@@ -31,6 +31,7 @@ from postgres_tap import (
     SCALARS,
     N,
     Number,
+    Session,
     exact,
     iso_duration,
     open_request,
@@ -197,20 +198,25 @@ def test_subprocess_through_flow_sdk_run_into_destination_kvdb(
 # ---- in process: flow-sdk's value rule ----
 
 
+@pytest.fixture(scope="module")
+def inprocess(tap_python: Path, tap_config) -> Session:
+    """One in-process session of scalars (binding 0), arrays (1) and nans (2)."""
+    streams = ["scalars", "arrays", "nans"]
+    return run_session(inprocess_shim(tap_python), open_request(tap_config, streams))
+
+
 @VALUE_RULE
-def test_inprocess_top_level_values_match_the_taps_own_json(tap_python: Path, tap_config) -> None:
+def test_inprocess_top_level_values_match_the_taps_own_json(inprocess: Session) -> None:
     """singer-sdk conformed these before the shim saw them, except Decimal, which the rule
     writes with its digits: the same JSON text as the tap writes itself."""
-    session = run_session(inprocess_shim(tap_python), open_request(tap_config, ["scalars"]))
-    assert session.code == 0, session.text[-3000:]
-    assert session.docs(0) == with_row_ids(SCALARS)
+    assert inprocess.code == 0, inprocess.text[-3000:]
+    assert inprocess.docs(0) == with_row_ids(SCALARS)
 
 
 @VALUE_RULE
-def test_inprocess_values_inside_arrays_follow_the_value_rule(tap_python: Path, tap_config) -> None:
-    session = run_session(inprocess_shim(tap_python), open_request(tap_config, ["arrays"]))
-    assert session.code == 0, session.text[-3000:]
-    (doc,) = session.docs(0)
+def test_inprocess_values_inside_arrays_follow_the_value_rule(inprocess: Session) -> None:
+    assert inprocess.code == 0, inprocess.text[-3000:]
+    (doc,) = inprocess.docs(1)
     spans = doc.pop("spans")
     assert doc == {
         "id": 1,
@@ -231,14 +237,13 @@ def test_inprocess_values_inside_arrays_follow_the_value_rule(tap_python: Path, 
 
 @VALUE_RULE
 def test_inprocess_nan_becomes_null_with_a_warning_naming_stream_and_field(
-    tap_python: Path, tap_config
+    inprocess: Session,
 ) -> None:
-    session = run_session(inprocess_shim(tap_python), open_request(tap_config, ["nans"]))
-    assert session.code == 0, session.text[-3000:]
-    assert session.docs(0) == with_row_ids([NANS])
-    warnings = [w for w in session.warnings() if "public-nans" in w]
+    assert inprocess.code == 0, inprocess.text[-3000:]
+    assert inprocess.docs(2) == with_row_ids([NANS])
+    warnings = [w for w in inprocess.warnings() if "public-nans" in w]
     for field in ("amounts", "ratios"):
-        assert any(field in w for w in warnings), (field, session.warnings())
+        assert any(field in w for w in warnings), (field, inprocess.warnings())
 
 
 @VALUE_RULE
