@@ -16,6 +16,7 @@ from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import flow_spec
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.capture.schema import source_schema
 from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
@@ -157,21 +158,6 @@ def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
             configured["cursor_field"] = list(rc["cursorField"])
         streams.append(configured)
     return {"streams": streams}
-
-
-def source_schema(write_schema: Any) -> dict[str, Any]:
-    """The collection's schema as the source knows it: without the `_meta` the shim adds
-    (airbyte-cdk warns about configured fields its stream does not declare)."""
-    if not isinstance(write_schema, Mapping):
-        return {"type": "object"}
-    properties = write_schema.get("properties")
-    if not isinstance(properties, Mapping) or "_meta" not in properties:
-        return dict(write_schema)
-    schema = dict(write_schema)
-    schema["properties"] = {k: v for k, v in properties.items() if k != "_meta"}
-    if isinstance(schema.get("required"), list):
-        schema["required"] = [k for k in schema["required"] if k != "_meta"]
-    return schema
 
 
 def _config(config: Any) -> dict[str, Any]:

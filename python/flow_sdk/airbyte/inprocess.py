@@ -7,6 +7,7 @@ the message objects. airbyte-cdk is imported only here, and only when a method r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -86,12 +87,20 @@ class InProcessSource:
         )
         record = loop.record
         message = loop.message
-        for msg in messages:
-            rec = msg.record
-            if rec is not None:
-                record(rec.namespace, rec.stream, rec.data)
-            else:
-                message(to_plain(msg))
+        try:
+            for msg in messages:
+                rec = msg.record
+                if rec is not None:
+                    record(rec.namespace, rec.stream, rec.data)
+                else:
+                    message(to_plain(msg))
+        except BaseException:
+            # Close the source's read now, while the error is on its way: left to the
+            # garbage collector, its cleanup would log after the error's line, which must
+            # stay the last one. Its own failure to close would only hide that error.
+            with contextlib.suppress(Exception):
+                messages.close()
+            raise
 
 
 class _Models:

@@ -1,9 +1,10 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
-RECORD → `captured` with `_meta.row_id` from the binding's counter (the document is the
-source's own dict, changed in place, never copied); STATE → a checkpoint patching only the
-bindings it changed; LOG / TRACE / CONTROL → logs. When the runtime closes stdin, the loop
-stops at the next message: the Emitter closes the open group and raises `SessionStopped`.
+RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
+binding's counter (the document is the source's own dict, changed in place, never copied);
+STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
+When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
+open group and raises `SessionStopped`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
+from flow_sdk.capture.schema import SOURCE_META, move_source_meta
 from flow_sdk.errors import ConnectorError, SessionStopped
 
 
@@ -35,6 +37,7 @@ class ReadLoop:
         self.failure = SourceFailure()
         self._by_stream = state.by_stream
         self._captured = emit.captured
+        self._moved_meta: set[str] = set()
         self._last: BindingState | None = None
         self._unbound: set[tuple[str | None, str]] = set()
         self.records = 0
@@ -52,16 +55,25 @@ class ReadLoop:
                 self._record_of_unbound(namespace, stream)
                 return
         row = b.next_row
-        meta = data.get("_meta")
-        if type(meta) is dict:
-            meta["row_id"] = row
-        else:
-            data["_meta"] = {"row_id": row}
+        if "_meta" in data:
+            self._source_meta(b.stream, data)
+        data["_meta"] = {"row_id": row}
         b.next_row = row + 1
         self._last = b
         self._captured(b.index, data)
 
     # ---- everything else ----
+
+    def _source_meta(self, stream: str, data: dict[str, Any]) -> None:
+        """The source's own `_meta` moves aside (documented; warned once per stream)."""
+        move_source_meta(data, f"stream {stream!r}")
+        if stream not in self._moved_meta:
+            self._moved_meta.add(stream)
+            self.log.warning(
+                "stream %r has its own `_meta` field, which Flow reserves; it is captured as `%s`",
+                stream,
+                SOURCE_META,
+            )
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message that is not a RECORD, as a plain dict."""
@@ -93,7 +105,7 @@ class ReadLoop:
 
     def _stream_status(self, status: Mapping[str, Any]) -> None:
         desc = status.get("stream_descriptor") or {}
-        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""))
+        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""), "a stream status")
         if b is None:
             return
         self._last = b
@@ -118,8 +130,8 @@ class ReadLoop:
     def reading(self) -> str:
         """What the source was last busy with, for an error."""
         if self._last is not None:
-            return f"stream {self._last.stream!r}"
-        names = [repr(b.stream) for b in self.state.bindings]
+            return f"stream {self._last.label!r}"
+        names = [repr(b.label) for b in self.state.bindings]
         which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
         return f"{which} (before any record or stream status arrived)"
 
@@ -131,7 +143,7 @@ class ReadLoop:
 
     def describe_failure(self) -> str:
         """What failed, naming the stream: the source's last error, else its last stream."""
-        last = self._last.stream if self._last is not None else None
+        last = self._last.label if self._last is not None else None
         return self.failure.describe(last)
 
     def failed(self, cause: BaseException) -> ConnectorError:

@@ -77,7 +77,11 @@ class Connector(BaseConnector):
             writer.flush()
 
     def _session(self, open: request.Open, lines: Iterator[bytes], writer: ProtocolWriter) -> None:
-        emitter = Emitter(writer, len(open.capture.bindings))
+        bindings = open.capture.bindings
+        names = [
+            ".".join(b.resourcePath) or b.collection.name or str(i) for i, b in enumerate(bindings)
+        ]
+        emitter = Emitter(writer, len(bindings), names=names, log=self.log)
         session = SessionInput(lines, emitter, self.log)
         acked = 0
 

@@ -10,6 +10,7 @@ from flow_sdk.protocol.flow import Spec
 from flow_sdk.runtime.capture_build import (
     capture_spec,
     check_against_spec,
+    check_unique_resources,
     check_validated,
     validate_request,
 )
@@ -35,15 +36,17 @@ def raw_spec(
 
 def raw_discover(
     source: str | Path, name: str | None, console: Console, network: str = "bridge"
-) -> tuple[Catalog, CaptureDef, capture.Discovered]:
-    """The capture connector's Discovered response."""
+) -> tuple[Catalog, CaptureDef, capture.Discovered, list[str]]:
+    """The capture connector's Discovered response, and the `resourcePathPointers` of the
+    Spec it answered first (how a merge tells which existing binding is which resource)."""
     catalog, task = _capture(source, name)
     driver = Driver(task, console, network)
     request = capture.Discover(
         name=task.name, connectorType=driver.connector_type, config=driver.config
     )
     response = driver.unary(capture.Response, "discover", request.to_wire(), "discovered")
-    return catalog, task, response.discovered
+    pointers = list(driver.probe.spec.resourcePathPointers or []) if driver.probe else []
+    return catalog, task, response.discovered, pointers
 
 
 def validated_capture(
@@ -59,6 +62,7 @@ def validated_capture(
         "spec",
     ).spec
     check_against_spec(task, spec, driver.config)
+    check_unique_resources(task, spec.resourcePathPointers)
     request = validate_request(task, catalog, driver.config, driver.connector_type)
     validated = driver.unary(capture.Response, "validate", request.to_wire(), "validated").validated
     check_validated(request, validated)

@@ -1,7 +1,8 @@
-"""Fixtures of the fidelity tests: a real PostgreSQL on 127.0.0.1 (installed from Debian's
-packages when missing) loaded with the tables of `postgres_tap.py`, and the published
-tap-postgres in a cached virtualenv beside flow-sdk. The helper modules of this directory
-(and `cached_venv` of the Airbyte tests) are put on sys.path."""
+"""Fixtures of the fidelity tests. The value rule's helpers (`value_cases.py`,
+`value_connectors.py`) live beside them; the PostgreSQL ones give a real PostgreSQL on
+127.0.0.1 (installed from Debian's packages when missing) loaded with the tables of
+`postgres_tap.py`, and the published tap-postgres in a cached virtualenv beside flow-sdk.
+This directory (and `cached_venv` of the Airbyte tests) is put on sys.path."""
 
 from __future__ import annotations
 
