@@ -9,6 +9,7 @@ file to start one by hand: `python postgres_server.py` prints its URL until Ctrl
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import pwd
@@ -18,9 +19,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PG_ROOT = Path("/usr/lib/postgresql")
 INSTALL_LOCK = Path(tempfile.gettempdir()) / "flow-sdk-postgres-install.lock"
@@ -82,6 +84,19 @@ def ensure_installed(timeout: float = 900) -> Path:
     if found is None:
         raise Unavailable(f"apt-get installed postgresql, but {PG_ROOT} has no initdb")
     return found
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec_fn asking Linux to send the server SIGINT (a fast shutdown) when the test
+    process dies, so a killed pytest leaves no server running; prepared before the fork, as
+    the child may only call into libc."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def set_signal() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGINT), 0, 0, 0)
+
+    return set_signal
 
 
 def free_port() -> int:
@@ -152,26 +167,38 @@ class PostgresServer:
                 self.process.wait(timeout)
 
 
-def _as_server_user() -> dict[str, object]:
-    """Popen keywords that run a child as `postgres` when we are root (the server refuses
-    root), with that user's HOME; nothing when we are not root."""
+@dataclass(frozen=True)
+class ServerUser:
+    """The `postgres` account the server runs as when we are root (it refuses root)."""
+
+    uid: int
+    gid: int
+    home: str
+
+    def popen(self) -> dict[str, Any]:
+        """Popen keywords running a child as this user, with its HOME."""
+        env = {**os.environ, "HOME": self.home, "USER": "postgres", "LOGNAME": "postgres"}
+        return {"user": self.uid, "group": self.gid, "extra_groups": [], "env": env}
+
+
+def _server_user() -> ServerUser | None:
+    """None when we are not root: the server then runs as we do."""
     if os.geteuid() != 0:
-        return {}
+        return None
     try:
         entry = pwd.getpwnam("postgres")
     except KeyError:
         raise Unavailable(
             "running as root, but there is no `postgres` user to run the server as"
         ) from None
-    env = {**os.environ, "HOME": entry.pw_dir, "USER": "postgres", "LOGNAME": "postgres"}
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [], "env": env}
+    return ServerUser(entry.pw_uid, entry.pw_gid, entry.pw_dir)
 
 
-def _initdb(bin_dir: Path, home: Path, password: str, as_user: dict[str, object]) -> None:
+def _initdb(bin_dir: Path, home: Path, password: str, user: ServerUser | None) -> None:
     pwfile = home / "pwfile"
     pwfile.write_text(password + "\n")
-    if as_user:
-        os.chown(pwfile, as_user["user"], as_user["group"])  # type: ignore[arg-type]  # ints from pwd
+    if user is not None:
+        os.chown(pwfile, user.uid, user.gid)
     done = subprocess.run(
         [
             str(bin_dir / "initdb"),
@@ -191,7 +218,7 @@ def _initdb(bin_dir: Path, home: Path, password: str, as_user: dict[str, object]
         text=True,
         timeout=300,
         check=False,
-        **as_user,  # type: ignore[arg-type]  # Popen's user/group/env keywords
+        **(user.popen() if user else {}),
     )
     pwfile.unlink()
     if done.returncode != 0:
@@ -199,7 +226,7 @@ def _initdb(bin_dir: Path, home: Path, password: str, as_user: dict[str, object]
 
 
 def _start(
-    bin_dir: Path, home: Path, port: int, as_user: dict[str, object]
+    bin_dir: Path, home: Path, port: int, user: ServerUser | None
 ) -> subprocess.Popen[bytes]:
     log = open(home / "postgres.log", "ab")  # noqa: SIM115 - the server's stderr; closed below
     try:
@@ -227,7 +254,8 @@ def _start(
             stdout=log,
             stderr=log,
             start_new_session=True,  # a Ctrl-C of pytest does not reach it before teardown
-            **as_user,  # type: ignore[arg-type]  # Popen's user/group/env keywords
+            preexec_fn=_die_with_parent(),  # runs after the switch to the server's user
+            **(user.popen() if user else {}),
         )
     finally:
         log.close()
@@ -259,23 +287,24 @@ def _wait_ready(server: PostgresServer, timeout: float) -> bool:
 def postgres_server(timeout: float = 180) -> Iterator[PostgresServer]:
     """A fresh cluster on a free loopback port, stopped and deleted on exit."""
     bin_dir = ensure_installed()
-    as_user = _as_server_user()
+    user = _server_user()
     home = Path(tempfile.mkdtemp(prefix="flow-sdk-pg-"))
     server: PostgresServer | None = None
     try:
-        if as_user:
-            os.chown(home, as_user["user"], as_user["group"])  # type: ignore[arg-type]  # ints from pwd
-        password = PostgresServer.password
-        _initdb(bin_dir, home, password, as_user)
+        if user is not None:
+            os.chown(home, user.uid, user.gid)
+        _initdb(bin_dir, home, PostgresServer.password, user)
         for _attempt in range(3):  # a free port can be taken before the server binds it
             port = free_port()
-            server = PostgresServer(bin_dir, home, port, _start(bin_dir, home, port, as_user))
+            server = PostgresServer(bin_dir, home, port, _start(bin_dir, home, port, user))
             if _wait_ready(server, timeout):
                 break
         else:
             raise RuntimeError(
                 f"PostgreSQL exited at start three times; its log ends: {server.log[-1500:]}"
-            )  # type: ignore[union-attr]  # set by the loop
+                if server is not None
+                else "PostgreSQL did not start"
+            )
         yield server
     finally:
         if server is not None:
@@ -284,6 +313,7 @@ def postgres_server(timeout: float = 180) -> Iterator[PostgresServer]:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on SIGTERM too
     started = time.monotonic()
     with postgres_server() as pg:
         print(f"{pg.url()} (ready in {time.monotonic() - started:.1f}s; Ctrl-C stops it)")
