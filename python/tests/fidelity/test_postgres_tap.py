@@ -43,7 +43,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # a cold run installs
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
-VALUE_RULE = pytest.mark.xfail(strict=False, reason="value rule lands in main")
 
 
 def tap_command(tap_python: Path) -> list[str]:
@@ -116,7 +115,6 @@ def test_the_tap_itself_writes_these_values(tap_python: Path, tap_config, tmp_pa
 # ---- as a subprocess: the tap's JSON ----
 
 
-@VALUE_RULE
 def test_subprocess_passes_the_taps_json_through_exactly(tap_python: Path, tap_config) -> None:
     streams = ["scalars", "nans", "infinities"]
     session = run_session(subprocess_shim(tap_python), open_request(tap_config, streams))
@@ -205,7 +203,6 @@ def inprocess(tap_python: Path, tap_config) -> Session:
     return run_session(inprocess_shim(tap_python), open_request(tap_config, streams))
 
 
-@VALUE_RULE
 def test_inprocess_top_level_values_match_the_taps_own_json(inprocess: Session) -> None:
     """singer-sdk conformed these before the shim saw them, except Decimal, which the rule
     writes with its digits: the same JSON text as the tap writes itself."""
@@ -213,7 +210,6 @@ def test_inprocess_top_level_values_match_the_taps_own_json(inprocess: Session) 
     assert inprocess.docs(0) == with_row_ids(SCALARS)
 
 
-@VALUE_RULE
 def test_inprocess_values_inside_arrays_follow_the_value_rule(inprocess: Session) -> None:
     assert inprocess.code == 0, inprocess.text[-3000:]
     (doc,) = inprocess.docs(1)
@@ -235,7 +231,6 @@ def test_inprocess_values_inside_arrays_follow_the_value_rule(inprocess: Session
     ], spans
 
 
-@VALUE_RULE
 def test_inprocess_nan_becomes_null_with_a_warning_naming_stream_and_field(
     inprocess: Session,
 ) -> None:
@@ -246,7 +241,6 @@ def test_inprocess_nan_becomes_null_with_a_warning_naming_stream_and_field(
         assert any(field in w for w in warnings), (field, inprocess.warnings())
 
 
-@VALUE_RULE
 def test_inprocess_infinity_fails_naming_stream_field_and_value(
     tap_python: Path, tap_config
 ) -> None:
