@@ -24,7 +24,13 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_kvdb.bucket import Bucket, Operation, check_limits
-from destination_kvdb.keys import RecordKeyError, log_suffix, primary_key_suffix, stream_prefix
+from destination_kvdb.keys import (
+    RecordKeyError,
+    declared_string,
+    log_suffix,
+    primary_key_suffix,
+    stream_prefix,
+)
 
 StreamId = tuple[str, str | None]
 
@@ -37,6 +43,8 @@ class StreamPlan:
     prefix: str
     primary_key: list[list[str]]
     mode: str
+    string_keys: tuple[bool, ...] = ()
+    """Per key component: declared a string, so strings keep the bare form (`keys`)."""
 
     @classmethod
     def of(cls, configured: ConfiguredAirbyteStream) -> StreamPlan:
@@ -52,7 +60,9 @@ class StreamPlan:
                 ),
                 failure_type=FailureType.config_error,
             )
-        return cls(label, stream_prefix(stream.name, stream.namespace), primary_key, str(mode))
+        string_keys = tuple(declared_string(stream.json_schema, path) for path in primary_key)
+        prefix = stream_prefix(stream.name, stream.namespace)
+        return cls(label, prefix, primary_key, str(mode), string_keys)
 
 
 class BucketWriter:
@@ -116,7 +126,7 @@ class BucketWriter:
             )
         if plan.primary_key:
             try:
-                suffix = primary_key_suffix(record.data, plan.primary_key)
+                suffix = primary_key_suffix(record.data, plan.primary_key, plan.string_keys)
             except RecordKeyError as exc:
                 raise AirbyteTracedException(
                     message=f"stream {plan.name!r}: {exc}, so it has no bucket key",

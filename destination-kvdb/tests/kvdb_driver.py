@@ -40,10 +40,11 @@ def configured_stream(
     mode: str = "append",
     primary_key: list[list[str]] | None = None,
     namespace: str | None = None,
+    json_schema: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     stream: dict[str, Any] = {
         "name": name,
-        "json_schema": {},
+        "json_schema": json_schema or {},
         "supported_sync_modes": ["incremental"],
     }
     if namespace:

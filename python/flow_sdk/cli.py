@@ -137,14 +137,16 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.raw import raw_discover
 
     console = _console()
-    catalog, task, discovered = raw_discover(args.source, args.capture, console, args.network)
+    catalog, task, discovered, pointers = raw_discover(
+        args.source, args.capture, console, args.network
+    )
     if args.emit_raw:
         for binding in discovered.bindings:
             _write_line(binding.to_wire())
         return 0
     from flow_sdk.runtime.discover_write import write_discovered
 
-    written = write_discovered(catalog, task, discovered, console)
+    written = write_discovered(catalog, task, discovered, console, pointers)
     console.line(f"Wrote {written.count} specifications under {written.directory}.")
     return 0
 

@@ -6,9 +6,13 @@ line; `ValidateError` and `ConnectorError` are user-facing and print without a t
 
 from __future__ import annotations
 
-from flow_sdk.protocol.wire import ProtocolError
-
 __all__ = ["ConnectorError", "ProtocolError", "SessionStopped", "ValidateError"]
+
+
+class ProtocolError(Exception):
+    """A message that does not follow the protocol. The text is a sentence for the user.
+
+    Defined here, not beside the wire models, so `import flow_sdk` stays free of pydantic."""
 
 
 class ValidateError(Exception):

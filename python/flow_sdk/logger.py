@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 import orjson
@@ -118,12 +118,21 @@ class RedactingWriter:
         self.stream = stream
         self._pending = ""
         self._lock = threading.Lock()
+        self.line_hook: Callable[[str], bool] | None = None
+        """Sees each whole line first; a line it returns True for is consumed (an in-process
+        Airbyte source printing a protocol message, e.g. a CONTROL with a rotated token)."""
 
     def write(self, text: str) -> int:
         with self._lock:
             self._pending += text
             if "\n" in self._pending:
                 whole, _, self._pending = self._pending.rpartition("\n")
+                hook = self.line_hook
+                if hook is not None:
+                    kept = [line for line in whole.split("\n") if not hook(line)]
+                    if not kept:
+                        return len(text)
+                    whole = "\n".join(kept)
                 self.stream.write(redact(whole + "\n") if _secrets else whole + "\n")
         return len(text)
 

@@ -16,6 +16,7 @@ from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import flow_spec
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.capture.schema import document_schema, source_schema
 from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
@@ -63,6 +64,7 @@ class CaptureShim(Connector):
         *,
         discard_state: bool | None = None,
         idle_timeout: float | None = None,
+        sourced_schemas: bool = False,
     ) -> None:
         if not getattr(delegate, "is_airbyte_delegate", False):
             if not (hasattr(delegate, "read") and hasattr(delegate, "discover")):
@@ -79,6 +81,9 @@ class CaptureShim(Connector):
             discard_state = os.environ.get(DISCARD_STATE_ENV, "").lower() in ("1", "true", "yes")
         self.discard_state = discard_state
         self.idle_timeout = idle_timeout
+        self.sourced_schemas = sourced_schemas
+        """At Open, tell Flow each bound stream's discovered schema as `sourcedSchema`
+        (off by default: it costs a discover per session)."""
 
     def _mask(self, config: Any) -> None:
         self.delegate.mask_secrets(config)
@@ -117,6 +122,8 @@ class CaptureShim(Connector):
         )
         watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
         emit.opened()
+        if self.sourced_schemas:
+            self._emit_sourced_schemas(config, bindings, emit)
         if self.discard_state and open.state:
             self.log.warning("discarding the checkpointed state: every binding starts from scratch")
             emit.checkpoint({}, merge_patch=False)
@@ -129,6 +136,21 @@ class CaptureShim(Connector):
             self.log.error("the source's read failed", exc_info=True)
             raise loop.failed(exc) from None
         loop.finish()
+
+    def _emit_sourced_schemas(
+        self, config: dict[str, Any], bindings: list[CaptureBinding], emit: Emitter
+    ) -> None:
+        """Each bound stream's schema from a discover, then the checkpoint that applies them."""
+        streams = {
+            (s.get("namespace") or None, s.get("name")): s
+            for s in self.delegate.discover(config).get("streams") or []
+        }
+        for i, b in enumerate(bindings):
+            rc = b.resourceConfig or {}
+            stream = streams.get((rc.get("namespace") or None, rc.get("stream")))
+            if stream is not None:
+                emit.sourced_schema(i, document_schema(stream.get("json_schema"), False))
+        emit.checkpoint({})
 
 
 def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
@@ -157,21 +179,6 @@ def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
             configured["cursor_field"] = list(rc["cursorField"])
         streams.append(configured)
     return {"streams": streams}
-
-
-def source_schema(write_schema: Any) -> dict[str, Any]:
-    """The collection's schema as the source knows it: without the `_meta` the shim adds
-    (airbyte-cdk warns about configured fields its stream does not declare)."""
-    if not isinstance(write_schema, Mapping):
-        return {"type": "object"}
-    properties = write_schema.get("properties")
-    if not isinstance(properties, Mapping) or "_meta" not in properties:
-        return dict(write_schema)
-    schema = dict(write_schema)
-    schema["properties"] = {k: v for k, v in properties.items() if k != "_meta"}
-    if isinstance(schema.get("required"), list):
-        schema["required"] = [k for k in schema["required"] if k != "_meta"]
-    return schema
 
 
 def _config(config: Any) -> dict[str, Any]:

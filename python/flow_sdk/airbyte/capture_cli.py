@@ -36,10 +36,20 @@ def parser() -> argparse.ArgumentParser:
         "(default: the temp directory); for `docker run`, mount it into the container at the same path",
     )
     p.add_argument(
+        "--oauth2",
+        help="Flow's OAuth2 spec, as JSON or a JSON file path, for a source whose advanced_auth "
+        "cannot be expressed as one (older advanced_auth blocks name only config fields)",
+    )
+    p.add_argument(
         "--discard-state",
         action="store_true",
         help="ignore the checkpointed state and re-capture every binding from scratch "
         "(for state that cannot be understood)",
+    )
+    p.add_argument(
+        "--sourced-schemas",
+        action="store_true",
+        help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
     )
     return p
 
@@ -58,10 +68,32 @@ def main(argv: list[str]) -> None:
         os.environ[DOCS_URL_ENV] = args.docs_url
     shim = CaptureShim(
         delegate=SubprocessSource(command, files_dir=args.files_dir),
+        oauth2=_oauth2(args.oauth2) if args.oauth2 else None,
         usesSchemaInference=not args.no_schema_inference,
         discard_state=True if args.discard_state else None,
+        sourced_schemas=args.sourced_schemas,
     )
     shim.main()
+
+
+def _oauth2(text: str) -> dict:
+    """`--oauth2`: inline JSON, or the path of a JSON file."""
+    import orjson
+
+    raw = text
+    if not text.lstrip().startswith("{"):
+        try:
+            with open(text, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            parser().error(f"--oauth2: cannot read {text!r}: {exc.strerror or exc}")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        parser().error(f"--oauth2 is not JSON: {exc}")
+    if not isinstance(value, dict):
+        parser().error("--oauth2 must be a JSON object (Flow's OAuth2 spec)")
+    return value
 
 
 if __name__ == "__main__":

@@ -7,15 +7,40 @@ the message objects. airbyte-cdk is imported only here, and only when a method r
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import orjson
+
 from flow_sdk.airbyte.codec import to_plain
+from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
-from flow_sdk.logger import FlowLogFormatter, init_logger
+from flow_sdk.logger import FlowLogFormatter, RedactingWriter, init_logger
+
+REQUEST_CACHE_ENV = "REQUEST_CACHE_PATH"
+"""Where airbyte-cdk's HTTP request cache keeps its files (its entrypoint sets it)."""
+
+
+@contextlib.contextmanager
+def printed_messages(hook: Callable[[str], bool]) -> Iterator[None]:
+    """Route what the process prints to stdout (pointed at stderr) through `hook` first."""
+    stdout = sys.stdout
+    if not isinstance(stdout, RedactingWriter):
+        stdout = RedactingWriter(stdout)
+        sys.stdout = stdout  # type: ignore[assignment]  # a text stream
+    previous = stdout.line_hook
+    stdout.line_hook = hook
+    try:
+        yield
+    finally:
+        stdout.flush()
+        stdout.line_hook = previous
 
 
 def ensure_flow_logging() -> None:
@@ -52,20 +77,89 @@ class InProcessSource:
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
         mask_config_secrets(self.spec(), config)
 
-    def _configured(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+    @contextlib.contextmanager
+    def _request(self, config: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """One request's surroundings, as airbyte-cdk's entrypoint sets them up: a temporary
+        directory alive for the whole request (the source's `configure` persists files
+        there) that is also the HTTP request cache's home (`REQUEST_CACHE_PATH`), the
+        config read through the source's own `read_config` (where config migrations run),
+        protocol messages the source prints to stdout (CONTROL) handled, and messages it
+        queued before the request drained. Yields the configured config."""
+        ensure_flow_logging()
+        previous_cache = os.environ.get(REQUEST_CACHE_ENV)
+        with (
+            tempfile.TemporaryDirectory(prefix="flow-sdk-airbyte-") as temp_dir,
+            printed_messages(self._printed),
+        ):
+            os.environ[REQUEST_CACHE_ENV] = temp_dir
+            try:
+                configured = self._configure(config, temp_dir)
+                self._drain()
+                yield configured
+                self._drain()
+            finally:
+                if previous_cache is None:
+                    os.environ.pop(REQUEST_CACHE_ENV, None)
+                else:
+                    os.environ[REQUEST_CACHE_ENV] = previous_cache
+
+    def _configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        read_config = getattr(self.source, "read_config", None)
+        if callable(read_config):  # config migrations live in `read_config` overrides
+            path = os.path.join(temp_dir, "config.json")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(orjson.dumps(dict(config)))
+            config = read_config(path)
         configure = getattr(self.source, "configure", None)
-        if configure is None:
-            return config
-        with tempfile.TemporaryDirectory(prefix="flow-sdk-airbyte-") as temp_dir:
-            return configure(dict(config), temp_dir)
+        return configure(dict(config), temp_dir) if configure is not None else config
+
+    def _drain(self, loop: ReadLoop | None = None) -> None:
+        """Messages the source queued outside a request's output (the CDK's message
+        repository: config migrations' CONTROL, deprecation logs)."""
+        repository = getattr(self.source, "message_repository", None)
+        if repository is None:
+            return
+        for msg in repository.consume_queue():
+            plain = to_plain(msg)
+            if loop is not None:
+                loop.message(plain)
+            else:
+                self._handle(plain)
+
+    def _printed(self, line: str) -> bool:
+        """A stdout line of the source: protocol messages are handled, not logged as text."""
+        if not line.startswith("{"):
+            return False
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return False
+        if type(msg) is not dict or msg.get("type") not in ("CONTROL", "LOG", "TRACE"):
+            return False
+        self._handle(msg)
+        return True
+
+    def _handle(self, msg: Mapping[str, Any]) -> None:
+        """A message outside the read loop: CONTROL becomes a config-update event (its new
+        secrets masked first), LOG and TRACE become logs."""
+        log = logging.getLogger("flow")
+        kind = msg.get("type")
+        if kind == "CONTROL":
+            schema = self.spec().get("connectionSpecification")
+            log_control(log, msg.get("control") or {}, schema)
+        elif kind == "LOG":
+            log_message(log, msg.get("log") or {})
+        elif kind == "TRACE":
+            log_trace(log, msg.get("trace") or {}, SourceFailure())
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        ensure_flow_logging()
-        return to_plain(self.source.check(self.logger, self._configured(config)))
+        with self._request(config) as configured:
+            return to_plain(self.source.check(self.logger, configured))
 
     def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        ensure_flow_logging()
-        return to_plain(self.source.discover(self.logger, self._configured(config)))
+        with self._request(config) as configured:
+            return to_plain(self.source.discover(self.logger, configured))
 
     def read(
         self,
@@ -76,22 +170,39 @@ class InProcessSource:
     ) -> None:
         """Iterate the source's `read()` into `loop`: records on the fast path, the rest
         converted to dicts."""
-        ensure_flow_logging()
+        with self._request(config) as configured:
+            self._read(configured, catalog, state, loop)
+
+    def _read(
+        self,
+        configured: Mapping[str, Any],
+        catalog: dict[str, Any],
+        state: list[dict[str, Any]],
+        loop: ReadLoop,
+    ) -> None:
         models = _models()
         messages = self.source.read(
             self.logger,
-            self._configured(config),
+            configured,
             models.catalog(catalog),
             [models.state(s) for s in state] if state else None,
         )
         record = loop.record
         message = loop.message
-        for msg in messages:
-            rec = msg.record
-            if rec is not None:
-                record(rec.namespace, rec.stream, rec.data)
-            else:
-                message(to_plain(msg))
+        try:
+            for msg in messages:
+                rec = msg.record
+                if rec is not None:
+                    record(rec.namespace, rec.stream, rec.data)
+                else:
+                    message(to_plain(msg))
+        except BaseException:
+            # Close the source's read now, while the error is on its way: left to the
+            # garbage collector, its cleanup would log after the error's line, which must
+            # stay the last one. Its own failure to close would only hide that error.
+            with contextlib.suppress(Exception):
+                messages.close()
+            raise
 
 
 class _Models:

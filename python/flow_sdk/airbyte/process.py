@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
-from flow_sdk.airbyte.codec import parse_line
 from flow_sdk.airbyte.logs import SourceFailure, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
+from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 
@@ -107,10 +107,11 @@ class SubprocessSource:
             args = args + ["--config", run.write_file("config.json", config)]
         failure = SourceFailure()
         found = None
+        whose = f"the Airbyte connector {self.name}"
         try:
             for line in run.start(args):
-                msg = parse_line(line)
-                if msg is None:
+                msg = decode_line(line, whose, lambda: f"answering `{verb}`")
+                if msg is None or type(msg.get("type")) is not str:
                     if line.strip():
                         log.info(
                             "%s", line.decode(errors="replace").rstrip(), extra={"stdout": True}
@@ -164,17 +165,28 @@ class SubprocessSource:
         if state:
             args += ["--state", run.write_file("state.json", state)]
         loads = orjson.loads
+        dumps = orjson.dumps
         record = loop.record
         message = loop.message
+        whose = f"the Airbyte connector {self.name}"
+
+        def reading() -> str:
+            return f"while reading {loop.reading()}"
 
         try:
             for line in run.start(args):
+                # Exact JSON takes orjson alone: a line that is orjson's own encoding of
+                # what it parses to lost nothing. Anything else takes the value rule.
                 try:
                     msg = loads(line)
+                    if type(msg) is not dict or dumps(msg) != line[:-1]:
+                        msg = decode_line(line, whose, reading)
                 except orjson.JSONDecodeError:
+                    msg = decode_line(line, whose, reading)
+                if msg is None:
                     self._stray(line)
                     continue
-                kind = msg.get("type") if type(msg) is dict else None
+                kind = msg.get("type")
                 if kind == "RECORD":
                     rec = msg.get("record")
                     try:

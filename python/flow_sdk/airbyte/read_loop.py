@@ -1,9 +1,10 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
-RECORD → `captured` with `_meta.row_id` from the binding's counter (the document is the
-source's own dict, changed in place, never copied); STATE → a checkpoint patching only the
-bindings it changed; LOG / TRACE / CONTROL → logs. When the runtime closes stdin, the loop
-stops at the next message: the Emitter closes the open group and raises `SessionStopped`.
+RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
+binding's counter (the document is the source's own dict, changed in place, never copied);
+STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
+When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
+open group and raises `SessionStopped`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from typing import Any
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
+from flow_sdk.capture.schema import SOURCE_META, move_source_meta
+from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
+
+_STATUS_WORDS = {
+    "STARTED": "is being read",
+    "RUNNING": "is being read",
+    "COMPLETE": "is complete",
+    "INCOMPLETE": "stopped incomplete",
+}
 
 
 class ReadLoop:
@@ -35,6 +45,8 @@ class ReadLoop:
         self.failure = SourceFailure()
         self._by_stream = state.by_stream
         self._captured = emit.captured
+        self._moved_meta: set[str] = set()
+        self._statuses: dict[str, Any] = {}
         self._last: BindingState | None = None
         self._unbound: set[tuple[str | None, str]] = set()
         self.records = 0
@@ -52,16 +64,25 @@ class ReadLoop:
                 self._record_of_unbound(namespace, stream)
                 return
         row = b.next_row
-        meta = data.get("_meta")
-        if type(meta) is dict:
-            meta["row_id"] = row
-        else:
-            data["_meta"] = {"row_id": row}
+        if "_meta" in data:
+            self._source_meta(b.stream, data)
+        data["_meta"] = {"row_id": row}
         b.next_row = row + 1
         self._last = b
         self._captured(b.index, data)
 
     # ---- everything else ----
+
+    def _source_meta(self, stream: str, data: dict[str, Any]) -> None:
+        """The source's own `_meta` moves aside (documented; warned once per stream)."""
+        move_source_meta(data, f"stream {stream!r}")
+        if stream not in self._moved_meta:
+            self._moved_meta.add(stream)
+            self.log.warning(
+                "stream %r has its own `_meta` field, which Flow reserves; it is captured as `%s`",
+                stream,
+                SOURCE_META,
+            )
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message that is not a RECORD, as a plain dict."""
@@ -93,12 +114,37 @@ class ReadLoop:
 
     def _stream_status(self, status: Mapping[str, Any]) -> None:
         desc = status.get("stream_descriptor") or {}
-        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""))
+        b = self.state.binding_of(desc.get("namespace"), desc.get("name", ""), "a stream status")
         if b is None:
             return
         self._last = b
-        if status.get("status") == "COMPLETE" and (patch := self.state.sweep_complete(b)):
+        kind = status.get("status")
+        self._report_status(b, kind, status.get("reasons") or [])
+        if kind == "COMPLETE" and (patch := self.state.sweep_complete(b)):
             self.emit.checkpoint(patch)
+
+    def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
+        """Flow's `connectorStatus` events (what the UI shows as the task's current doing),
+        on each change of a stream's STREAM_STATUS and on rate limits."""
+        label = b.label
+        total = len(self.state.bindings)
+        for reason in reasons:
+            if isinstance(reason, Mapping) and reason.get("type") == "RATE_LIMITED":
+                until = (reason.get("rate_limited") or {}).get("quota_reset")
+                when = f" until {until}" if until else ""
+                connector_status(self.log, f"Stream {label!r} is rate limited by the source{when}")
+        words = _STATUS_WORDS.get(kind)
+        if words is None or words == self._statuses.get(label):
+            return
+        self._statuses[label] = words
+        done = sum(1 for w in self._statuses.values() if w == _STATUS_WORDS["COMPLETE"])
+        if kind == "COMPLETE" and done == total:
+            connector_status(self.log, f"All {total} streams are complete")
+        else:
+            connector_status(
+                self.log,
+                f"Stream {label!r} {_STATUS_WORDS[kind]} ({done} of {total} streams complete)",
+            )
 
     def _record_of_unbound(self, namespace: str | None, stream: str) -> None:
         key = (namespace or None, stream)
@@ -118,8 +164,8 @@ class ReadLoop:
     def reading(self) -> str:
         """What the source was last busy with, for an error."""
         if self._last is not None:
-            return f"stream {self._last.stream!r}"
-        names = [repr(b.stream) for b in self.state.bindings]
+            return f"stream {self._last.label!r}"
+        names = [repr(b.label) for b in self.state.bindings]
         which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
         return f"{which} (before any record or stream status arrived)"
 
@@ -131,7 +177,7 @@ class ReadLoop:
 
     def describe_failure(self) -> str:
         """What failed, naming the stream: the source's last error, else its last stream."""
-        last = self._last.stream if self._last is not None else None
+        last = self._last.label if self._last is not None else None
         return self.failure.describe(last)
 
     def failed(self, cause: BaseException) -> ConnectorError:

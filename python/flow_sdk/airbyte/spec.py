@@ -54,8 +54,11 @@ def flow_spec(airbyte_spec: Mapping[str, Any], oauth2: OAuth2 | Mapping[str, Any
         oauth2 = oauth2_from_advanced_auth(airbyte_spec.get("advanced_auth"))
     elif not isinstance(oauth2, OAuth2):
         oauth2 = OAuth2.model_validate(dict(oauth2))
+    config_schema = with_secret_marks(airbyte_spec.get("connectionSpecification") or {})
+    if oauth2 is not None:
+        mark_oauth_provider(config_schema, airbyte_spec.get("advanced_auth"), oauth2.provider)
     spec = Spec(
-        configSchema=with_secret_marks(airbyte_spec.get("connectionSpecification") or {}),
+        configSchema=config_schema,
         resourceConfigSchema=copy.deepcopy(RESOURCE_CONFIG_SCHEMA),
         documentationUrl=docs_url,
         resourcePathPointers=list(RESOURCE_PATH_POINTERS),
@@ -83,6 +86,44 @@ def mask_config_secrets(airbyte_spec: Mapping[str, Any], config: Any) -> None:
 
 
 # ---- advanced_auth → oauth2 ----
+
+
+def mark_oauth_provider(schema: Any, advanced_auth: Any, provider: str) -> None:
+    """Annotate, in place, the config object Flow's UI fills through OAuth with
+    `x-oauth2-provider` (the UI shows its OAuth button only there): the branch that
+    `advanced_auth.predicate_key` / `predicate_value` select, else `credentials`. Warns when
+    the OAuth fields are not under `credentials` (Flow's UI and `flowctl raw oauth` expect
+    them there)."""
+    auth = advanced_auth if isinstance(advanced_auth, Mapping) else {}
+    path = [str(p) for p in auth.get("predicate_key") or []]
+    value = auth.get("predicate_value")
+    parent_path = path[:-1] if path else ["credentials"]
+    node: Any = schema
+    for name in parent_path:
+        node = (node.get("properties") or {}).get(name) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        log.warning(
+            "the OAuth fields of this connector are not in a `credentials` object of its config "
+            "(advanced_auth points at %s); Flow's UI shows no OAuth button for them",
+            "/".join(parent_path),
+        )
+        return
+    if parent_path != ["credentials"]:
+        log.warning(
+            "the OAuth fields of this connector are under %r, not `credentials`; Flow's UI and "
+            "`flowctl raw oauth` expect them in `credentials`",
+            "/".join(parent_path),
+        )
+    branches = [b for key in ("oneOf", "anyOf") for b in node.get(key) or [] if isinstance(b, dict)]
+    if path and branches:
+        field = path[-1]
+        for branch in branches:
+            prop = (branch.get("properties") or {}).get(field) or {}
+            if value in (prop.get("const"), prop.get("default"), *(prop.get("enum") or [])):
+                branch["x-oauth2-provider"] = provider
+                return
+    node["x-oauth2-provider"] = provider
+
 
 _VALUES = {
     "client_id_value": "{{{ client_id }}}",

@@ -10,8 +10,15 @@ Layout (what a checkpoint merge-patches and what the next Open brings back)::
 Airbyte blobs sit inside one-element lists because a merge patch replaces a list as a whole:
 a blob that lost a key, or holds a null, comes back exactly as the source wrote it. A
 binding's `rowId` is saved only together with its stream's state, so a resumed read gives
-re-read records the same row ids. State of a full-refresh stream lives only while its sweep
-is in progress and is removed when the sweep completes, as Airbyte's platform does.
+re-read records the same row ids. An incremental binding's row ids continue across sessions
+(a keyless incremental stream is an append log keyed by them); a full-refresh binding's
+restart at 0 with each sweep. State of a full-refresh stream lives only while its sweep is in
+progress and is removed when the sweep completes, as Airbyte's platform does.
+
+Messages name their stream by namespace and name. airbyte-cdk leaves the namespace off its
+records, so a record, state or stream status without one belongs to the one binding of that
+stream name; when several namespaces of the name are bound, it cannot be placed and the
+session fails naming them.
 
 Also read: state of flow-sdk 0.1.x and of estuary-cdk's shim, `{"bindingStateV1":
 {<stateKey>: {"state": <AirbyteStateMessage as a dict>, "rowId": N}}}`, migrated on the
@@ -25,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flow_sdk.airbyte.codec import descriptor, state_payload
+from flow_sdk.airbyte.discover import stream_label
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding
 
@@ -52,6 +60,7 @@ class BindingState:
         "state_key",
         "stream",
         "namespace",
+        "label",
         "full_refresh",
         "next_row",
         "saved_row",
@@ -72,6 +81,8 @@ class BindingState:
         self.state_key = binding.stateKey
         self.stream: str = config["stream"]
         self.namespace: str | None = config.get("namespace") or None
+        self.label = stream_label(self.namespace, self.stream)
+        """The stream as errors name it: `namespace/name`, or `name`."""
         self.full_refresh = config.get("syncMode") != "incremental"
         self.next_row = 0
         """The row id the next record of this binding gets."""
@@ -94,7 +105,18 @@ class ShimState:
         self, bindings: Sequence[CaptureBinding], state: Any, discard: bool = False
     ) -> None:
         self.bindings = [BindingState(i, b) for i, b in enumerate(bindings)]
-        self.by_stream = {(b.namespace, b.stream): b for b in self.bindings}
+        self.by_name: dict[str, list[BindingState]] = {}
+        for b in self.bindings:
+            self.by_name.setdefault(b.stream, []).append(b)
+        self.by_stream: dict[tuple[str | None, str], BindingState] = {
+            (b.namespace, b.stream): b for b in self.bindings if b.namespace
+        }
+        """(namespace or None, name) → binding, for every pair that can be placed: exact
+        namespaces, and a name bound once also without its namespace (the read loop's fast
+        path)."""
+        for name, named in self.by_name.items():
+            if len(named) == 1:
+                self.by_stream[(None, name)] = named[0]
         self.shared_state: list[Any] | None = None
         """`[shared_state]` (or `[]` without one) when the source keeps GLOBAL state."""
         self.legacy: list[Any] | None = None
@@ -128,7 +150,7 @@ class ShimState:
                 self._load_entry(b, entry)
 
     def _load_entry(self, b: BindingState, entry: Any) -> None:
-        where = f"the entry of binding {b.state_key!r} (stream {b.stream!r})"
+        where = f"the entry of binding {b.state_key!r} (stream {b.label!r})"
         if not isinstance(entry, Mapping):
             raise _unreadable(f"{where} is not an object")
         if unknown := sorted(set(entry) - _ENTRY_KEYS):
@@ -172,15 +194,26 @@ class ShimState:
             return [{"type": "GLOBAL", "global": glob}]
         return [{"type": "STREAM", "stream": s} for s in streams]
 
-    def binding_of(self, namespace: str | None, stream: str) -> BindingState | None:
-        """The binding of a stream. Sources often leave the namespace off their records
-        (airbyte-cdk does), so a stream name bound exactly once matches without it."""
+    def binding_of(
+        self, namespace: str | None, stream: str, what: str = "a record"
+    ) -> BindingState | None:
+        """The binding of a stream's message (`what` names it for the error), or None when
+        no binding captures the stream. A message with a namespace belongs to exactly that
+        binding; one without (airbyte-cdk writes its records so) to the one binding of that
+        stream name, and is an error when several namespaces of the name are bound."""
         found = self.by_stream.get((namespace or None, stream))
-        if found is None and not namespace:
-            named = [b for b in self.bindings if b.stream == stream]
-            if len(named) == 1:
-                found = self.by_stream[(None, stream)] = named[0]
-        return found
+        if found is not None or namespace:
+            return found
+        named = self.by_name.get(stream)
+        if named is None:
+            return None
+        candidates = ", ".join(repr(b.namespace) if b.namespace else "none" for b in named)
+        raise ConnectorError(
+            f"the source wrote {what} of stream {stream!r} without a namespace, but the "
+            f"capture binds {stream!r} in {len(named)} namespaces ({candidates}), so it "
+            "cannot tell which binding it belongs to; bind only one of them, or make the "
+            "source set the namespace on its messages"
+        )
 
     # ---- checkpoints ----
 
@@ -201,9 +234,12 @@ class ShimState:
         if not isinstance(payload, Mapping):
             raise ConnectorError("the source emitted a STREAM state without a `stream`")
         namespace, name = descriptor(payload)
-        b = self.binding_of(namespace, name)
+        b = self.binding_of(namespace, name, "a STREAM state")
         if b is None:
-            log.warning("state for stream %r, which no binding captures; ignored", name)
+            log.warning(
+                "state for stream %r, which no binding captures; ignored",
+                stream_label(namespace, name),
+            )
             return None
         stream_state = _stream_state(payload)
         if b.swept or _sweep_done(b, stream_state):
@@ -220,9 +256,12 @@ class ShimState:
         entries: dict[str, Any] = {}
         for stream_state in payload.get("stream_states") or []:
             namespace, name = descriptor(stream_state)
-            b = self.binding_of(namespace, name)
+            b = self.binding_of(namespace, name, "a GLOBAL state")
             if b is None:
-                log.warning("global state for stream %r, which no binding captures; dropped", name)
+                log.warning(
+                    "global state for stream %r, which no binding captures; dropped",
+                    stream_label(namespace, name),
+                )
                 continue
             stream_state = _stream_state(stream_state)
             if stream_state != b.stream_state or b.next_row != b.saved_row or b.migrate:

@@ -77,7 +77,11 @@ class Connector(BaseConnector):
             writer.flush()
 
     def _session(self, open: request.Open, lines: Iterator[bytes], writer: ProtocolWriter) -> None:
-        emitter = Emitter(writer, len(open.capture.bindings))
+        bindings = open.capture.bindings
+        names = [
+            ".".join(b.resourcePath) or b.collection.name or str(i) for i, b in enumerate(bindings)
+        ]
+        emitter = Emitter(writer, len(bindings), names=names, log=self.log)
         session = SessionInput(lines, emitter, self.log)
         acked = 0
 
@@ -94,8 +98,13 @@ class Connector(BaseConnector):
 
         emitter._on_checkpoint = deliver_acks
         session.start()
-        self.open(open, emitter)
-        if not emitter.is_opened:
-            raise ProtocolError("the connector's `open` returned without emitting `opened`")
-        emitter.close()
-        deliver_acks()
+        try:
+            self.open(open, emitter)
+            if not emitter.is_opened:
+                raise ProtocolError("the connector's `open` returned without emitting `opened`")
+            emitter.close()
+            deliver_acks()
+        finally:
+            # However the session ends (stopped by the runtime, failed), the conversions it
+            # made are summed up before the process's last words.
+            emitter.conversions.summary()

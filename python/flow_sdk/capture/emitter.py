@@ -8,11 +8,12 @@ pre-encoded envelope and a buffered writer; the buffer is flushed at checkpoints
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from flow_sdk.capture import values
 from flow_sdk.errors import SessionStopped
 from flow_sdk.io import FLUSH_BYTES, ProtocolWriter
 from flow_sdk.protocol.capture import Response
@@ -20,20 +21,22 @@ from flow_sdk.protocol.wire import ProtocolError
 
 _SUFFIX = b"}}\n"
 _EMPTY_CHECKPOINT = b'{"checkpoint":{"state":{"updated":{},"mergePatch":true}}}\n'
+_dumps = orjson.dumps
+_default = values.default
+_OPTIONS = values.OPTIONS
+_has_nan = values.has_nan
 
 
-def _default(value: Any) -> Any:
-    """orjson fallback for types sources yield that JSON lacks (Decimal, sets, ...)."""
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    return str(value)
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON bytes as the protocol wants them."""
-    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+def dumps(value: Any, where: str = "a response") -> bytes:
+    """Compact JSON bytes as the protocol wants them, under the value rule but strict: a
+    value the rule would convert (NaN, a lone surrogate) fails naming `where`."""
+    try:
+        out = _dumps(value, default=_default, option=_OPTIONS)
+    except TypeError:
+        return values.encode(value, where, None)
+    if b"null" in out and _has_nan(value):
+        return values.encode(value, where, None)
+    return out
 
 
 class Emitter:
@@ -48,7 +51,10 @@ class Emitter:
         writer: ProtocolWriter,
         binding_count: int,
         on_checkpoint: Callable[[], None] | None = None,
+        names: Sequence[str] | None = None,
+        log: logging.Logger | None = None,
     ) -> None:
+        """`names`: what each binding is called in errors and warnings (its stream)."""
         self._writer = writer
         self._buf = writer.buffer
         self._prefixes = {
@@ -63,6 +69,9 @@ class Emitter:
         self.pending_documents = 0
         """Documents emitted since the last checkpoint."""
         self.checkpoints = 0
+        self.names = list(names) if names is not None else None
+        self.conversions = values.Conversions(log or logging.getLogger("flow"))
+        """Values converted under the documented rule (NaN → null, ...), for the summary."""
 
     # ---- the fast path ----
 
@@ -78,25 +87,16 @@ class Emitter:
             raise ProtocolError(
                 f"captured documents must be JSON objects; binding {binding} got {type(doc).__name__}"
             )
-        buf = self._buf
-        buf += prefix
-        buf += orjson.dumps(doc, default=_default, option=orjson.OPT_NON_STR_KEYS)
-        buf += _SUFFIX
-        self.pending_documents += 1
-        if len(buf) >= FLUSH_BYTES:
-            self._writer.flush()
-
-    def captured_json(self, binding: int, doc_json: bytes) -> None:
-        """Emit a document already encoded as a compact JSON object (no newlines)."""
         try:
-            prefix = self._prefixes[binding]
-        except KeyError:
-            raise ProtocolError(self._bad_binding(binding)) from None
-        if self.stopping or not self.is_opened:
-            self._check_state()
+            body = _dumps(doc, default=_default, option=_OPTIONS)
+        except TypeError:
+            body = values.encode(doc, self.where(binding), self.conversions)
+        else:
+            if b"null" in body and _has_nan(doc):
+                body = values.encode(doc, self.where(binding), self.conversions)
         buf = self._buf
         buf += prefix
-        buf += doc_json
+        buf += body
         buf += _SUFFIX
         self.pending_documents += 1
         if len(buf) >= FLUSH_BYTES:
@@ -109,12 +109,11 @@ class Emitter:
         otherwise it replaces the whole state."""
         if not self.is_opened:
             raise ProtocolError("a checkpoint was emitted before `opened`")
-        state: dict[str, Any] = {"updated": {} if updated is None else updated}
-        if merge_patch:
-            state["mergePatch"] = True
-        self._buf += b'{"checkpoint":{"state":'
-        self._buf += dumps(state)
-        self._buf += _SUFFIX
+        encoded = dumps({} if updated is None else updated, "the checkpoint's state")
+        buf = self._buf
+        buf += b'{"checkpoint":{"state":{"updated":'
+        buf += encoded
+        buf += b',"mergePatch":true}}}\n' if merge_patch else b"}}}\n"
         self._commit_group()
         if self.stopping:
             raise SessionStopped()
@@ -198,12 +197,11 @@ class Emitter:
             self.close()
             raise SessionStopped()
 
+    def where(self, binding: int) -> str:
+        """How errors and warnings name a binding: its stream, when the shim said."""
+        if self.names is not None and 0 <= binding < len(self.names):
+            return f"stream {self.names[binding]!r}"
+        return f"binding {binding}"
+
     def _bad_binding(self, binding: Any) -> str:
         return f"binding {binding!r} does not exist: the Open has {len(self._prefixes)} binding(s)"
-
-
-def log_session_summary(log: logging.Logger, emitter: Emitter) -> None:
-    log.debug(
-        "capture session finished",
-        extra={"documents": emitter.documents, "checkpoints": emitter.checkpoints},
-    )

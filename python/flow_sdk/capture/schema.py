@@ -1,14 +1,27 @@
 """Document schemas and keys of captures that adapt another protocol's streams: pointer
 escaping, and the `_meta.row_id` every adapted document carries (the key of streams that
-have none)."""
+have none).
+
+Flow owns a document's `_meta` (its runtime adds `_meta/uuid`; shims add `row_id`), so a
+source's own field named `_meta` is moved aside to `_source_meta`, in the schema and in
+every record, never overwritten.
+"""
 
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
+
+from flow_sdk.errors import ConnectorError
 
 ROW_ID_POINTER = "/_meta/row_id"
 """The key of a stream without a primary key: the document's position in its sweep."""
+
+log = logging.getLogger("flow")
+
+SOURCE_META = "_source_meta"
+"""Where a source's own `_meta` field goes."""
 
 
 def escape_pointer_token(token: str) -> str:
@@ -16,18 +29,137 @@ def escape_pointer_token(token: str) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+def _rename_property(schema: dict[str, Any], old: str, new: str) -> None:
+    """Rename property `old` of an object schema in place (properties and required)."""
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and old in properties:
+        schema["properties"] = {(new if k == old else k): v for k, v in properties.items()}
+    required = schema.get("required")
+    if isinstance(required, list) and old in required:
+        schema["required"] = [new if k == old else k for k in required]
+
+
+def _local_ref_target(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The definition a top-level local `$ref` (`#/definitions/X`, `#/$defs/X`) points at."""
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None
+    node: Any = schema
+    for token in ref[2:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        node = node.get(token) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
 def document_schema(json_schema: Any, schema_inference: bool) -> dict[str, Any]:
-    """The stream's schema plus `_meta.row_id` (and `x-infer-schema`), as a new object."""
+    """The stream's schema plus `_meta.row_id` (and `x-infer-schema`), as a new object.
+
+    The source's own `_meta` property becomes `_source_meta`. A top-level `$ref` keeps
+    working: its target gets the same rename and admits `_meta` (a target with
+    `additionalProperties: false` would otherwise reject the documents the shim writes)."""
     schema = copy.deepcopy(json_schema) if isinstance(json_schema, dict) else {"type": "object"}
+    _rename_property(schema, "_meta", SOURCE_META)
+    target = _local_ref_target(schema)
+    if target is not None and target is not schema:
+        _rename_property(target, "_meta", SOURCE_META)
+        target.setdefault("properties", {})["_meta"] = {"type": "object"}
     properties = schema.setdefault("properties", {})
-    meta = properties.get("_meta")
-    meta = dict(meta) if isinstance(meta, dict) else {"type": "object"}
-    meta["properties"] = {**(meta.get("properties") or {}), "row_id": {"type": "integer"}}
-    required = list(meta.get("required") or [])
-    if "row_id" not in required:
-        required.append("row_id")
-    meta["required"] = required
-    properties["_meta"] = meta
+    properties["_meta"] = {
+        "type": "object",
+        "properties": {"row_id": {"type": "integer"}},
+        "required": ["row_id"],
+    }
     if schema_inference:
         schema["x-infer-schema"] = True
     return schema
+
+
+def source_schema(write_schema: Any) -> dict[str, Any]:
+    """The collection's schema as the source knows it: without the shim's `_meta`, and with
+    the source's own `_meta` under its own name again."""
+    if not isinstance(write_schema, dict):
+        return {"type": "object"}
+    schema = dict(write_schema)
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and "_meta" in properties:
+        schema["properties"] = {k: v for k, v in properties.items() if k != "_meta"}
+    if isinstance(schema.get("required"), list):
+        schema["required"] = [k for k in schema["required"] if k != "_meta"]
+    _rename_property(schema, SOURCE_META, "_meta")
+    return schema
+
+
+def move_source_meta(data: dict[str, Any], where: str) -> None:
+    """Move a record's own `_meta` to `_source_meta` before the shim writes its own."""
+    if SOURCE_META in data:
+        raise ConnectorError(
+            f"{where}: the record has both `_meta` and `{SOURCE_META}`; Flow owns `_meta`, so the "
+            f"shim moves a source's own `_meta` to `{SOURCE_META}`, which is taken: rename one of "
+            "the source's fields"
+        )
+    data[SOURCE_META] = data.pop("_meta")
+
+
+_KEYABLE = frozenset(("boolean", "integer", "number", "string"))
+
+
+def _declared_types(node: Any) -> set[str] | None:
+    """The JSON types a property schema allows (None: it does not say)."""
+    if not isinstance(node, dict) or "type" not in node:
+        return None
+    declared = node["type"]
+    return {declared} if isinstance(declared, str) else set(declared or [])
+
+
+def _key_root(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
+    """Where a key's first field is declared: the schema, or its top-level `$ref` target."""
+    first = pointer[1:].split("/")[0].replace("~1", "/").replace("~0", "~")
+    if first in (schema.get("properties") or {}):
+        return schema
+    return _local_ref_target(schema) or schema
+
+
+def _key_problem(schema: dict[str, Any], pointer: str) -> str | None:
+    """Why Flow would refuse `pointer` as a key of `schema` (None: it is fine)."""
+    node: Any = _key_root(schema, pointer)
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        properties = node.get("properties") if isinstance(node, dict) else None
+        if not isinstance(properties, dict) or token not in properties:
+            return "is not declared in the stream's schema"
+        node = properties[token]
+    types = _declared_types(node)
+    if types is None:
+        return "has no declared type"
+    scalar = types - {"null"}
+    if len(scalar) != 1 or not scalar <= _KEYABLE:
+        return f"has type {sorted(types)}, and a Flow key must be one of boolean, integer, number or string"
+    return None
+
+
+def keyed(schema: dict[str, Any], key: list[str], where: str) -> list[str]:
+    """The collection key discovery writes for `key`, marking its fields required in
+    `schema` (in place: the source guarantees them, and many materializations need keys
+    present). A key Flow would refuse (undeclared, several types, not a scalar) is reported
+    and replaced by the row id, never written as is."""
+    if key == [ROW_ID_POINTER]:
+        return key
+    for pointer in key:
+        if (problem := _key_problem(schema, pointer)) is not None:
+            log.warning(
+                "%s: its primary key %s %s; the collection is keyed by the row id (%s) instead",
+                where,
+                pointer,
+                problem,
+                ROW_ID_POINTER,
+            )
+            return [ROW_ID_POINTER]
+    for pointer in key:
+        node = _key_root(schema, pointer)
+        for raw in pointer[1:].split("/"):
+            token = raw.replace("~1", "/").replace("~0", "~")
+            required = node.setdefault("required", [])
+            if token not in required:
+                required.append(token)
+            node = node["properties"][token]
+    return key

@@ -13,6 +13,8 @@ from typing import Annotated, Any, ClassVar, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError, model_validator
 
+from flow_sdk.errors import ProtocolError  # re-exported: defined without pydantic
+
 PROTOCOL = 3032023
 """The protocol number every Spec response carries (`flow-protocol.md` §1.4)."""
 
@@ -20,10 +22,6 @@ Int64 = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
 """A 64-bit protobuf integer: a JSON string on output, a number or string on input."""
 
 M = TypeVar("M", bound="WireModel")
-
-
-class ProtocolError(Exception):
-    """A message that does not follow the protocol. The text is a sentence for the user."""
 
 
 class WireModel(BaseModel):

@@ -6,6 +6,7 @@ bindings carry `resourcePath` from Validated and `stateKey` from it plus `backfi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -35,6 +36,52 @@ def validate_request(
     return capture.Validate(
         name=task.name, connectorType=connector_type, config=config, bindings=bindings
     )
+
+
+def resource_path(pointers: Sequence[str], resource: Any) -> tuple[str, ...] | None:
+    """A resource config's path as Flow's control plane reads it: the string at each of the
+    Spec's `resourcePathPointers`, absent and null ones skipped. None without pointers or
+    when one points at something other than a string."""
+    if not pointers:
+        return None
+    out = []
+    for pointer in pointers:
+        value = _resolve(resource, pointer)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return None
+        out.append(value)
+    return tuple(out)
+
+
+def _resolve(doc: Any, pointer: str) -> Any:
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(doc, dict):
+            doc = doc.get(token)
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            return None
+    return doc
+
+
+def check_unique_resources(task: CaptureDef, pointers: Sequence[str]) -> None:
+    """Two enabled bindings of one resource are the catalog's mistake (Flow's catalog
+    validation rejects them too), said so before the connector is asked about them."""
+    seen: dict[tuple[str, ...], int] = {}
+    for i, binding in enumerate(task.bindings):
+        path = resource_path(pointers, binding.resource)
+        if binding.disable or not path:
+            continue
+        first = seen.setdefault(path, i)
+        if first != i:
+            raise CatalogError(
+                f"{task.file}: captures.{task.name}.bindings[{first}] and bindings[{i}] "
+                f"capture the same resource {list(path)} (into {task.bindings[first].target!r} "
+                f"and {binding.target!r}); remove one of them"
+            )
 
 
 def check_validated(request: capture.Validate, validated: capture.Validated) -> None:

@@ -2,15 +2,17 @@
 
 The rules of `flow-protocol.md` §2.3, each a named `ProtocolViolation` quoting the line:
 `opened-first`, `one-opened`, `session-response` (only session messages after Open),
-`binding-index`, `document-object`, `document-key`, `document-schema`,
-`document-size` (Flow's 16 MB limit), `checkpoint-state`, `eof-within-checkpoint`,
-`read-stdin` (acks must be read promptly).
-Documents are reduced by collection key within a transaction (last write wins) and get
-the `/_meta/uuid` placeholder.
+`binding-index`, `document-object`, `document-depth`, `document-key` (a key value Flow
+cannot key on: missing, null, fractional, array or object), `document-size` (Flow's 16 MB
+limit), `document-schema`, `checkpoint-state`, `eof-within-checkpoint`, `read-stdin` (acks
+must be read promptly).
+Documents are reduced by collection key within a transaction (last write wins), compared and
+ordered as Flow's combiner does (`keys`), and get the `/_meta/uuid` placeholder.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,18 +20,22 @@ from typing import Any
 import orjson
 
 from flow_sdk.protocol import capture
-from flow_sdk.protocol.flow import CaptureSpec, CollectionSpec, ConnectorState, RangeSpec
+from flow_sdk.protocol.flow import CaptureSpec, ConnectorState, RangeSpec
+from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
+from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
-from flow_sdk.runtime.strict import parse_response, parse_variant
+from flow_sdk.runtime.strict import MessageTooDeep, parse_response, parse_variant
 
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 MAX_TRANSACTION_BYTES = 32 << 20
 """Stop adding checkpoint groups to a transaction past this many bytes, as Flow does."""
 POLL_SECONDS = 0.5
+_CAPTURED_BINDING = re.compile(rb'^\{"captured":\{"binding":(\d+)')
+"""The binding of a captured line too deep to parse, when it comes first (as SDKs write it)."""
 
 
 @dataclass
@@ -73,7 +79,10 @@ class CaptureSession:
         self.validators = validators
         self.console = console
         self.explicit_acks = False
-        self._keys = [_key_pointers(b.collection) for b in spec.bindings]
+        self._keys = [
+            KeyExtractor(f"binding {i} ({b.collection.name})", b.collection.key)
+            for i, b in enumerate(spec.bindings)
+        ]
         self._exited = False
 
     def open(self, version: str, state: Any) -> None:
@@ -100,8 +109,8 @@ class CaptureSession:
         if self._exited:
             return EXITED
         txn = Transaction()
-        group: dict[tuple[int, tuple[Any, ...]], dict[str, Any]] = {}
-        reduced: dict[tuple[int, tuple[Any, ...]], dict[str, Any]] = {}
+        group: dict[tuple[int, Key], dict[str, Any]] = {}
+        reduced: dict[tuple[int, Key], dict[str, Any]] = {}
         size = 0
         while True:
             line = self._next(timeout)
@@ -126,7 +135,7 @@ class CaptureSession:
                 return EXITED
             assert isinstance(line, bytes)
             size += len(line)
-            variant, response = parse_variant(capture.Response, line)
+            variant, response = self._parse(line)
             if variant == "captured":
                 key, doc = self._captured(response.captured, line)
                 group.pop(key, None)  # last write wins, and moves to the end
@@ -160,9 +169,31 @@ class CaptureSession:
 
     # ---- rules ----
 
+    def _parse(self, line: bytes) -> tuple[str, capture.Response]:
+        try:
+            return parse_variant(capture.Response, line)
+        except MessageTooDeep as exc:
+            raise self._too_deep(exc, line) from None
+
+    def _too_deep(self, exc: MessageTooDeep, line: bytes) -> ProtocolViolation:
+        """`document-depth` naming the collection when the line is a captured document."""
+        captured = exc.data.get("captured") if isinstance(exc.data, dict) else None
+        if isinstance(captured, dict):
+            index, levels = captured.get("binding", 0), nesting(captured.get("doc"))
+        elif match := _CAPTURED_BINDING.match(line):
+            index, levels = int(match.group(1)), None
+        elif line.startswith(b'{"captured":') and len(self.spec.bindings) == 1:
+            index, levels = 0, None
+        else:
+            return exc
+        if not isinstance(index, int) or not 0 <= index < len(self.spec.bindings):
+            return exc
+        where = f"binding {index} ({self.spec.bindings[index].collection.name})"
+        return ProtocolViolation("document-depth", too_deep(where, levels), line)
+
     def _captured(
         self, captured: capture.Captured, line: bytes
-    ) -> tuple[tuple[int, tuple[Any, ...]], dict[str, Any]]:
+    ) -> tuple[tuple[int, Key], dict[str, Any]]:
         index, doc = captured.binding, captured.doc
         if not 0 <= index < len(self.spec.bindings):
             raise ProtocolViolation(
@@ -178,17 +209,10 @@ class CaptureSession:
                 f"{_json_type(doc)}",
                 line,
             )
-        key = []
-        for ptr, tokens in self._keys[index]:
-            found, value = _resolve(doc, tokens)
-            if not found:
-                raise ProtocolViolation(
-                    "document-key",
-                    f"a document of binding {index} ({collection.name}) has no value at its "
-                    f"collection key {ptr}",
-                    line,
-                )
-            key.append(value)
+        try:
+            key = self._keys[index].key(doc)
+        except KeyValueError as exc:
+            raise ProtocolViolation("document-key", str(exc), line) from None
         if len(line) > MAX_DOCUMENT_BYTES and (too_big := size_problem(len(orjson.dumps(doc)))):
             raise ProtocolViolation(
                 "document-size", f"binding {index} ({collection.name}): {too_big}", line
@@ -206,7 +230,7 @@ class CaptureSession:
                 "document-object", f"`_meta` of a binding {index} document must be an object", line
             )
         meta["uuid"] = UUID_PLACEHOLDER
-        return (index, tuple(key)), doc
+        return (index, key), doc
 
     def _checkpoint(self, checkpoint: capture.Checkpoint, line: bytes) -> ConnectorState:
         if checkpoint.state is None:
@@ -249,44 +273,11 @@ class CaptureSession:
         raise ProtocolViolation("opened-first", f"the connector exited without answering {what}")
 
     def _ordered(
-        self, reduced: dict[tuple[int, tuple[Any, ...]], dict[str, Any]]
+        self, reduced: dict[tuple[int, Key], dict[str, Any]]
     ) -> list[tuple[str, dict[str, Any]]]:
+        """By binding, then key: the order Flow's combiner drains a transaction in."""
         names = [b.collection.name for b in self.spec.bindings]
-        keys = sorted(reduced, key=lambda k: (k[0], tuple(_sort_key(v) for v in k[1])))
-        return [(names[k[0]], reduced[k]) for k in keys]
-
-
-def _key_pointers(collection: CollectionSpec) -> list[tuple[str, list[str]]]:
-    return [(ptr, _tokens(ptr)) for ptr in collection.key]
-
-
-def _tokens(ptr: str) -> list[str]:
-    return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]] if ptr else []
-
-
-def _resolve(doc: Any, tokens: list[str]) -> tuple[bool, Any]:
-    node = doc
-    for token in tokens:
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return False, None
-    return True, node
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    """Orders key values like Flow's packed tuples: null, strings, numbers, booleans, other."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, bool):
-        return (3, value)
-    if isinstance(value, str):
-        return (1, value)
-    if isinstance(value, (int, float)):
-        return (2, value)
-    return (4, repr(value))
+        return [(names[k[0]], reduced[k]) for k in sorted(reduced)]
 
 
 def _json_type(value: Any) -> str:

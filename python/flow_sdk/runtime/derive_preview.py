@@ -1,9 +1,9 @@
 """`flow-sdk preview --fixture FILE` of a derivation: Flow's catalog rules, Validate, then one
 session that feeds the fixture's source documents to the transforms that read them, one
 transaction per fixture transaction (`read`* → `flush` → `startCommit`), printing the
-published documents of each committed transaction (reduced by key, last write wins) and,
-with `--output-state`, state. Fixtures are read by `fixture` (either form; a FIFO or `-`
-streams, each transaction running as it arrives).
+published documents of each committed transaction (reduced by key, last write wins, in Flow's
+key order: `keys`) and, with `--output-state`, state. Fixtures are read by `fixture` (either
+form; a FIFO or `-` streams, each transaction running as it arrives).
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ from flow_sdk.protocol import derive
 from flow_sdk.protocol.flow import CollectionSpec
 from flow_sdk.runtime.catalog import Catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
+from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.derive_catalog import DerivationDef, shuffle_key
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers
+from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, pointer
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, ConnectorProcess
 from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
 from flow_sdk.runtime.state import StateStore, combine_updates
-from flow_sdk.runtime.strict import parse_response
+from flow_sdk.runtime.strict import MessageTooDeep, parse_response
 
 FULL_RANGE = {"keyEnd": 4294967295, "rClockEnd": 4294967295}
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
@@ -105,6 +107,7 @@ def preview_derivation(
     validators = SchemaValidators()
     validators.prepare(derived)
     state = StateStore(initial_state if initial_state is not None else {})
+    keys = KeyExtractor(f"derived collection {derived.name}", derived.key)
     with driver.start(derive.Response) as proc:
         proc.send(
             request_line(
@@ -125,7 +128,7 @@ def preview_derivation(
                     if t.source != source:
                         continue
                     clock += 1
-                    key = [_pointer(doc, p) for p in shuffle_key(t, sources[source])]
+                    key = [pointer(p).get(doc) for p in shuffle_key(t, sources[source])]
                     read = {
                         "transform": index,
                         "uuid": {"node": "1", "clock": str(clock)},
@@ -134,14 +137,14 @@ def preview_derivation(
                     }
                     proc.send(request_line("read", read))
             proc.send(request_line("flush", {}))
-            published = _until(proc, "flushed", validators, derived)
+            published = _until(proc, "flushed", validators, derived, keys)
             proc.send(
                 request_line("startCommit", {"runtimeCheckpoint": {"committed": time.time()}})
             )
             committed = read_one(
                 proc, derive.Response, "startedCommit", "the startCommit request"
             ).startedCommit
-            for doc in _reduced(published, derived):
+            for doc in _reduced(published):
                 output.write(orjson.dumps([task.name, doc], option=orjson.OPT_APPEND_NEWLINE))
             updates = [committed.state] if committed.state is not None else []
             for update in updates:
@@ -180,9 +183,14 @@ def _transform(t: Any, source: CollectionSpec) -> dict[str, Any]:
 
 
 def _until(
-    proc: ConnectorProcess, answer: str, validators: SchemaValidators, derived: CollectionSpec
-) -> list[Any]:
-    """Published documents (checked against the derived schema) up to the `answer` response."""
+    proc: ConnectorProcess,
+    answer: str,
+    validators: SchemaValidators,
+    derived: CollectionSpec,
+    keys: KeyExtractor,
+) -> list[tuple[Key, Any]]:
+    """Published documents (checked against the derived schema) with their keys, up to the
+    `answer` response."""
     published = []
     while True:
         line = proc.next_line()
@@ -191,7 +199,13 @@ def _until(
                 raise proc.failure("the derivation session")
             raise ProtocolViolation("derive-eof", f"the derivation exited before `{answer}`")
         assert isinstance(line, bytes)
-        response = parse_response(derive.Response, line)
+        try:
+            response = parse_response(derive.Response, line)
+        except MessageTooDeep as exc:
+            published_doc = exc.data.get("published") if isinstance(exc.data, dict) else None
+            levels = nesting(published_doc.get("doc")) if isinstance(published_doc, dict) else None
+            where = f"derived collection {derived.name}"
+            raise ProtocolViolation("document-depth", too_deep(where, levels), line) from None
         if response.variant == answer:
             return published
         if response.variant != "published":
@@ -214,25 +228,14 @@ def _until(
                 f"a published document does not match the schema of {derived.name!r}: {problem}",
                 line,
             )
-        published.append(doc)
+        try:
+            key = keys.key(doc)
+        except KeyValueError as exc:
+            raise ProtocolViolation("published-key", str(exc), line) from None
+        published.append((key, doc))
 
 
-def _reduced(docs: list[Any], collection: CollectionSpec) -> list[Any]:
-    """One document per key (the last), ordered by the key's JSON, as a combiner yields them."""
-    by_key: dict[bytes, tuple[list[Any], Any]] = {}
-    for doc in docs:
-        key = [_pointer(doc, p) for p in collection.key]
-        by_key[orjson.dumps(key)] = (key, doc)
-    return [doc for _, (_, doc) in sorted(by_key.items(), key=lambda item: item[0])]
-
-
-def _pointer(doc: Any, ptr: str) -> Any:
-    for token in ptr.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(doc, dict):
-            doc = doc.get(token)
-        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
-        else:
-            return None
-    return doc
+def _reduced(published: list[tuple[Key, Any]]) -> list[Any]:
+    """One document per key (the last), in key order, as Flow's combiner drains them."""
+    by_key = dict(published)
+    return [by_key[key] for key in sorted(by_key)]

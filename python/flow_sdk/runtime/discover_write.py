@@ -4,15 +4,20 @@ Like flowctl, each discovered binding becomes a capture binding with
 `target: <capture prefix>/<recommendedName>`, the name normalized as Flow's discover merge
 does (`normalize_recommended_name`: its catalog-name tokens, Unicode NFKC-normalized, joined
 with `_`, so `some greetings!` becomes `some_greetings`), and its collection gets the
-discovered `schema` and `key`. Bindings the user already has (same target or same resource) are kept
-as written; bindings that were not discovered are kept too, with a warning. Comments in
-rewritten YAML files are not preserved.
+discovered `schema` and `key`. A binding the catalog already has for the same resource is kept
+as written: as in Flow's discover merge, resources are told apart by their resource path, read
+from the resource config with the Spec's `resourcePathPointers` (without pointers, a binding
+with the same resource config or else the same target is the same one). Each existing
+binding matches at most one discovered binding, so running discover again changes nothing.
+Bindings that were not discovered are kept too, with a warning; an exact repeat of another
+binding is dropped, with a warning. Comments in rewritten YAML files are not preserved.
 """
 
 from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 import yaml
 
 from flow_sdk.protocol import capture
+from flow_sdk.runtime.capture_build import resource_path
 from flow_sdk.runtime.catalog import CaptureDef, Catalog, read_document
 from flow_sdk.runtime.catalog_rules import NAME_RE
 from flow_sdk.runtime.logs import Console
@@ -49,21 +55,25 @@ class _Files:
 
 
 def write_discovered(
-    catalog: Catalog, task: CaptureDef, discovered: capture.Discovered, console: Console
+    catalog: Catalog,
+    task: CaptureDef,
+    discovered: capture.Discovered,
+    console: Console,
+    pointers: Sequence[str] = (),
 ) -> Written:
-    """Rewrite the capture's bindings and the collections they target; returns what was written."""
+    """Rewrite the capture's bindings and the collections they target; returns what was
+    written. `pointers`: the connector Spec's `resourcePathPointers`."""
     prefix = task.name.rsplit("/", 1)[0] if "/" in task.name else task.name
     files = _Files()
     raw_capture = files.get(task.file)["captures"][task.name]
     raw_bindings: list[dict[str, Any]] = list(raw_capture.get("bindings") or [])
-    kept = [False] * len(raw_bindings)
+    existing = _Existing(task, raw_bindings, pointers, console)
     bindings: list[dict[str, Any]] = []
     collections = 0
     for found in discovered.bindings:
         target = f"{prefix}/{normalize_recommended_name(found.recommendedName)}"
-        match = _matching(task, found, target)
+        match = existing.claim(found, target)
         if match is not None:
-            kept[match] = True
             entry = raw_bindings[match]
             target = entry["target"]
         else:
@@ -73,14 +83,13 @@ def write_discovered(
         bindings.append(entry)
         if _write_collection(catalog, task, files, target, found, console):
             collections += 1
-    for i, entry in enumerate(raw_bindings):
-        if not kept[i]:
-            console.log(
-                "warn",
-                "a binding of the catalog was not discovered; keeping it as written",
-                target=entry.get("target"),
-            )
-            bindings.append(entry)
+    for i in existing.unclaimed():
+        console.log(
+            "warn",
+            "a binding of the catalog was not discovered; keeping it as written",
+            target=raw_bindings[i].get("target"),
+        )
+        bindings.append(raw_bindings[i])
     raw_capture["bindings"] = bindings
     files.save()
     return Written(count=1 + collections, directory=task.file.parent)
@@ -91,11 +100,58 @@ def normalize_recommended_name(name: str) -> str:
     return "_".join(unicodedata.normalize("NFKC", m.group()) for m in NAME_RE.finditer(name))
 
 
-def _matching(task: CaptureDef, found: capture.DiscoveredBinding, target: str) -> int | None:
-    for i, binding in enumerate(task.bindings):
-        if binding.target == target or binding.resource == found.resourceConfig:
+class _Existing:
+    """The catalog's bindings of the capture, each claimed by at most one discovered binding."""
+
+    def __init__(
+        self,
+        task: CaptureDef,
+        raw_bindings: list[dict[str, Any]],
+        pointers: Sequence[str],
+        console: Console,
+    ) -> None:
+        self.task = task
+        self.pointers = list(pointers)
+        self.claimed = [False] * len(raw_bindings)
+        self.by_path: dict[tuple[str, ...], int] = {}
+        for i, binding in enumerate(task.bindings):
+            path = self.path(binding.resource)
+            if path is None:
+                continue
+            first = self.by_path.setdefault(path, i)
+            if first != i and raw_bindings[first] == raw_bindings[i]:
+                self.claimed[i] = True  # never written back
+                console.log(
+                    "warn",
+                    "a binding of the catalog repeats an earlier one exactly; dropping the repeat",
+                    target=raw_bindings[i].get("target"),
+                    resourcePath=list(path),
+                )
+
+    def path(self, resource: Any) -> tuple[str, ...] | None:
+        return resource_path(self.pointers, resource)
+
+    def claim(self, found: capture.DiscoveredBinding, target: str) -> int | None:
+        """The index of the existing binding of `found`'s resource, now claimed, or None."""
+        path = self.path(found.resourceConfig)
+        if path is not None:
+            i = self.by_path.get(path)
+            if i is None or self.claimed[i]:
+                return None
+            self.claimed[i] = True
             return i
-    return None
+        for same in (
+            lambda b: b.resource == found.resourceConfig,
+            lambda b: b.target == target,
+        ):
+            for i, binding in enumerate(self.task.bindings):
+                if not self.claimed[i] and same(binding):
+                    self.claimed[i] = True
+                    return i
+        return None
+
+    def unclaimed(self) -> list[int]:
+        return [i for i, claimed in enumerate(self.claimed) if not claimed]
 
 
 def _write_collection(

@@ -43,6 +43,9 @@ class Driver:
         self.network = network
         self._config: Any = None
         self._unsealed = False
+        self.probe: Any = None
+        """The last probe Spec's response (its `resourcePathPointers` place existing
+        bindings when a discover is merged into the catalog)."""
 
     @property
     def connector_type(self) -> str:
@@ -70,7 +73,7 @@ class Driver:
         proc = ConnectorProcess(self.launch(), self.console)
         try:
             proc.send(request_line("spec", {"connectorType": self.connector_type, "config": {}}))
-            read_one(proc, model, "spec", "the probe Spec request")
+            self.probe = read_one(proc, model, "spec", "the probe Spec request")
         except BaseException:
             proc.kill()
             raise

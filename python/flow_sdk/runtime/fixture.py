@@ -8,7 +8,9 @@ derivation reads, in either form flowctl has read, told apart by their first cha
 - Legacy flowctl: one JSON (or YAML) array of transactions, each an array of
   `["collection/name", {...}]` pairs.
 
-A FIFO or `-` (stdin) streams: transactions are yielded as their commit markers arrive, for
+Each document is checked for Flow's nesting depth (`depth`) and, once `check_keys` has
+been called, for a key value Flow can key on (`keys`) at every key of a reader of its
+collection. A FIFO or `-` (stdin) streams: transactions are yielded as their commit markers arrive, for
 one unbounded session. Any other file is read and checked whole before a connector starts.
 An empty fixture is one empty transaction, as in flowctl.
 """
@@ -19,13 +21,15 @@ import os
 import stat
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import orjson
 import yaml
 
+from flow_sdk.runtime.depth import check_depth
 from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.keys import KeyExtractor, KeyValueError
 
 FIXTURE_FORMS = (
     'JSON lines of ["<collection>", {document}] with {"commit": true} ending each '
@@ -43,6 +47,8 @@ class Readers:
 
     collections: set[str]
     reader: str
+    keys: dict[str, list[KeyExtractor]] = field(default_factory=dict)
+    """The keys each collection's documents are read by (set by `Fixture.check_keys`)."""
 
 
 class Fixture:
@@ -68,6 +74,14 @@ class Fixture:
             yield txn
         if not yielded:
             yield []
+
+    def check_keys(self, keys: dict[str, list[KeyExtractor]]) -> None:
+        """Check every document's key values against `keys` (by collection): those read
+        already now, those of a streaming fixture as they arrive."""
+        self.readers.keys = keys
+        for t, txn in enumerate(self._eager or []):
+            for d, (collection, doc) in enumerate(txn):
+                self._check_keys(collection, doc, f"transaction {t}, document {d}")
 
     def __len__(self) -> int:
         """How many transactions (a streaming fixture has no length until it ends)."""
@@ -154,7 +168,17 @@ class Fixture:
                 f"{where} names collection {value[0]!r}, which no {self.readers.reader} "
                 f"reads (it reads: {reads})"
             )
+        name = "stdin" if self.path == "-" else self.path
+        check_depth(value[1], f"{value[0]} (--fixture {name}, {where})")
+        self._check_keys(value[0], value[1], where)
         return value[0], value[1]
+
+    def _check_keys(self, collection: str, doc: dict[str, Any], where: str) -> None:
+        for extractor in self.readers.keys.get(collection, ()):
+            try:
+                extractor.values(doc)
+            except KeyValueError as exc:
+                raise self._error(f"{where}: {exc}") from None
 
     def _error(self, detail: str) -> RuntimeFailure:
         name = "stdin" if self.path == "-" else self.path

@@ -6,6 +6,7 @@ The rules of `flow-protocol.md` §3.3, each a named `ProtocolViolation` quoting 
 (a response that cannot come now), `loaded-binding`, `loaded-key` (a document for a key
 that was not loaded, or twice), `eof-in-transaction` and `eof-at-close` (output after the
 last acknowledgement). Requests carry both the JSON `key`/`values` and the packed forms.
+Keys are grouped and ordered as Flow's combiner does (`keys`): stores go in key order.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flow_sdk.protocol.flow import (
 from flow_sdk.protocol.tuple_pack import pack_json
 from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
+from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, comparable, pointer
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.strict import parse_variant
 
@@ -44,6 +46,8 @@ class Committed:
 @dataclass
 class _Row:
     key: list[Any]
+    ident: Key
+    """The key as Flow compares it (`1` and `1.0` are one key)."""
     packed: bytes
     doc: dict[str, Any]
 
@@ -54,6 +58,7 @@ class MaterializeSession:
     def __init__(self, proc: ConnectorProcess, spec: MaterializationSpec) -> None:
         self.proc = proc
         self.spec = spec
+        self.keys = [binding_keys(b) for b in spec.bindings]
         self.load_optimization = True
         self._pending_ack = False
         """An `acknowledge` was sent and its `acknowledged` has not arrived."""
@@ -84,18 +89,18 @@ class MaterializeSession:
     # ---- a transaction ----
 
     def transaction(
-        self, rows: Sequence[list[tuple[int, dict[str, Any]]]], stored: list[set[bytes]]
+        self, rows: Sequence[list[tuple[int, dict[str, Any]]]], stored: list[set[Key]]
     ) -> Committed:
         """One transaction of `(binding, document)` pairs (already reduced per binding and
         key), given the keys stored before per binding (`stored`, updated in place)."""
-        by_binding = [self._rows(i, b, rows[i]) for i, b in enumerate(self.spec.bindings)]
-        loads: dict[int, dict[bytes, list[Any]]] = {}
+        by_binding = [self._rows(i, rows[i]) for i in range(len(self.spec.bindings))]
+        loads: dict[int, dict[Key, list[Any]]] = {}
         for i, binding in enumerate(self.spec.bindings):
             if binding.deltaUpdates:
                 continue
             for row in by_binding[i]:
-                if not self.load_optimization or row.packed in stored[i]:
-                    loads.setdefault(i, {})[row.packed] = row.key
+                if not self.load_optimization or row.ident in stored[i]:
+                    loads.setdefault(i, {})[row.ident] = row.key
                     self.proc.send(
                         request_line(
                             "load",
@@ -104,12 +109,12 @@ class MaterializeSession:
                     )
         loaded = self._load_phase(loads)
         for i, binding in enumerate(self.spec.bindings):
-            for row in sorted(by_binding[i], key=lambda r: r.packed):
+            for row in sorted(by_binding[i], key=lambda r: r.ident):
                 exists = not binding.deltaUpdates and (
-                    row.packed in stored[i] or row.packed in loaded.get(i, ())
+                    row.ident in stored[i] or row.ident in loaded.get(i, ())
                 )
                 self.proc.send(request_line("store", self._store(i, binding, row, exists)))
-                stored[i].add(row.packed)
+                stored[i].add(row.ident)
         self.proc.send(request_line("startCommit", {"runtimeCheckpoint": {"sources": {}}}))
         variant, response, line = self._next("`startedCommit`")
         if variant != "startedCommit":
@@ -141,8 +146,8 @@ class MaterializeSession:
 
     # ---- phases ----
 
-    def _load_phase(self, loads: dict[int, dict[bytes, list[Any]]]) -> dict[int, set[bytes]]:
-        loaded: dict[int, set[bytes]] = {}
+    def _load_phase(self, loads: dict[int, dict[Key, list[Any]]]) -> dict[int, set[Key]]:
+        loaded: dict[int, set[Key]] = {}
         while self._pending_ack:
             self._one_load_response(loads, loaded, "`acknowledged` (or `loaded`)", flush_sent=False)
         # What the connector already wrote must not include `flushed`: look before sending.
@@ -158,8 +163,8 @@ class MaterializeSession:
 
     def _one_load_response(
         self,
-        loads: dict[int, dict[bytes, list[Any]]],
-        loaded: dict[int, set[bytes]],
+        loads: dict[int, dict[Key, list[Any]]],
+        loaded: dict[int, set[Key]],
         expected: str,
         *,
         flush_sent: bool,
@@ -198,8 +203,8 @@ class MaterializeSession:
     def _check_loaded(
         self,
         msg: materialize.Loaded,
-        loads: dict[int, dict[bytes, list[Any]]],
-        loaded: dict[int, set[bytes]],
+        loads: dict[int, dict[Key, list[Any]]],
+        loaded: dict[int, set[Key]],
         line: bytes,
     ) -> None:
         if not 0 <= msg.binding < len(self.spec.bindings):
@@ -208,21 +213,23 @@ class MaterializeSession:
                 f"`loaded` names binding {msg.binding}, which does not exist",
                 line,
             )
-        binding = self.spec.bindings[msg.binding]
         if not isinstance(msg.doc, dict):
             raise ProtocolViolation("loaded-key", "a loaded document must be a JSON object", line)
-        packed = pack_json(key_of(binding, msg.doc))
-        if packed not in loads.get(msg.binding, {}):
+        try:
+            ident = self.keys[msg.binding].key(msg.doc)
+        except KeyValueError as exc:
+            raise ProtocolViolation("loaded-key", f"in `loaded`, {exc}", line) from None
+        if ident not in loads.get(msg.binding, {}):
             raise ProtocolViolation(
                 "loaded-key",
                 f"`loaded` sent a document of binding {msg.binding} whose key was not loaded",
                 line,
             )
-        if packed in loaded.setdefault(msg.binding, set()):
+        if ident in loaded.setdefault(msg.binding, set()):
             raise ProtocolViolation(
                 "loaded-key", "`loaded` sent the same key twice in one transaction", line
             )
-        loaded[msg.binding].add(packed)
+        loaded[msg.binding].add(ident)
 
     def _acknowledge(self) -> None:
         self.proc.send(request_line("acknowledge", {}))
@@ -260,20 +267,18 @@ class MaterializeSession:
 
     # ---- requests ----
 
-    def _rows(
-        self, index: int, binding: MaterializationBinding, docs: list[tuple[int, dict[str, Any]]]
-    ) -> list[_Row]:
+    def _rows(self, index: int, docs: list[tuple[int, dict[str, Any]]]) -> list[_Row]:
         out = []
         for _, doc in docs:
-            key = key_of(binding, doc)
-            out.append(_Row(key=key, packed=pack_json(key), doc=doc))
+            key = self.keys[index].values(doc)
+            out.append(_Row(key=key, ident=comparable(key), packed=pack_json(key), doc=doc))
         return out
 
     def _store(
         self, index: int, binding: MaterializationBinding, row: _Row, exists: bool
     ) -> dict[str, Any]:
         selection = binding.fieldSelection
-        values = [_at(row.doc, _ptr_of(binding, f)) for f in selection.values]
+        values = [pointer(_ptr_of(binding, f)).get(row.doc) for f in selection.values]
         out: dict[str, Any] = _binding_fields(index) | {
             "key": row.key,
             "keyPacked": _b64(row.packed),
@@ -292,9 +297,10 @@ def _binding_fields(index: int) -> dict[str, Any]:
     return {"binding": index} if index else {}
 
 
-def key_of(binding: MaterializationBinding, doc: dict[str, Any]) -> list[Any]:
-    """The binding's key tuple of `doc`, in field-selection order."""
-    return [_at(doc, _ptr_of(binding, f)) for f in binding.fieldSelection.keys]
+def binding_keys(binding: MaterializationBinding) -> KeyExtractor:
+    """The binding's key (its selected key fields, in order) of its collection's documents."""
+    pointers = [_ptr_of(binding, f) for f in binding.fieldSelection.keys]
+    return KeyExtractor(f"collection {binding.collection.name}", pointers)
 
 
 def _ptr_of(binding: MaterializationBinding, field_name: str) -> str:
@@ -302,20 +308,6 @@ def _ptr_of(binding: MaterializationBinding, field_name: str) -> str:
         if p.field == field_name:
             return p.ptr
     return "/" + field_name
-
-
-def _at(doc: Any, ptr: str) -> Any:
-    if ptr == "":
-        return doc
-    for part in ptr[1:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(doc, dict):
-            doc = doc.get(part)
-        elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-            doc = doc[int(part)]
-        else:
-            return None
-    return doc
 
 
 def _b64(data: bytes) -> str:

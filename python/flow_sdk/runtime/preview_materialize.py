@@ -3,9 +3,10 @@ transactions from a fixture, as `flowctl preview` does, with the strictness of Â
 
 The fixture (`fixture`: JSON lines with `{"commit": true}` markers, or the legacy array of
 transactions) feeds each document to every binding sourcing its collection, reduced by key
-within its transaction (last write wins). `--sessions` splits the transactions into
-sessions; a streaming fixture (a FIFO or `-`) runs in one unbounded session, each
-transaction as it arrives. The connector state is merged across transactions and sessions. stdout carries only state lines
+within its transaction (last write wins, keys compared as Flow compares them: `keys`).
+`--sessions` splits the transactions into sessions; a streaming fixture (a FIFO or `-`) runs
+in one unbounded session, each transaction as it arrives. The connector state is merged
+across transactions and sessions. stdout carries only state lines
 (`--output-state`) and the Apply description (`--output-apply`), as flowctl prints them.
 """
 
@@ -24,13 +25,14 @@ from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers, Transaction
+from flow_sdk.runtime.keys import Key, KeyExtractor
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize_build import spec_version
 from flow_sdk.runtime.materialize_session import (
     UUID_PLACEHOLDER,
     Committed,
     MaterializeSession,
-    key_of,
+    binding_keys,
 )
 from flow_sdk.runtime.preview import STOP_GRACE_SECONDS, PreviewOptions
 from flow_sdk.runtime.raw import validated_materialization
@@ -58,6 +60,10 @@ def preview_materialization(
     reads = {b.source for b in task.enabled_bindings}
     fixture_txns = Fixture(fixture, Readers(reads, f"binding of materialization {task.name!r}"))
     _, _, spec = validated_materialization(catalog, task, driver)
+    keys: dict[str, list[KeyExtractor]] = {}
+    for binding in spec.bindings:
+        keys.setdefault(binding.collection.name, []).append(binding_keys(binding))
+    fixture_txns.check_keys(keys)
     run = _Sessions(driver, spec, options, out, console)
     if fixture_txns.streaming:
         if options.sessions != [-1]:
@@ -103,7 +109,7 @@ class _Sessions:
         self.console = console
         self.version = spec_version(spec)
         self.state = StateStore(options.initial_state)
-        self.stored: list[set[bytes]] = [set() for _ in spec.bindings]
+        self.stored: list[set[Key]] = [set() for _ in spec.bindings]
 
     def session(self, number: int, transactions: Iterator[Transaction]) -> None:
         """Apply, Open, then each transaction as `transactions` yields it."""
@@ -158,7 +164,8 @@ def _route(
     """Each binding's documents of one transaction, reduced by key (last write wins)."""
     out: list[list[tuple[int, dict[str, Any]]]] = []
     for i, binding in enumerate(spec.bindings):
-        reduced: dict[bytes, tuple[int, dict[str, Any]]] = {}
+        keys = binding_keys(binding)
+        reduced: dict[Key, tuple[int, dict[str, Any]]] = {}
         for collection, doc in txn:
             if collection != binding.collection.name:
                 continue
@@ -166,7 +173,7 @@ def _route(
             meta = doc.setdefault("_meta", {})
             if isinstance(meta, dict):
                 meta.setdefault("uuid", UUID_PLACEHOLDER)
-            reduced[orjson.dumps(key_of(binding, doc))] = (i, doc)
+            reduced[keys.key(doc)] = (i, doc)
         out.append(list(reduced.values()))
     return out
 

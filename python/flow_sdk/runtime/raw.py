@@ -17,6 +17,7 @@ from flow_sdk.protocol.flow import MaterializationSpec, Spec
 from flow_sdk.runtime.capture_build import (
     capture_spec,
     check_against_spec,
+    check_unique_resources,
     check_validated,
     validate_request,
 )
@@ -100,8 +101,9 @@ def _spec(task: Task, driver: Driver) -> Spec:
 
 def raw_discover(
     source: str | Path, name: str | None, console: Console, network: str = "bridge"
-) -> tuple[Catalog, CaptureDef, capture.Discovered]:
-    """The capture connector's Discovered response."""
+) -> tuple[Catalog, CaptureDef, capture.Discovered, list[str]]:
+    """The capture connector's Discovered response, and the `resourcePathPointers` of the
+    Spec it answered first (how a merge tells which existing binding is which resource)."""
     catalog = load_catalog(source)
     task = catalog.capture(name)
     driver = Driver(task, console, network)
@@ -109,7 +111,8 @@ def raw_discover(
         name=task.name, connectorType=driver.connector_type, config=driver.config
     )
     response = driver.unary(capture.Response, "discover", request.to_wire(), "discovered")
-    return catalog, task, response.discovered
+    pointers = list(driver.probe.spec.resourcePathPointers or []) if driver.probe else []
+    return catalog, task, response.discovered, pointers
 
 
 def validated_capture(
@@ -120,6 +123,7 @@ def validated_capture(
     Returns the request, the checked response and the CaptureSpec built from them."""
     spec = _spec(task, driver)
     check_against_spec(task, spec, driver.config)
+    check_unique_resources(task, spec.resourcePathPointers)
     request = validate_request(task, catalog, driver.config, driver.connector_type)
     validated = driver.unary(capture.Response, "validate", request.to_wire(), "validated").validated
     check_validated(request, validated)

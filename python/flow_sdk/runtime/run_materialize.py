@@ -28,6 +28,7 @@ from flow_sdk.protocol.tuple_pack import pack
 from flow_sdk.runtime.catalog import Catalog, MaterializationDef
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
+from flow_sdk.runtime.keys import Key, comparable, pointer
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize_build import (
     check_spec,
@@ -36,7 +37,7 @@ from flow_sdk.runtime.materialize_build import (
     spec_version,
     validate_request,
 )
-from flow_sdk.runtime.materialize_session import key_of
+from flow_sdk.runtime.materialize_session import binding_keys
 from flow_sdk.runtime.process import ConnectorProcess
 from flow_sdk.runtime.state import StateStore
 
@@ -179,9 +180,9 @@ def _next_transaction(
     spec: MaterializationSpec, cursors: list[Cursor], limit: int
 ) -> tuple[list[bytes], dict[str, int], dict[str, int]]:
     """The next transaction's `store` request lines, reduced by key (last write wins) as
-    Flow combines delta-updates documents within a transaction."""
-    reduced: dict[tuple[int, bytes], bytes] = {}
-    # (binding, packed key) → store line; sorted, that is the order Flow stores in
+    Flow combines delta-updates documents within a transaction, in Flow's key order."""
+    reduced: dict[tuple[int, Key], bytes] = {}
+    # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
     counts: dict[str, int] = {}
     read_bytes: dict[str, int] = {}
     taken = 0
@@ -195,21 +196,20 @@ def _next_transaction(
         counts[collection] = counts.get(collection, 0) + len(lines)
         read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
         binding = spec.bindings[cursor.binding]
-        pointers = {p.field: _tokens(p.ptr) for p in binding.collection.projections}
+        keys = binding_keys(binding)
+        pointers = {p.field: pointer(p.ptr) for p in binding.collection.projections}
         for line in lines:
             doc = orjson.loads(line)
-            key = key_of(binding, doc)
-            raw_key = pack(key)
+            key = keys.values(doc)
             store: dict[str, Any] = {
                 "binding": cursor.binding,
                 "key": key,
-                "keyPacked": base64.b64encode(raw_key).decode(),
-                "values": [_resolve(doc, pointers[f]) for f in binding.fieldSelection.values],
+                "keyPacked": base64.b64encode(pack(key)).decode(),
+                "values": [pointers[f].get(doc) for f in binding.fieldSelection.values],
             }
             if binding.fieldSelection.document:
                 store["doc"] = doc
-            reduced.pop((cursor.binding, raw_key), None)
-            reduced[(cursor.binding, raw_key)] = request_line("store", store)
+            reduced[(cursor.binding, comparable(key))] = request_line("store", store)
     ordered = [reduced[k] for k in sorted(reduced)]
     return ordered, {k: v for k, v in counts.items() if v}, read_bytes
 
@@ -220,19 +220,3 @@ def _expect(proc: ConnectorProcess, variant: str, what: str) -> materialize.Resp
         time.sleep(0.01)
         proc.check_stdin()
     return read_one(proc, materialize.Response, variant, what)
-
-
-def _tokens(ptr: str) -> list[str]:
-    return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]] if ptr else []
-
-
-def _resolve(doc: Any, tokens: list[str]) -> Any:
-    node = doc
-    for token in tokens:
-        if isinstance(node, dict):
-            node = node.get(token)
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-    return node

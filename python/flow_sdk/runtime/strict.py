@@ -2,8 +2,9 @@
 
 Each failure is a `ProtocolViolation` naming its rule and quoting the offending line:
 `json-lines` (not one JSON object per line), `partial-message` (output ends mid-line),
-`no-duplicate-keys`, `no-unknown-keys`, `no-nulls`, `one-variant` (exactly one variant key),
-`response-shape` (a field of the wrong type), `protocol-version` (Spec without 3032023).
+`message-depth` (nested deeper than the runtime encodes), `no-duplicate-keys`,
+`no-unknown-keys`, `no-nulls`, `one-variant` (exactly one variant key), `response-shape`
+(a field of the wrong type), `protocol-version` (Spec without 3032023).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from flow_sdk.protocol.wire import PROTOCOL, Envelope, describe_validation_error
+from flow_sdk.runtime.depth import MESSAGE_DEPTH, PARSE_DEPTH, nesting
 from flow_sdk.runtime.errors import ProtocolViolation
 
 E = TypeVar("E", bound=Envelope)
@@ -35,6 +37,27 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class MessageTooDeep(ProtocolViolation):
+    """A message nested deeper than the runtime can encode (`message-depth`); `data` is the
+    parsed message when it could be parsed, so a caller can name the document's collection."""
+
+    def __init__(self, line: bytes, data: Any) -> None:
+        self.data = data
+        levels = nesting(data) if data is not None else None
+        how = f"{levels} levels" if levels is not None else f"more than {PARSE_DEPTH} levels"
+        super().__init__(
+            "message-depth",
+            f"the message nests {how} deep, more than the {MESSAGE_DEPTH} the runtime encodes",
+            line,
+        )
+
+
+def _json_int(text: str) -> int | float:
+    """An integer as orjson and Flow's serde_json read it: beyond 64 bits, a float."""
+    value = int(text)
+    return value if -(1 << 63) <= value < (1 << 64) else float(value)
+
+
 def decode_strict(line: bytes) -> Any:
     """One JSON value from a line, rejecting duplicate object keys at any depth."""
     if not line.endswith(b"\n"):
@@ -48,12 +71,18 @@ def decode_strict(line: bytes) -> Any:
     # the full check.
     try:
         data = orjson.loads(line)
-        if orjson.dumps(data) == line[:-1]:
-            return data
     except orjson.JSONDecodeError:
         pass
+    else:
+        try:
+            if orjson.dumps(data) == line[:-1]:
+                return data
+        except orjson.JSONEncodeError:  # parsed, but nested too deeply to encode again
+            raise MessageTooDeep(line, data) from None
     try:
-        return json.loads(line, object_pairs_hook=_no_duplicates)
+        return json.loads(line, object_pairs_hook=_no_duplicates, parse_int=_json_int)
+    except RecursionError:  # deeper than orjson parses, and too deep for `json`
+        raise MessageTooDeep(line, None) from None
     except _DuplicateKey as dup:
         raise ProtocolViolation(
             "no-duplicate-keys", f"the key {dup.key!r} appears twice in one object", line

@@ -60,6 +60,7 @@ class CaptureShim(Connector):
         *,
         config_schema: Mapping[str, Any] | None = None,
         documentation_url: str | None = None,
+        sourced_schemas: bool = False,
     ) -> None:
         if not getattr(delegate, "is_singer_delegate", False):
             from flow_sdk.singer.inprocess import InProcessTap
@@ -69,6 +70,8 @@ class CaptureShim(Connector):
         self.oauth2 = oauth2
         self.usesSchemaInference = usesSchemaInference
         self.documentation_url = documentation_url
+        self.sourced_schemas = sourced_schemas
+        """Tell Flow the tap's SCHEMA messages as `sourcedSchema` (off by default)."""
         self._schema: dict[str, Any] | None = None
 
     def _config_schema(self) -> dict[str, Any]:
@@ -119,7 +122,7 @@ class CaptureShim(Connector):
         catalog = selected_catalog(
             self.delegate.discover(config), [b.resourceConfig for b in bindings]
         )
-        loop = SingerReadLoop(emit, state, self.log)
+        loop = SingerReadLoop(emit, state, self.log, self.sourced_schemas)
         emit.opened()
         if state.migrated:
             self.log.info("rewriting the state of flow-sdk 0.1.x's Singer shim in this layout")

@@ -35,6 +35,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not mark discovered schemas with x-infer-schema",
     )
+    p.add_argument(
+        "--sourced-schemas",
+        action="store_true",
+        help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
+    )
     return p
 
 
@@ -58,6 +63,7 @@ def main(argv: list[str]) -> None:
         delegate=SubprocessTap(command, config_schema=schema),
         usesSchemaInference=not args.no_schema_inference,
         documentation_url=args.docs_url,
+        sourced_schemas=args.sourced_schemas,
     )
     shim.main()
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, escape_pointer_token
+from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, escape_pointer_token, keyed
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.capture import Discovered, DiscoveredBinding, ValidatedBinding
 
@@ -84,12 +84,13 @@ def discovered(catalog: Mapping[str, Any], schema_inference: bool) -> Discovered
         resource: dict[str, Any] = {"tap_stream_id": name, "replication_method": method}
         if method == INCREMENTAL:
             resource["replication_key"] = key
+        schema = document_schema(entry.get("schema"), schema_inference)
         bindings.append(
             DiscoveredBinding(
                 recommendedName=name,
                 resourceConfig=resource,
-                documentSchema=document_schema(entry.get("schema"), schema_inference),
-                key=key_of(entry),
+                documentSchema=schema,
+                key=keyed(schema, key_of(entry), f"stream {name!r}"),
                 resourcePath=[name],
             )
         )

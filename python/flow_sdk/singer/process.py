@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.singer.catalog import tap_stream_id
@@ -100,6 +101,10 @@ class SubprocessTap:
         """Run a sync of the streams `catalog` selects until each wrote a record (or the tap
         ended); records per stream. A failure is the user's to fix: a ValidateError."""
         wanted = {tap_stream_id(e) for e in catalog.get("streams") or []}
+
+        def dry_run() -> str:
+            return "in a dry run of stream " + ", ".join(repr(s) for s in sorted(wanted))
+
         records: dict[str, int] = {}
         run = self._process()
         args = [
@@ -110,7 +115,7 @@ class SubprocessTap:
         ]
         try:
             for line in run.start(args):
-                msg = _parse(line)
+                msg = decode_line(line, f"the Singer tap {self.name}", dry_run)
                 if msg is not None and message_type(msg) == "RECORD":
                     stream = msg.get("stream")
                     records[stream] = records.get(stream, 0) + 1
@@ -140,16 +145,28 @@ class SubprocessTap:
         if state:
             args += ["--state", run.write_file("state.json", state)]
         loads = orjson.loads
+        dumps = orjson.dumps
         record = loop.record
         message = loop.message
+        whose = f"the Singer tap {self.name}"
+
+        def reading() -> str:
+            return f"while reading {loop.reading()}"
+
         try:
             for line in run.start(args):
+                # Exact JSON takes orjson alone (see the Airbyte adapter); anything else
+                # takes the value rule.
                 try:
                     msg = loads(line)
+                    if type(msg) is not dict or dumps(msg) != line[:-1]:
+                        msg = decode_line(line, whose, reading)
                 except orjson.JSONDecodeError:
+                    msg = decode_line(line, whose, reading)
+                if msg is None:
                     self._stray(line)
                     continue
-                kind = msg.get("type") if type(msg) is dict else None
+                kind = msg.get("type")
                 if kind == "RECORD":
                     data, stream = msg.get("record"), msg.get("stream")
                     if type(data) is not dict or type(stream) is not str:
@@ -170,11 +187,3 @@ class SubprocessTap:
     def _stray(self, line: bytes) -> None:
         if line.strip():
             self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    try:
-        msg = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return msg if type(msg) is dict else None

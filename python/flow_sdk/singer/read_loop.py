@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from flow_sdk.capture.emitter import Emitter
+from flow_sdk.capture.schema import SOURCE_META, document_schema, move_source_meta
+from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
 from flow_sdk.singer.state import BindingState, SingerState
 
@@ -27,12 +29,23 @@ from flow_sdk.singer.state import BindingState, SingerState
 class SingerReadLoop:
     """One sync of the tap, translated onto `emit`."""
 
-    def __init__(self, emit: Emitter, state: SingerState, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        emit: Emitter,
+        state: SingerState,
+        log: logging.Logger,
+        sourced_schemas: bool = False,
+    ) -> None:
+        """`sourced_schemas`: tell Flow each SCHEMA message as the binding's sourced schema."""
         self.emit = emit
+        self.sourced_schemas = sourced_schemas
+        self._schemas: dict[str, Any] = {}
         self.state = state
         self.log = log
         self._by_stream = state.by_stream
         self._captured = emit.captured
+        self._moved_meta: set[str] = set()
+        self._started: set[str] = set()
         self._unbound: set[str] = set()
         self.last_stream: str | None = None
         self.messages = 0
@@ -47,16 +60,25 @@ class SingerReadLoop:
             self._record_of_unbound(stream)
             return
         row = b.next_row
-        meta = data.get("_meta")
-        if type(meta) is dict:
-            meta["row_id"] = row
-        else:
-            data["_meta"] = {"row_id": row}
+        if "_meta" in data:
+            self._source_meta(b.stream, data)
+        data["_meta"] = {"row_id": row}
         b.next_row = row + 1
         self.last_stream = stream
         self._captured(b.index, data)
 
     # ---- everything else ----
+
+    def _source_meta(self, stream: str, data: dict[str, Any]) -> None:
+        """The source's own `_meta` moves aside (documented; warned once per stream)."""
+        move_source_meta(data, f"stream {stream!r}")
+        if stream not in self._moved_meta:
+            self._moved_meta.add(stream)
+            self.log.warning(
+                "stream %r has its own `_meta` field, which Flow reserves; it is captured as `%s`",
+                stream,
+                SOURCE_META,
+            )
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message as a plain dict (a RECORD too, off the fast path)."""
@@ -79,6 +101,9 @@ class SingerReadLoop:
                 emit.checkpoint(patch or {})
         elif kind == "SCHEMA":
             self.log.debug("the tap described stream %r", msg.get("stream"))
+            self._stream_started(msg.get("stream"))
+            if self.sourced_schemas:
+                self._sourced_schema(msg.get("stream"), msg.get("schema"))
         elif kind == "ACTIVATE_VERSION":
             self.log.debug(
                 "the tap activated version %s of stream %r", msg.get("version"), msg.get("stream")
@@ -87,6 +112,26 @@ class SingerReadLoop:
             self.batch(msg)
         else:
             self.log.info("unexpected Singer message of type %r; ignored", kind)
+
+    def _stream_started(self, stream: Any) -> None:
+        """A `connectorStatus` event when the tap starts a bound stream (its SCHEMA)."""
+        if stream in self._by_stream and stream not in self._started:
+            self._started.add(stream)
+            connector_status(
+                self.log,
+                f"Reading stream {stream!r} ({len(self._started)} of "
+                f"{len(self.state.bindings)} streams started)",
+            )
+
+    def _sourced_schema(self, stream: Any, schema: Any) -> None:
+        """A SCHEMA that changed the stream's schema → `sourcedSchema`, then a checkpoint
+        (the protocol applies a sourced schema at the checkpoint that follows it)."""
+        b = self._by_stream.get(stream)
+        if b is None or not isinstance(schema, dict) or self._schemas.get(stream) == schema:
+            return
+        self._schemas[stream] = schema
+        self.emit.sourced_schema(b.index, document_schema(schema, schema_inference=False))
+        self.emit.checkpoint({})
 
     def batch(self, msg: Mapping[str, Any]) -> None:
         """A BATCH message: emit the records of each file of its manifest (JSON lines,
@@ -133,6 +178,7 @@ class SingerReadLoop:
     def finish(self) -> None:
         """The sync ended normally: the final checkpoint (completing FULL_TABLE sweeps)."""
         self.emit.checkpoint(self.state.end_of_sync())
+        connector_status(self.log, f"All {len(self.state.bindings)} streams are synced")
 
     def describe_failure(self) -> str:
         """What failed, naming the stream being read."""

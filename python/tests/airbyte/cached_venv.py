@@ -1,10 +1,13 @@
-"""Virtualenvs of other airbyte-cdk generations for the shim's tests, built once with uv and
-cached under `.cache/` (gitignored); the uv cache makes a rebuild take seconds."""
+"""Virtualenvs of other airbyte-cdk generations (and of published taps) for the shims' tests,
+built once with uv and cached under `.cache/` (gitignored); the uv cache makes a rebuild take
+seconds. A file lock per virtualenv lets pytest-xdist workers share one build."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,13 +20,21 @@ def cached_venv(name: str, requirements: list[str]) -> Path:
     """The Python 3.11 virtualenv `.cache/<name>` holding `requirements` (pip specifiers;
     `-e <dir>` for editable ones), built when missing or built from other requirements.
     Returns its `python`."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it: wait, then reuse
+        return _build(name, requirements)
+
+
+def _build(name: str, requirements: list[str]) -> Path:
     venv = CACHE / name
     python = venv / "bin" / "python"
     stamp = venv / ".requirements"
     wanted = "\n".join(requirements)
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
-    uv = shutil.which("uv")
+    beside = Path(sys.executable).with_name("uv")  # the workspace's own (a dev dependency)
+    uv = str(beside) if beside.exists() else shutil.which("uv")
     if uv is None:
         pytest.skip(f"uv is needed to build the {name} virtualenv")
     shutil.rmtree(venv, ignore_errors=True)

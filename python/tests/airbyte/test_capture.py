@@ -212,14 +212,18 @@ def test_stdin_eof_stops_at_a_message_boundary(shim: list[str]) -> None:
     assert "checkpoint" in responses[-1], "the open group is closed by a checkpoint"
 
 
-@pytest.mark.parametrize("mode", ["subprocess"])
+@pytest.mark.parametrize("mode", ["inprocess", "subprocess"])
 def test_control_message_becomes_a_config_update_event(mode: str) -> None:
+    """The CDK prints CONTROL straight to stdout; in process that print is intercepted
+    (never a stderr text line), and the rotated secret is masked before anything logs it."""
     run = capture(MODES[mode], {"count": 1, "api_key": SECRET, "control": True}, [USERS])
     events = [
         line for line in run.logs if line.get("fields", {}).get("eventType") == "configUpdate"
     ]
     assert events, run.stderr[-2000:]
     assert events[0]["fields"]["config"]["api_key"] == "**********"
+    assert "rotated-key-12345" not in run.stderr
+    assert '"type": "CONTROL"' not in run.stderr and '"type":"CONTROL"' not in run.stderr
 
 
 def test_subprocess_that_cannot_start_or_exits_non_zero() -> None:

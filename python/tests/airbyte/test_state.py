@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.state import ShimState
+from flow_sdk.capture.emitter import Emitter
 from flow_sdk.errors import ConnectorError
+from flow_sdk.io import ProtocolWriter
 from flow_sdk.protocol.flow import CaptureBinding
 from flow_sdk.protocol.merge_patch import merge_patch
 from flow_sdk.protocol.state_key import encode_state_key
@@ -307,3 +313,69 @@ def test_a_finished_sweeps_state_resumes_at_row_zero() -> None:
     }
     resumed = ShimState([b("events", "full_refresh")], old)
     assert resumed.bindings[0].next_row == 0 and resumed.airbyte_input() == []
+
+
+def test_states_and_statuses_reach_the_binding_of_their_namespace(tmp_path: Path) -> None:
+    a, b_ = b("users", "full_refresh", "tenant_a"), b("users", "full_refresh", "tenant_b")
+    state = ShimState([a, b_], None)
+    with open(tmp_path / "out", "wb") as out:
+        emit = Emitter(ProtocolWriter(out.fileno()), 2)
+        emit.opened()
+        loop = ReadLoop(emit, state, logging.getLogger("flow"))
+        loop.record("tenant_a", "users", {"id": 1})
+        loop.record("tenant_b", "users", {"id": 1})
+        loop.record("tenant_b", "users", {"id": 2})
+        loop.message({"type": "STATE", "state": stream_msg("users", {"page": 2}, "tenant_a")})
+        loop.message({"type": "STATE", "state": stream_msg("users", {"page": 5}, "tenant_b")})
+        status = {"stream_descriptor": {"name": "users", "namespace": "tenant_b"}}
+        status["status"] = "RUNNING"
+        loop.message({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "stream_status": status}})
+        status["status"] = "COMPLETE"
+        loop.message({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "stream_status": status}})
+        emit.checkpoint(state.end_of_read())
+    lines = [orjson.loads(line) for line in (tmp_path / "out").read_bytes().splitlines()]
+    docs = [(line["captured"].get("binding", 0), line["captured"]["doc"]) for line in lines[1:4]]
+    assert docs == [
+        (0, {"id": 1, "_meta": {"row_id": 0}}),
+        (1, {"id": 1, "_meta": {"row_id": 0}}),
+        (1, {"id": 2, "_meta": {"row_id": 1}}),
+    ]
+    patches = [line["checkpoint"]["state"]["updated"] for line in lines[4:]]
+    assert patches[0]["bindingStateV1"]["tenant_a%2Fusers"]["rowId"] == 1
+    assert patches[1]["bindingStateV1"]["tenant_b%2Fusers"]["stream"] == [
+        {
+            "stream_descriptor": {"name": "users", "namespace": "tenant_b"},
+            "stream_state": {"page": 5},
+        }
+    ]
+    # tenant_b's sweep completed (its state goes); tenant_a's only at the end of the read.
+    assert patches[2:] == [
+        {"bindingStateV1": {"tenant_b%2Fusers": None}},
+        {"bindingStateV1": {"tenant_a%2Fusers": None}},
+    ]
+
+
+def test_states_and_statuses_without_a_namespace_fail_when_it_is_ambiguous() -> None:
+    def ambiguous(what: str) -> str:
+        return (
+            f"the source wrote {what} of stream 'users' without a namespace, but the capture "
+            "binds 'users' in 2 namespaces ('tenant_a', none), so it cannot tell which binding "
+            "it belongs to; bind only one of them, or make the source set the namespace on its "
+            "messages"
+        )
+
+    state = ShimState([b("users", namespace="tenant_a"), b("users")], None)
+    with pytest.raises(ConnectorError) as err:
+        state.on_state(stream_msg("users", {"cursor": 1}))
+    assert str(err.value) == ambiguous("a STREAM state")
+    glob = {"type": "GLOBAL", "global": {"stream_states": [stream_msg("users", {})["stream"]]}}
+    with pytest.raises(ConnectorError) as err:
+        state.on_state(glob)
+    assert str(err.value) == ambiguous("a GLOBAL state")
+    with pytest.raises(ConnectorError) as err:
+        state.binding_of(None, "users", "a stream status")
+    assert str(err.value) == ambiguous("a stream status")
+    # With a namespace, each finds its own binding; a stream bound once needs none.
+    assert state.binding_of("tenant_a", "users") is state.bindings[0]
+    assert state.on_state(stream_msg("users", {"c": 1}, "tenant_a")) is not None
+    assert ShimState([b("users", namespace="x")], None).binding_of(None, "users") is not None

@@ -87,9 +87,15 @@ THINGS_SCHEMA = {
 
 
 def write_scripted_catalog(
-    directory: Path, mode: str, interval: str = "1s", names: tuple[str, ...] = ("things",)
+    directory: Path,
+    mode: str,
+    interval: str = "1s",
+    names: tuple[str, ...] = ("things",),
+    env: dict[str, str] | None = None,
+    schema: dict | None = None,
 ) -> Path:
-    """A catalog whose one capture runs scripted_capture.py in `mode`."""
+    """A catalog whose one capture runs scripted_capture.py in `mode` (with `env`), into
+    acmeCo/things (of `schema`, THINGS_SCHEMA by default)."""
     path = directory / f"scripted-{mode}.flow.yaml"
     catalog = {
         "captures": {
@@ -98,14 +104,14 @@ def write_scripted_catalog(
                     "local": {
                         "command": [sys.executable, str(SCRIPTED)],
                         "config": {},
-                        "env": {"SCRIPTED_MODE": mode},
+                        "env": {"SCRIPTED_MODE": mode, **(env or {})},
                     }
                 },
                 "bindings": [{"resource": {"name": n}, "target": "acmeCo/things"} for n in names],
                 "interval": interval,
             }
         },
-        "collections": {"acmeCo/things": {"schema": THINGS_SCHEMA, "key": ["/id"]}},
+        "collections": {"acmeCo/things": {"schema": schema or THINGS_SCHEMA, "key": ["/id"]}},
     }
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))
     return path

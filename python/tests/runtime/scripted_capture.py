@@ -2,9 +2,10 @@
 
 `SCRIPTED_MODE` (set through the catalog's `env`) picks the behaviour: a rule of the
 strict runtime to break, or a well-behaved script (`acks`, `reduce`, `sessions`, `stream`,
-`idle`) for session tests; `naive-date-time` captures a timestamp without an offset, and
-`discover-names` discovers a stream whose recommended name is not a catalog name. Stdlib
-only, so it starts fast."""
+`idle`) for session tests; `docs` sends the documents of `SCRIPTED_DOCS` (a JSON array) and
+`deep` one document nested `SCRIPTED_DEPTH` levels, each in one checkpoint;
+`naive-date-time` captures a timestamp without an offset, and `discover-names` discovers a
+stream whose recommended name is not a catalog name. Stdlib only, so it starts fast."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def log(msg: str, **fields: object) -> None:
 
 def doc(i: int, **extra: object) -> dict:
     return {"captured": {"binding": 0, "doc": {"id": i, **extra}}}
+
+
+def deep_document(depth: int) -> str:
+    """`{"id":1,"deep":{"a":{"a":…{}}}}` nested `depth` levels (the document is level 1), as
+    text closing the captured envelope too: deeper than `json` itself could write."""
+    return '{"id":1,"deep":' + '{"a":' * (depth - 2) + "{}" + "}" * (depth - 2) + "}}}"
 
 
 def checkpoint(updated: object, merge: bool = True) -> dict:
@@ -123,6 +130,15 @@ def session(open_: dict, lines) -> None:  # noqa: ANN001
     if MODE in broken:
         for message in broken[MODE]:
             send(message)
+        return
+    if MODE == "docs":
+        for document in json.loads(os.environ["SCRIPTED_DOCS"]):
+            send('{"captured":{"binding":0,"doc":' + json.dumps(document) + "}}")
+        send(checkpoint({}))
+        return
+    if MODE == "deep":
+        send('{"captured":{"binding":0,"doc":' + deep_document(int(os.environ["SCRIPTED_DEPTH"])))
+        send(checkpoint({}))
         return
     if MODE == "reduce":
         for message in [doc(2, v="a"), doc(1, v="a"), doc(2, v="b"), checkpoint({"a": 1})]:

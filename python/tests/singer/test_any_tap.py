@@ -70,3 +70,18 @@ def test_a_tap_that_exits_badly_is_named_and_its_last_state_kept() -> None:
     assert "captured" not in failed.responses[-1], (
         "record 5 was emitted after the last checkpoint and is not flushed"
     )
+
+
+def test_schema_messages_become_sourced_schemas_when_asked() -> None:
+    argv = [*RAW[:4], "--sourced-schemas", *RAW[4:]]
+    done = run(argv, [open_request({"count": 2}, [ITEMS, BATCHED])], session=True)
+    assert done.code == 0, done.text
+    variants = [next(iter(r)) for r in done.responses]
+    sourced = done.of("sourcedSchema")
+    assert [s.get("binding", 0) for s in sourced] == [0]
+    schema = sourced[0]["documentSchema"]
+    assert schema["properties"]["n"] == {"type": "integer"}
+    assert schema["properties"]["_meta"]["required"] == ["row_id"]
+    first = variants.index("sourcedSchema")
+    assert variants[first + 1] == "checkpoint", "a sourced schema applies at the next checkpoint"
+    assert "Reading stream 'items' (1 of 2 streams started)" in done.text

@@ -1,0 +1,146 @@
+"""Typed primary keys on both buckets: `1`, `"1"`, `true`, `1.0` and null get distinct bucket
+keys, while a bucket written before (bare keys only) is updated in place by a replay."""
+
+from __future__ import annotations
+
+import pytest
+from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
+from kvdb_driver import configured_stream, kvdb_config, local_config, record
+
+from destination_kvdb import DestinationKvdb
+from destination_kvdb.config import KvdbConfig
+from destination_kvdb.destination import open_bucket
+from destination_kvdb.keys import declared_string
+
+UNTYPED = configured_stream("things", "append_dedup", [["id"]])
+INTEGERS = configured_stream(
+    "users",
+    "append_dedup",
+    [["id"]],
+    json_schema={"type": "object", "properties": {"id": {"type": "integer"}}},
+)
+STRINGS = configured_stream(
+    "codes",
+    "append_dedup",
+    [["id"]],
+    json_schema={"type": "object", "properties": {"id": {"type": ["null", "string"]}}},
+)
+
+
+@pytest.fixture(params=["local", "kvdb"])
+def config(request, tmp_path):
+    if request.param == "local":
+        return local_config(tmp_path / "bucket.sqlite")
+    return kvdb_config(request.getfixturevalue("kvdb"))
+
+
+def contents(config) -> dict[str, str]:
+    with open_bucket(KvdbConfig.parse(config)) as bucket:
+        return dict(bucket.items(""))
+
+
+def write(config, streams, messages) -> None:
+    catalog = ConfiguredAirbyteCatalogSerializer.load({"streams": streams})
+    loaded = [AirbyteMessageSerializer.load(m) for m in messages]
+    list(DestinationKvdb().write(config, catalog, loaded))
+
+
+def rows(stream: str, ids: list) -> list[dict]:
+    return [record(stream, {"id": i}) for i in ids]
+
+
+def test_each_typed_key_gets_its_own_bucket_key_in_an_untyped_stream(config):
+    ids = [1, "1", True, "true", 1.0, "1.0", None, "null", "abc", False, 0, "0", -3, "01"]
+    write(config, [UNTYPED], rows("things", ids))
+    assert contents(config) == {
+        "things/1": '{"id":1}',
+        "things/.str.1": '{"id":"1"}',
+        "things/true": '{"id":true}',
+        "things/.str.true": '{"id":"true"}',
+        "things/1%2E0": '{"id":1.0}',
+        "things/.str.1%2E0": '{"id":"1.0"}',
+        "things/.json.null": '{"id":null}',
+        "things/null": '{"id":"null"}',
+        "things/abc": '{"id":"abc"}',
+        "things/false": '{"id":false}',
+        "things/0": '{"id":0}',
+        "things/.str.0": '{"id":"0"}',
+        "things/-3": '{"id":-3}',
+        "things/01": '{"id":"01"}',
+    }
+
+
+def test_a_string_keyed_stream_keeps_every_string_bare(config):
+    write(config, [STRINGS], rows("codes", ["1", "true", "abc", 1, True, 1.0, None]))
+    assert contents(config) == {
+        "codes/1": '{"id":"1"}',
+        "codes/true": '{"id":"true"}',
+        "codes/abc": '{"id":"abc"}',
+        "codes/.json.1": '{"id":1}',
+        "codes/.json.true": '{"id":true}',
+        "codes/.json.1%2E0": '{"id":1.0}',
+        "codes/.json.null": '{"id":null}',
+    }
+
+
+def test_composite_keys_distinguish_each_component(config):
+    stream = configured_stream("pairs", "append_dedup", [["org"], ["id"]])
+    write(
+        config,
+        [stream],
+        [record("pairs", {"org": "a", "id": 1}), record("pairs", {"org": "a", "id": "1"})],
+    )
+    assert sorted(contents(config)) == ["pairs/a/.str.1", "pairs/a/1"]
+
+
+def test_a_bucket_written_before_is_updated_in_place(config):
+    """The keys below are what destination-kvdb wrote before keys were typed: every value
+    bare. A replay of the same records overwrites them and adds nothing."""
+    before = {
+        "users/1": '{"id":1,"v":"old"}',
+        "users/2": '{"id":2,"v":"old"}',
+        "codes/1": '{"id":"1","v":"old"}',
+        "codes/007": '{"id":"007","v":"old"}',
+        "codes/true": '{"id":"true","v":"old"}',
+        "things/1": '{"id":1,"v":"old"}',
+        "things/abc": '{"id":"abc","v":"old"}',
+        "things/1%2E5": '{"id":1.5,"v":"old"}',
+    }
+    with open_bucket(KvdbConfig.parse(config)) as bucket:
+        bucket.transact([("set", k, v) for k, v in before.items()])
+    replay = [
+        record("users", {"id": 1, "v": "new"}),
+        record("users", {"id": 2, "v": "new"}),
+        record("codes", {"id": "1", "v": "new"}),
+        record("codes", {"id": "007", "v": "new"}),
+        record("codes", {"id": "true", "v": "new"}),
+        record("things", {"id": 1, "v": "new"}),
+        record("things", {"id": "abc", "v": "new"}),
+        record("things", {"id": 1.5, "v": "new"}),
+    ]
+    write(config, [INTEGERS, STRINGS, UNTYPED], replay)
+    after = contents(config)
+    assert sorted(after) == sorted(before)
+    assert all(value.endswith('"v":"new"}') for value in after.values())
+    # the value that used to collide with the integer 1 now has a key of its own
+    write(config, [UNTYPED], [record("things", {"id": "1", "v": "string"})])
+    assert contents(config)["things/.str.1"] == '{"id":"1","v":"string"}'
+    assert contents(config)["things/1"] == '{"id":1,"v":"new"}'
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"properties": {"id": {"type": "string"}}}, True),
+        ({"properties": {"id": {"type": ["string", "null"]}}}, True),
+        ({"properties": {"id": {"type": ["string", "integer"]}}}, False),
+        ({"properties": {"id": {"type": "integer"}}}, False),
+        ({"properties": {"id": {"anyOf": [{"type": "string"}]}}}, False),
+        ({"properties": {"id": {}}}, False),
+        ({}, False),
+    ],
+)
+def test_declared_string_reads_the_key_fields_type(schema, expected):
+    assert declared_string(schema, ["id"]) is expected
+    nested = {"properties": {"user": {"type": "object", **schema}}}
+    assert declared_string(nested, ["user", "id"]) is expected
