@@ -26,6 +26,7 @@ from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
 from flow_sdk.protocol.tuple_pack import pack
 from flow_sdk.runtime.catalog import Catalog, MaterializationDef
+from flow_sdk.runtime.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
@@ -196,6 +197,7 @@ def _next_transaction(
         read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
         binding = spec.bindings[cursor.binding]
         pointers = {p.field: _tokens(p.ptr) for p in binding.collection.projections}
+        deletes = collection_deletes(binding.collection)
         for line in lines:
             doc = orjson.loads(line)
             key = key_of(binding, doc)
@@ -208,6 +210,8 @@ def _next_transaction(
             }
             if binding.fieldSelection.document:
                 store["doc"] = doc
+            if deletes and is_deletion(doc):
+                store["delete"] = True
             reduced.pop((cursor.binding, raw_key), None)
             reduced[(cursor.binding, raw_key)] = request_line("store", store)
     ordered = [reduced[k] for k in sorted(reduced)]
