@@ -266,11 +266,11 @@ def test_a_bounded_write_completes_every_stream_and_its_dedup_rows_become_visibl
 
 def test_an_idle_write_ends_after_its_seconds(tmp_path: Path) -> None:
     db = tmp_path / "out.db"
-    s = Session(shim("subprocess", "staging_destination", "--write-seconds", "10"))
+    s = Session(shim("subprocess", "staging_destination", "--write-seconds", "15"))
     s.open(db, [USERS])
     assert s.transaction(store(1, "a")) == {"startedCommit": {}}
     s.acknowledge()
-    assert rows(db) == []  # (the write started less than 10 s ago)
+    assert rows(db) == []  # (the write started less than 15 s ago)
     # No transaction in flight: the timer ends the write and the row appears, session open.
     eventually(lambda: rows(db) == [(1, "a")])
     assert s.proc.poll() is None
@@ -284,7 +284,7 @@ def test_an_idle_write_ends_after_its_seconds(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_an_overwrite_after_a_backfill_spans_the_backfill(mode: str, tmp_path: Path) -> None:
     db = tmp_path / "out.db"
-    options = ["--write-transactions", "1", "--write-seconds", "5"]
+    options = ["--write-transactions", "1", "--write-seconds", "8"]
     s = Session(shim(mode, "staging_destination", *options))
     s.open(db, [binding("users")])
     s.transaction(store(1, "old"), store(2, "old"))
