@@ -118,10 +118,13 @@ class InProcessWrite(DestinationWrite):
         if len(batch) >= BATCH:
             self._hand_over()
 
-    def state(self, message: dict[str, Any]) -> None:
-        self._batch.append(self._models.load("AirbyteMessage", message))
+    def states(self, messages: list[dict[str, Any]]) -> None:
+        self._batch.extend(self._models.load("AirbyteMessage", m) for m in messages)
         self._hand_over()
         self.emitted_at = int(time.time() * 1000)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._batch.append(self._models.load("AirbyteMessage", message))
 
     def _hand_over(self) -> None:
         batch, self._batch = self._batch, []

@@ -125,10 +125,14 @@ class SubprocessWrite(DestinationWrite):
             self._send()
             self.poll()
 
-    def state(self, message: dict[str, Any]) -> None:
-        self._buf += orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE)
+    def states(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self._buf += orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE)
         self._send()
         self._frame(int(time.time() * 1000))
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._buf += orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE)
 
     def _send(self) -> None:
         view = memoryview(self._buf)

@@ -4,6 +4,9 @@ bindings, and the configured catalog each `write()` gets.
 Airbyte destinations cannot load documents, so every binding is delta updates: the root
 document and the key locations are required, other fields optional. The collection key
 becomes the stream's primary key, so `append_dedup` makes replayed transactions idempotent.
+Every stream's schema declares Airbyte's CDC delete marker `_ab_cdc_deleted_at`, which the
+shim sets on the record of a deleted document (Airbyte's dedup destinations then delete the
+row, as they do for a CDC source's deletes).
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ RESOURCE_CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 APPEND, APPEND_DEDUP, OVERWRITE = "append", "append_dedup", "overwrite"
+CDC_DELETED_AT = "_ab_cdc_deleted_at"
+"""Airbyte's CDC delete marker: a record with it set (a timestamp) deletes its key's row."""
+CDC_DELETED_AT_SCHEMA: dict[str, Any] = {"type": ["null", "string"], "format": "date-time"}
 
 
 def materialize_spec(airbyte_spec: Mapping[str, Any], documentation_url: str = "") -> Spec:
@@ -145,18 +151,22 @@ def sync_mode(supported: Sequence[str], *, overwrite: bool) -> str:
 
 def stream_schema(binding: MaterializationBinding) -> dict[str, Any]:
     """The stream's JSON schema: the collection's read schema when the document is the record,
-    else an object of the selected fields."""
+    else an object of the selected fields; either way with `_ab_cdc_deleted_at`."""
     selection = binding.fieldSelection
     if selection.document:
         schema = binding.collection.schema_for_reads
         if isinstance(schema, dict):
-            return schema
+            properties = schema.get("properties")
+            properties = dict(properties) if isinstance(properties, dict) else {}
+            properties.setdefault(CDC_DELETED_AT, CDC_DELETED_AT_SCHEMA)
+            return {**schema, "properties": properties}
     inferred = {p.field: p.inference for p in binding.collection.projections}
     properties: dict[str, Any] = {}
     for field in [*selection.keys, *selection.values]:
         inference = inferred.get(field)
         types = [t for t in (inference.types if inference else []) if t]
         properties[field] = {"type": types} if types else {}
+    properties.setdefault(CDC_DELETED_AT, CDC_DELETED_AT_SCHEMA)
     return {"type": "object", "properties": properties}
 
 

@@ -1,7 +1,7 @@
 """One call of an Airbyte destination's `write()`, as the materialize shim sees it.
 
-Records and STATE messages go in; echoed STATE messages (the destination's commit
-confirmations), logs and traces come out. `InProcessWrite` and `SubprocessWrite` implement
+Records, STATE messages and stream-status traces go in; echoed STATE messages (the
+destination's commit confirmations), logs and traces come out. `InProcessWrite` and `SubprocessWrite` implement
 it over a `Destination` object or a child process; both report a destination that waits for
 more input instead of echoing a state, so the shim can end the `write()` to get the echo.
 """
@@ -51,8 +51,13 @@ class DestinationWrite(abc.ABC):
         """Send one RECORD of binding `binding`'s stream (the hot path)."""
 
     @abc.abstractmethod
-    def state(self, message: dict[str, Any]) -> None:
-        """Send a STATE message and make sure the destination can read everything before it."""
+    def states(self, messages: list[dict[str, Any]]) -> None:
+        """Send a transaction's STATE messages at once and make sure the destination can read
+        everything before them."""
+
+    @abc.abstractmethod
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue any other message (a TRACE); it reaches the destination with what follows."""
 
     @abc.abstractmethod
     def _end_input(self) -> None:

@@ -1,29 +1,51 @@
 """Any Airbyte destination as a Flow materialization: `MaterializeShim`.
 
-Every binding is delta updates. `store` becomes a RECORD of the binding's stream,
-`startCommit` a STATE; the destination echoing that STATE means the records are durably
-committed, and only then is `startedCommit` sent. One `write()` spans many transactions;
-a destination that echoes only at the end of its input gets its `write()` ended at each
-commit instead, and the next transaction starts a new one in append mode.
+Every binding is delta updates, and the destination is driven as Airbyte's platform drives
+it. `store` becomes a RECORD of the binding's stream (a deleted document's record carries
+`_ab_cdc_deleted_at`); `startCommit` a STATE per stream that got records (or one GLOBAL
+state, `state_type="global"`); the destination echoing those states means the records are
+durably committed, and only then is `startedCommit` sent. A `write()` opens with
+STREAM_STATUS STARTED for every stream and ends with COMPLETE for every stream before its
+input closes; it spans transactions up to the bounds of `destination_bounds.py`, so
+destinations that finalize at the end of a `write()` (dedup merges, overwrite swaps) do so
+promptly. A destination that echoes only at the end of its input gets its `write()` ended
+at each commit instead, and the next transaction starts a new one in append mode.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
+from flow_sdk.airbyte.destination_bounds import (
+    WRITE_SECONDS,
+    WRITE_TRANSACTIONS,
+    WriteBounds,
+    WriteTimer,
+)
 from flow_sdk.airbyte.destination_inprocess import InProcessDestination
 from flow_sdk.airbyte.destination_process import SubprocessDestination
 from flow_sdk.airbyte.destination_spec import (
     APPEND,
+    CDC_DELETED_AT,
     OVERWRITE,
     configured_stream,
     materialize_spec,
     sync_mode,
     validated,
+)
+from flow_sdk.airbyte.destination_states import (
+    GLOBAL,
+    STREAM,
+    StreamId,
+    TransactionStates,
+    label,
+    stream_status,
 )
 from flow_sdk.airbyte.destination_write import DestinationWrite
 from flow_sdk.airbyte.spec import mask_config_secrets
@@ -44,7 +66,9 @@ class MaterializeShim(Connector):
 
     Pass `delegate=` an airbyte-cdk `Destination` object to run it in this process, or
     `command=` the destination's executable (any CDK generation or language) to run it as a
-    child process: `<command> spec | check --config | write --config --catalog`."""
+    child process: `<command> spec | check --config | write --config --catalog`.
+    `state_type` is `"stream"` (a STREAM state per stream, the default) or `"global"`;
+    `write_transactions` / `write_seconds` bound the life of one `write()`."""
 
     decode_packed = False  # the record is the document; fields are decoded only without one
 
@@ -56,9 +80,14 @@ class MaterializeShim(Connector):
         env: Mapping[str, str] | None = None,
         documentation_url: str = "",
         echo_timeout: float = ECHO_TIMEOUT_SECONDS,
+        state_type: str = STREAM,
+        write_transactions: int = WRITE_TRANSACTIONS,
+        write_seconds: float = WRITE_SECONDS,
     ) -> None:
         if (delegate is None) == (command is None):
             raise TypeError("MaterializeShim needs exactly one of delegate= or command=")
+        if state_type not in (STREAM, GLOBAL):
+            raise ValueError(f"state_type must be {STREAM!r} or {GLOBAL!r}, not {state_type!r}")
         self.destination: InProcessDestination | SubprocessDestination = (
             InProcessDestination(delegate)
             if delegate is not None
@@ -66,9 +95,12 @@ class MaterializeShim(Connector):
         )
         self.documentation_url = documentation_url
         self.echo_timeout = echo_timeout
+        self.state_type = state_type
+        self.bounds = WriteBounds(write_transactions, write_seconds)
         self._write: DestinationWrite | None = None
         self._materialization = MaterializationSpec()
         self._airbyte_spec: dict[str, Any] = {}
+        self._streams: list[StreamId] = []
         self._overwritten: set[str] = set()
         self._overwriting: set[str] = set()
         self._echoes_late = False
@@ -76,7 +108,16 @@ class MaterializeShim(Connector):
         self._sync_id = int(time.time())
         self._transaction = 0
         self._records = 0
-        self._pending_since_state = 0
+        self._pending: list[int] = []
+        """Records per binding since the last state (this transaction's)."""
+        # The life of the open write(): a timer may end it between transactions.
+        self._lock = threading.Lock()
+        self._timer = WriteTimer(self._expire)
+        self._in_transaction = False
+        self._deferred: ConnectorError | None = None
+        self._write_opened = 0.0
+        self._write_commits = 0
+        self._write_backfills: set[str] = set()
 
     # ---- unary ----
 
@@ -112,31 +153,73 @@ class MaterializeShim(Connector):
         self._overwritten = {
             k for k, v in bindings.items() if isinstance(v, Mapping) and v.get("overwritten")
         }
+        self._streams = [stream_of(b.resourcePath) for b in open.materialization.bindings]
+        self._pending = [0] * len(self._streams)
         return response.Opened()
+
+    def flush(self, flush: request.Flush) -> None:
+        """A transaction begins: the timer may no longer end the open write()."""
+        with self._lock:
+            self._in_transaction = True
+            self._timer.cancel()
+            self._raise_deferred()
 
     def store(self, store: request.Store) -> None:
         write = self._write
         if write is None:
             write = self._write = self._start_write()
-        if store.doc is not None:
-            write.record(store.binding, store.doc)
-        else:
-            write.record(store.binding, self._fields_record(store))
-        self._pending_since_state += 1
+        record = store.doc if store.doc is not None else self._fields_record(store)
+        if store.delete:
+            record = deleted(record, store.binding)
+        write.record(store.binding, record)
+        self._pending[store.binding] += 1
 
     def start_commit(self, start_commit: request.StartCommit) -> response.StartedCommit | None:
+        started = self._commit()  # on an error the session ends: no timer is armed
+        with self._lock:
+            self._in_transaction = False
+            if self._write is not None:
+                self._arm_timer()
+        return started
+
+    def close(self) -> None:
+        """End the `write()` at the session's end (COMPLETE for every stream): every state it
+        got was already echoed."""
+        self._timer.cancel()
+        with self._lock:
+            self._raise_deferred()
+            if self._write is not None and not self._write.ended:
+                self._end_write("the session ended")
+        log.debug("materialize shim session finished", extra={"records": self._records})
+
+    # ---- commits ----
+
+    def _commit(self) -> response.StartedCommit | None:
         write = self._write
-        if write is None:
-            return None  # no stores in this transaction: nothing for the destination to commit
+        if write is None or not any(self._pending):
+            return None  # nothing stored since the last commit: nothing to confirm
         self._transaction += 1
-        sent = self._pending_since_state
-        write.state(self._state_message(sent))
-        echo = None if self._echoes_late else write.wait_for_state(self._echo_timeout(write))
-        if echo is None:
-            echo = self._end_write_for_echo(write)
-        self._verify_echo(echo, sent)
-        self._pending_since_state = 0
-        self._records += sent
+        counts = {self._streams[i]: n for i, n in enumerate(self._pending) if n}
+        marker = {"session": self._session, "transaction": self._transaction}
+        states = TransactionStates(self.destination.name, self.state_type, marker, counts)
+        write.states(states.messages())
+        if not self._echoes_late:
+            timeout = (
+                None if isinstance(self.destination, InProcessDestination) else self.echo_timeout
+            )
+            while states.pending and (echo := write.wait_for_state(timeout)) is not None:
+                states.accept(echo)
+        ended = False
+        if states.pending:
+            self._end_write_for_echo(write, states)
+            ended = True
+        self._pending = [0] * len(self._pending)
+        self._records += states.total
+        self._write_commits += 1
+        if not ended and not self._write_backfills:
+            age = time.monotonic() - self._write_opened
+            if self.bounds.due(self._write_commits, age):
+                self._end_write(f"it served {self._write_commits} transaction(s) in {age:.0f} s")
         if not self._overwriting:
             return None
         patch = {key: {"overwritten": True} for key in sorted(self._overwriting)}
@@ -146,28 +229,48 @@ class MaterializeShim(Connector):
             state={"updated": {"bindingStateV1": patch}, "mergePatch": True}
         )
 
-    def close(self) -> None:
-        """End the `write()` at the session's end: every state it got was already echoed."""
-        write, self._write = self._write, None
-        if write is not None and not write.ended:
-            extra = write.finish()
-            if extra:
-                raise ConnectorError(
-                    f"the Airbyte destination {self.destination.name} echoed a state the "
-                    f"shim never sent: {str(extra[0])[:300]}"
-                )
-        log.debug("materialize shim session finished", extra={"records": self._records})
+    def _end_write_for_echo(self, write: DestinationWrite, states: TransactionStates) -> None:
+        """The destination waits for more input before it confirms: end this `write()` so it
+        commits, and take the echoes from what it writes before returning."""
+        if not self._echoes_late:
+            log.info(
+                "the Airbyte destination %s did not confirm the commit before asking for more "
+                "input; ending its write() at every commit from now on",
+                self.destination.name,
+            )
+        if not isinstance(self.destination, InProcessDestination):
+            self._echoes_late = True
+        self._write = None
+        self._write_backfills = set()
+        self._complete(write)
+        states.accept_all(write.finish())
+        if states.pending:
+            transaction = self._transaction
+            if self.state_type == STREAM:
+                what = f"the STREAM states of transaction {transaction} ({states.pending_labels()})"
+                other, option = "GLOBAL states", GLOBAL
+            else:
+                what = f"the GLOBAL state of transaction {transaction}"
+                other, option = "per-stream states", STREAM
+            raise ConnectorError(
+                f"the Airbyte destination {self.destination.name} finished its write() without "
+                f"echoing {what}, so its records may not be committed and the transaction is "
+                f"not acknowledged; if the destination confirms only {other}, run the shim "
+                f'with state_type="{option}" (--state-type {option})'
+            )
 
-    # ---- internals ----
+    # ---- the life of a write() ----
 
     def _start_write(self) -> DestinationWrite:
         supported = list(self._airbyte_spec.get("supported_destination_sync_modes") or [APPEND])
         streams = []
+        self._write_backfills = set()
         for binding in self._materialization.bindings:
             wants_overwrite = binding.backfill > 0 and binding.stateKey not in self._overwritten
             mode = sync_mode(supported, overwrite=wants_overwrite)
             if wants_overwrite and mode == OVERWRITE:
                 self._overwriting.add(binding.stateKey)
+                self._write_backfills.add(binding.stateKey)
             elif wants_overwrite:
                 log.warning(
                     "binding %s was backfilled, but the destination does not support "
@@ -175,19 +278,81 @@ class MaterializeShim(Connector):
                     binding.stateKey,
                 )
             streams.append(configured_stream(binding, mode, self._sync_id))
-        names = [(s["stream"]["name"], s["stream"].get("namespace")) for s in streams]
         log.debug(
             "starting the destination's write()",
             extra={
                 "modes": {
-                    "/".join(filter(None, (ns, n))): s["destination_sync_mode"]
-                    for (n, ns), s in zip(names, streams, strict=True)
+                    label(stream): s["destination_sync_mode"]
+                    for stream, s in zip(self._streams, streams, strict=True)
                 }
             },
         )
-        return self.destination.start_write(
-            self._materialization.config or {}, {"streams": streams}, names, log
+        write = self.destination.start_write(
+            self._materialization.config or {}, {"streams": streams}, self._streams, log
         )
+        for stream in self._streams:
+            write.send(stream_status(stream, "STARTED"))
+        self._write_opened = time.monotonic()
+        self._write_commits = 0
+        return write
+
+    def _complete(self, write: DestinationWrite) -> None:
+        for stream in self._streams:
+            write.send(stream_status(stream, "COMPLETE"))
+
+    def _end_write(self, why: str) -> None:
+        """End the open `write()` between transactions, every state it got echoed: COMPLETE
+        for every stream, end of input, and wait while the destination finalizes."""
+        write, self._write = self._write, None
+        self._write_backfills = set()
+        if write is None:
+            return
+        log.debug("ending the destination's write() because %s", why)
+        self._complete(write)
+        extra = write.finish()
+        if extra:
+            raise ConnectorError(
+                f"the Airbyte destination {self.destination.name} echoed a state the "
+                f"shim never sent: {str(extra[0])[:300]}"
+            )
+
+    def _arm_timer(self) -> None:
+        """Called with the lock held after a commit that left the write() open."""
+        now = time.monotonic()
+        if self._write_backfills:  # a backfill's write ends once the runtime goes quiet
+            self._timer.arm(self.bounds.seconds)
+        else:
+            self._timer.arm(self._write_opened + self.bounds.seconds - now)
+
+    def _expire(self) -> None:
+        """The timer thread: end the write() if no transaction is in flight."""
+        with self._lock:
+            if self._in_transaction or self._write is None or self._deferred is not None:
+                return
+            why = (
+                f"the runtime sent no transaction for {self.bounds.seconds:g} s after the "
+                "backfill's last commit"
+                if self._write_backfills
+                else f"it was open {self.bounds.seconds:g} s"
+            )
+            try:
+                self._end_write(why)
+            except ConnectorError as exc:
+                self._deferred = exc
+            except Exception as exc:  # reported at the next request, as a sentence
+                self._deferred = ConnectorError(
+                    f"ending the write() of the Airbyte destination {self.destination.name} "
+                    f"failed: {type(exc).__name__}: {exc}"
+                )
+            if self._deferred is not None:
+                log.error("%s; the session fails at its next request", self._deferred)
+
+    def _raise_deferred(self) -> None:
+        error, self._deferred = self._deferred, None
+        if error is not None:
+            raise error
+
+    # ---- records ----
 
     def _fields_record(self, store: request.Store) -> dict[str, Any]:
         """A record built from the selected fields, when the document itself is not selected."""
@@ -207,72 +372,18 @@ class MaterializeShim(Connector):
             )
         return dict(zip(fields, got, strict=True))
 
-    def _state_message(self, records: int) -> dict[str, Any]:
-        marker = {"session": self._session, "transaction": self._transaction}
-        stream_states = []
-        for binding in self._materialization.bindings:
-            path = binding.resourcePath
-            descriptor = (
-                {"name": path[-1]} if len(path) < 2 else {"name": path[-1], "namespace": path[0]}
-            )
-            stream_states.append(
-                {"stream_descriptor": descriptor, "stream_state": {"flow_sdk": marker}}
-            )
-        return {
-            "type": "STATE",
-            "state": {
-                "type": "GLOBAL",
-                "global": {"shared_state": {"flow_sdk": marker}, "stream_states": stream_states},
-                "sourceStats": {"recordCount": float(records)},
-            },
-        }
 
-    def _echo_timeout(self, write: DestinationWrite) -> float | None:
-        return None if isinstance(self.destination, InProcessDestination) else self.echo_timeout
+def stream_of(resource_path: Sequence[str]) -> StreamId:
+    """The (name, namespace) of a binding's resource path `[namespace, stream]` / `[stream]`."""
+    return (resource_path[-1], resource_path[0] if len(resource_path) > 1 else None)
 
-    def _end_write_for_echo(self, write: DestinationWrite) -> dict[str, Any]:
-        """The destination waits for more input before it confirms: end this `write()` so it
-        commits, and take the echo from what it writes before returning."""
-        if not self._echoes_late:
-            log.info(
-                "the Airbyte destination %s did not confirm the commit before asking for more "
-                "input; ending its write() at every commit from now on",
-                self.destination.name,
-            )
-        if not isinstance(self.destination, InProcessDestination):
-            self._echoes_late = True
-        self._write = None
-        states = write.finish()
-        if not states:
-            raise ConnectorError(
-                f"the Airbyte destination {self.destination.name} finished its write() without "
-                f"echoing the state of transaction {self._transaction}, so its records may not be "
-                "committed; the transaction is not acknowledged"
-            )
-        if len(states) > 1:
-            raise ConnectorError(
-                f"the Airbyte destination {self.destination.name} echoed {len(states)} states for "
-                "one transaction; destinations must echo each state they get exactly once"
-            )
-        return states[0]
 
-    def _verify_echo(self, echo: Mapping[str, Any], sent: int) -> None:
-        glob = echo.get("global") or echo.get("global_") or {}
-        marker = (
-            (glob.get("shared_state") or {}).get("flow_sdk") if isinstance(glob, Mapping) else None
+def deleted(record: Any, binding: int) -> dict[str, Any]:
+    """The record of a deleted document: Airbyte's CDC delete marker set to now (UTC)."""
+    if not isinstance(record, Mapping):
+        raise ConnectorError(
+            f"`store` of binding {binding} deletes a document that is not a JSON object, so "
+            f"it cannot carry {CDC_DELETED_AT}"
         )
-        want = {"session": self._session, "transaction": self._transaction}
-        if marker != want:
-            raise ConnectorError(
-                f"the Airbyte destination {self.destination.name} echoed a state that is not the "
-                f"one of transaction {self._transaction} (got {str(echo)[:300]}); destinations "
-                "must echo the states they get, in order"
-            )
-        stats = echo.get("destinationStats")
-        count = stats.get("recordCount") if isinstance(stats, Mapping) else None
-        if count is not None and count != sent:
-            raise ConnectorError(
-                f"the Airbyte destination {self.destination.name} confirmed {count:g} records for "
-                f"transaction {self._transaction}, but the shim sent {sent}; the transaction is "
-                "not acknowledged"
-            )
+    stamp = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return {**record, CDC_DELETED_AT: stamp}

@@ -4,7 +4,10 @@ executable as a Flow materialization connector process (the subprocess mode of t
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+from flow_sdk.airbyte.destination_bounds import WRITE_SECONDS, WRITE_TRANSACTIONS
+from flow_sdk.airbyte.destination_states import STATE_TYPES, STREAM
 from flow_sdk.airbyte.materialize import ECHO_TIMEOUT_SECONDS, MaterializeShim
 from flow_sdk.logger import last_words
 
@@ -32,9 +35,59 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
+        "--state-type",
+        choices=STATE_TYPES,
+        default=STREAM,
+        help=(
+            "the STATE messages that end a transaction: one per stream that got records "
+            "(`stream`, what most destinations confirm) or one for all streams (`global`) "
+            "(default: %(default)s)"
+        ),
+    )
+    p.add_argument(
+        "--write-transactions",
+        type=int,
+        default=WRITE_TRANSACTIONS,
+        metavar="N",
+        help=(
+            "end the destination's write() (STREAM_STATUS COMPLETE, end of input) after N "
+            "transactions, so it finalizes what they stored (default: %(default)s)"
+        ),
+    )
+    p.add_argument(
+        "--write-seconds",
+        type=float,
+        default=WRITE_SECONDS,
+        metavar="SECONDS",
+        help=(
+            "end the destination's write() at the first transaction boundary after it was "
+            "open this long; a backfill's write() ends when the runtime sends nothing for "
+            "this long (default: %(default)s)"
+        ),
+    )
+    p.add_argument(
         "--documentation-url", default="", help="documentation link of the Spec response"
     )
     return p
+
+
+def shim_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `MaterializeShim` keyword arguments of parsed options (exits on a bad value)."""
+    for flag, value in (
+        ("--echo-timeout", args.echo_timeout),
+        ("--write-seconds", args.write_seconds),
+        ("--write-transactions", args.write_transactions),
+    ):
+        if not value > 0:
+            last_words(f"{flag} must be a positive number, not {value:g}")
+            raise SystemExit(2)
+    return {
+        "documentation_url": args.documentation_url,
+        "echo_timeout": args.echo_timeout,
+        "state_type": args.state_type,
+        "write_transactions": args.write_transactions,
+        "write_seconds": args.write_seconds,
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -48,11 +101,5 @@ def main(argv: list[str]) -> None:
     if not command:
         last_words(f"no Airbyte destination command was given; usage: {USAGE}")
         raise SystemExit(2)
-    if args.echo_timeout <= 0:
-        last_words("--echo-timeout must be a positive number of seconds")
-        raise SystemExit(2)
-    MaterializeShim(
-        command=command,
-        documentation_url=args.documentation_url,
-        echo_timeout=args.echo_timeout,
-    ).main()
+    options = shim_options(args)
+    MaterializeShim(command=command, **options).main()

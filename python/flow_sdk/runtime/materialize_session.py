@@ -24,6 +24,7 @@ from flow_sdk.protocol.flow import (
     RangeSpec,
 )
 from flow_sdk.protocol.tuple_pack import pack_json
+from flow_sdk.runtime.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, comparable, pointer
@@ -63,6 +64,7 @@ class MaterializeSession:
         self._pending_ack = False
         """An `acknowledge` was sent and its `acknowledged` has not arrived."""
         self._states: list[ConnectorState] = []
+        self._deletes = [collection_deletes(b.collection) for b in spec.bindings]
 
     # ---- startup ----
 
@@ -290,6 +292,8 @@ class MaterializeSession:
             out["doc"] = row.doc
         if exists:
             out["exists"] = True
+        if self._deletes[index] and is_deletion(row.doc):
+            out["delete"] = True
         return out
 
 

@@ -26,6 +26,7 @@ from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
 from flow_sdk.protocol.tuple_pack import pack
 from flow_sdk.runtime.catalog import Catalog, MaterializationDef
+from flow_sdk.runtime.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.keys import Key, comparable, pointer
@@ -198,6 +199,7 @@ def _next_transaction(
         binding = spec.bindings[cursor.binding]
         keys = binding_keys(binding)
         pointers = {p.field: pointer(p.ptr) for p in binding.collection.projections}
+        deletes = collection_deletes(binding.collection)
         for line in lines:
             doc = orjson.loads(line)
             key = keys.values(doc)
@@ -209,6 +211,8 @@ def _next_transaction(
             }
             if binding.fieldSelection.document:
                 store["doc"] = doc
+            if deletes and is_deletion(doc):
+                store["delete"] = True
             reduced[(cursor.binding, comparable(key))] = request_line("store", store)
     ordered = [reduced[k] for k in sorted(reduced)]
     return ordered, {k: v for k, v in counts.items() if v}, read_bytes

@@ -340,7 +340,10 @@ def test_a_wrong_record_count_is_not_acknowledged(mode: str, tmp_path: Path) -> 
     s.send(store(1, "a"), COMMIT)
     code, rest = s.finish()
     assert code == 1 and rest == []
-    assert "confirmed 2 records for transaction 1, but the shim sent 1" in s.last_error()
+    assert (
+        "confirmed 2 records of stream 'users' for transaction 1, but the shim sent 1"
+        in s.last_error()
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from flow_sdk.errors import ValidateError
 from flow_sdk.protocol.flow import MaterializationBinding
 from flow_sdk.protocol.materialize import Validate
 
+CDC_SCHEMA = {"type": ["null", "string"], "format": "date-time"}
+
 
 def test_spec_marks_airbyte_secrets_and_has_no_resource_path_pointers() -> None:
     spec = materialize_spec(
@@ -62,7 +64,7 @@ def test_overwrite_truncates_below_the_backfill_generation() -> None:
     assert out["stream"] == {
         "name": "users",
         "namespace": "raw",
-        "json_schema": {"type": "object"},
+        "json_schema": {"type": "object", "properties": {"_ab_cdc_deleted_at": CDC_SCHEMA}},
         "supported_sync_modes": ["incremental"],
     }
     assert (out["generation_id"], out["minimum_generation_id"], out["sync_id"]) == (3, 3, 42)
@@ -83,7 +85,7 @@ def test_schema_from_selected_fields_without_a_document() -> None:
     )
     assert configured_stream(binding, "append", 1)["stream"]["json_schema"] == {
         "type": "object",
-        "properties": {"id": {"type": ["integer"]}, "x": {}},
+        "properties": {"id": {"type": ["integer"]}, "x": {}, "_ab_cdc_deleted_at": CDC_SCHEMA},
     }
 
 

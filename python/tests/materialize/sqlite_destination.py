@@ -1,7 +1,8 @@
 """An Airbyte destination written on airbyte-cdk 7 for the tests and the benchmark: SQLite
 through the stdlib, one table per stream, honouring append, append_dedup (upsert on the
 primary key) and overwrite, committing and echoing at each STATE like Airbyte's own Python
-destinations. Run it as a script (`write --config --catalog`) or use the class in process.
+destinations; `destinationStats.recordCount` counts a STREAM state's stream since its
+previous state, a GLOBAL state's records of every stream. Run it as a script (`write --config --catalog`) or use the class in process.
 
 Config knobs make it misbehave on purpose: `echo: "at_end"` holds every state back until its
 input ends; `fail_after: N` raises after N records; `count: "wrong"` reports a wrong
@@ -24,6 +25,7 @@ from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateStats,
+    AirbyteStateType,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     DestinationSyncMode,
@@ -91,7 +93,8 @@ class SqliteDestination(Destination):
         fail_after = config.get("fail_after")
         held: list[AirbyteMessage] = []
         buffered: dict[str, list[tuple[str | None, str]]] = {}
-        since_state = total = 0
+        since_state: dict[tuple[str, str | None], int] = {}
+        total = 0
         for message in input_messages:
             if message.type == Type.RECORD:
                 record = message.record
@@ -103,19 +106,23 @@ class SqliteDestination(Destination):
                 if mode == DestinationSyncMode.append_dedup and pk:
                     key = json.dumps([_at(record.data, path) for path in pk])
                 buffered.setdefault(table, []).append((key, json.dumps(record.data)))
-                since_state += 1
+                stream = (record.stream, record.namespace)
+                since_state[stream] = since_state.get(stream, 0) + 1
                 total += 1
                 if fail_after is not None and total >= fail_after:
                     raise RuntimeError(f"disk full after {total} records")
             elif message.type == Type.STATE:
                 _flush(db, buffered)
                 state = message.state
+                if state.type == AirbyteStateType.STREAM and state.stream is not None:
+                    d = state.stream.stream_descriptor
+                    count = since_state.pop((d.name, d.namespace), 0)
+                else:
+                    count = sum(since_state.values())
+                    since_state.clear()
                 if config.get("count", "right") != "none":
                     wrong = config.get("count") == "wrong"
-                    state.destinationStats = AirbyteStateStats(
-                        recordCount=float(since_state + wrong)
-                    )
-                since_state = 0
+                    state.destinationStats = AirbyteStateStats(recordCount=float(count + wrong))
                 if config.get("echo") == "at_end":
                     held.append(message)
                 else:
