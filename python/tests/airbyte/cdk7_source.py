@@ -140,7 +140,10 @@ class Orders(Stream, IncrementalMixin):
     def get_json_schema(self) -> Mapping[str, Any]:
         return {
             "type": "object",
-            "properties": {"order": {"type": "object"}, "seq": {"type": "integer"}},
+            "properties": {
+                "order": {"type": "object", "properties": {"id": {"type": "integer"}}},
+                "seq": {"type": "integer"},
+            },
         }
 
     def read_records(
