@@ -24,7 +24,7 @@ _EMPTY_CHECKPOINT = b'{"checkpoint":{"state":{"updated":{},"mergePatch":true}}}\
 _dumps = orjson.dumps
 _default = values.default
 _OPTIONS = values.OPTIONS
-_has_nan = values.has_nan
+_nan_written = values.nan_written
 
 
 def dumps(value: Any, where: str = "a response") -> bytes:
@@ -34,7 +34,7 @@ def dumps(value: Any, where: str = "a response") -> bytes:
         out = _dumps(value, default=_default, option=_OPTIONS)
     except TypeError:
         return values.encode(value, where, None)
-    if b"null" in out and _has_nan(value):
+    if b"null" in out and _nan_written(value, out):
         return values.encode(value, where, None)
     return out
 
@@ -92,7 +92,7 @@ class Emitter:
         except TypeError:
             body = values.encode(doc, self.where(binding), self.conversions)
         else:
-            if b"null" in body and _has_nan(doc):
+            if b"null" in body and _nan_written(doc, body):
                 body = values.encode(doc, self.where(binding), self.conversions)
         buf = self._buf
         buf += prefix
