@@ -16,7 +16,7 @@ from typing import Any
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SOURCE_META, move_source_meta
+from flow_sdk.capture.schema import SourceMetaMover
 from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
 
@@ -45,7 +45,7 @@ class ReadLoop:
         self.failure = SourceFailure()
         self._by_stream = state.by_stream
         self._captured = emit.captured
-        self._moved_meta: set[str] = set()
+        self._meta_mover = SourceMetaMover(log)
         self._statuses: dict[str, Any] = {}
         self._last: BindingState | None = None
         self._unbound: set[tuple[str | None, str]] = set()
@@ -65,24 +65,13 @@ class ReadLoop:
                 return
         row = b.next_row
         if "_meta" in data:
-            self._source_meta(b.stream, data)
+            self._meta_mover.move(data, b.stream)
         data["_meta"] = {"row_id": row}
         b.next_row = row + 1
         self._last = b
         self._captured(b.index, data)
 
     # ---- everything else ----
-
-    def _source_meta(self, stream: str, data: dict[str, Any]) -> None:
-        """The source's own `_meta` moves aside (documented; warned once per stream)."""
-        move_source_meta(data, f"stream {stream!r}")
-        if stream not in self._moved_meta:
-            self._moved_meta.add(stream)
-            self.log.warning(
-                "stream %r has its own `_meta` field, which Flow reserves; it is captured as `%s`",
-                stream,
-                SOURCE_META,
-            )
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message that is not a RECORD, as a plain dict."""

@@ -89,15 +89,29 @@ def source_schema(write_schema: Any) -> dict[str, Any]:
     return schema
 
 
-def move_source_meta(data: dict[str, Any], where: str) -> None:
-    """Move a record's own `_meta` to `_source_meta` before the shim writes its own."""
-    if SOURCE_META in data:
-        raise ConnectorError(
-            f"{where}: the record has both `_meta` and `{SOURCE_META}`; Flow owns `_meta`, so the "
-            f"shim moves a source's own `_meta` to `{SOURCE_META}`, which is taken: rename one of "
-            "the source's fields"
-        )
-    data[SOURCE_META] = data.pop("_meta")
+class SourceMetaMover:
+    """Moves a record's own `_meta` to `_source_meta` before the shim writes its own, warning
+    once per stream. One per read loop, shared by the Airbyte and Singer adapters."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self._warned: set[str] = set()
+
+    def move(self, data: dict[str, Any], stream: str) -> None:
+        if SOURCE_META in data:
+            raise ConnectorError(
+                f"stream {stream!r}: the record has both `_meta` and `{SOURCE_META}`; Flow owns "
+                f"`_meta`, so the shim moves a source's own `_meta` to `{SOURCE_META}`, which is "
+                "taken: rename one of the source's fields"
+            )
+        data[SOURCE_META] = data.pop("_meta")
+        if stream not in self._warned:
+            self._warned.add(stream)
+            self.log.warning(
+                "stream %r has its own `_meta` field, which Flow reserves; it is captured as `%s`",
+                stream,
+                SOURCE_META,
+            )
 
 
 _KEYABLE = frozenset(("boolean", "integer", "number", "string"))

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SOURCE_META, document_schema, move_source_meta
+from flow_sdk.capture.schema import SourceMetaMover, document_schema
 from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
 from flow_sdk.singer.state import BindingState, SingerState
@@ -44,7 +44,7 @@ class SingerReadLoop:
         self.log = log
         self._by_stream = state.by_stream
         self._captured = emit.captured
-        self._moved_meta: set[str] = set()
+        self._meta_mover = SourceMetaMover(log)
         self._started: set[str] = set()
         self._unbound: set[str] = set()
         self.last_stream: str | None = None
@@ -61,24 +61,13 @@ class SingerReadLoop:
             return
         row = b.next_row
         if "_meta" in data:
-            self._source_meta(b.stream, data)
+            self._meta_mover.move(data, b.stream)
         data["_meta"] = {"row_id": row}
         b.next_row = row + 1
         self.last_stream = stream
         self._captured(b.index, data)
 
     # ---- everything else ----
-
-    def _source_meta(self, stream: str, data: dict[str, Any]) -> None:
-        """The source's own `_meta` moves aside (documented; warned once per stream)."""
-        move_source_meta(data, f"stream {stream!r}")
-        if stream not in self._moved_meta:
-            self._moved_meta.add(stream)
-            self.log.warning(
-                "stream %r has its own `_meta` field, which Flow reserves; it is captured as `%s`",
-                stream,
-                SOURCE_META,
-            )
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message as a plain dict (a RECORD too, off the fast path)."""
