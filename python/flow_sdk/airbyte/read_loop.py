@@ -1,7 +1,7 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
 RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
-binding's counter (the document is the source's own dict, changed in place, never copied);
+binding's counter and `_meta.op` (`d` when Airbyte's `_ab_cdc_deleted_at` is set, else `u`) (the document is the source's own dict, changed in place, never copied);
 STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
 When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
 open group and raises `SessionStopped`.
@@ -16,9 +16,12 @@ from typing import Any
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SourceMetaMover
+from flow_sdk.capture.schema import SourceMetaMover, change_op
 from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
+
+CDC_DELETED_AT = "_ab_cdc_deleted_at"
+"""Airbyte's CDC sources set it on a deleted row (null otherwise)."""
 
 _STATUS_WORDS = {
     "STARTED": "is being read",
@@ -66,7 +69,7 @@ class ReadLoop:
         row = b.next_row
         if "_meta" in data:
             self._meta_mover.move(data, b.stream)
-        data["_meta"] = {"row_id": row}
+        data["_meta"] = {"op": change_op(data, CDC_DELETED_AT), "row_id": row}
         b.next_row = row + 1
         self._last = b
         self._captured(b.index, data)

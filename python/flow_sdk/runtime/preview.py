@@ -16,7 +16,13 @@ import orjson
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec
 from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.capture_session import (
+    EXITED,
+    CaptureSession,
+    SessionEnded,
+    Timeouts,
+    Transaction,
+)
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.driver import Driver
@@ -39,6 +45,10 @@ class PreviewOptions:
     sessions: list[int] = field(default_factory=lambda: [-1])
     delay: float = 0.0
     timeout: float | None = None
+    """Total run time (flowctl's `--timeout`): the preview stops gracefully when it elapses."""
+    idle_timeout: float | None = None
+    """End a capture session when no data arrives for this long (the older `--timeout`)."""
+    log_json: bool = False
     initial_state: Any = field(default_factory=dict)
     output_state: bool = False
     output_apply: bool = False
@@ -53,6 +63,7 @@ class PreviewOptions:
         sessions: str | None = None,
         delay: str | None = None,
         timeout: str | None = None,
+        idle_timeout: str | None = None,
         initial_state: str | None = None,
         max_interval: str | None = None,
         **rest: Any,
@@ -70,6 +81,7 @@ class PreviewOptions:
                 raise RuntimeFailure("--sessions: a session needs at least one transaction (or -1)")
         out.delay = _flag_duration("--delay", delay) or 0.0
         out.timeout = _flag_duration("--timeout", timeout)
+        out.idle_timeout = _flag_duration("--idle-timeout", idle_timeout)
         out.max_interval = _flag_duration("--max-interval", max_interval)
         if initial_state:
             try:
@@ -132,11 +144,15 @@ class _Runner:
         self.console = console
         self.state = StateStore(options.initial_state)
         self.progress = Progress(console, options.progress)
+        self.timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
 
     def run(self) -> None:
         last_applied: tuple[CaptureSpec, str] | None = None
         sessions = self.options.sessions
         for number, limit in enumerate(sessions, start=1):
+            if self.timeouts.expired():
+                self.console.log("info", "--timeout elapsed; no more sessions")
+                return
             started = time.monotonic()
             self._apply(last_applied)
             last_applied = (self.spec, self.version)
@@ -165,7 +181,7 @@ class _Runner:
             while limit < 0 or done < limit:
                 if self.options.delay:
                     time.sleep(self.options.delay)
-                txn = session.next_transaction(self.options.timeout)
+                txn = session.next_transaction_within(self.timeouts)
                 if txn is EXITED:
                     if proc.wait() != 0:
                         raise proc.failure("the capture session")
@@ -206,6 +222,9 @@ class _Runner:
         if self.options.max_interval is not None:
             interval = min(interval, self.options.max_interval)
         wait = started + interval - time.monotonic()
+        left = self.timeouts.remaining()
+        if left is not None:
+            wait = min(wait, left)
         if wait > 0:
             self.console.log(
                 "info",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flow_sdk.runtime.capture_session import Transaction
+from flow_sdk.runtime.capture_session import Timeouts, Transaction
 from flow_sdk.runtime.catalog import Catalog, load_catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.durations import format_duration
@@ -41,7 +41,10 @@ materialization-committed)."""
 class RunOptions:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     timeout: float | None = None
-    """End a capture session when no data arrives for this long (default: wait for exit)."""
+    """Total capture time: sessions stop gracefully when it elapses, then materializations
+    run over what was committed (default: wait for the connectors to exit)."""
+    idle_timeout: float | None = None
+    """End a capture session when no data arrives for this long."""
     progress: bool | None = None
     transaction_documents: int = TRANSACTION_DOCUMENTS
 
@@ -96,7 +99,7 @@ class RunProgress:
     def __init__(self, console: Console, enabled: bool | None) -> None:
         self.console = console
         if enabled is None:
-            enabled = bool(getattr(console.stream, "isatty", lambda: False)())
+            enabled = console.wants_bars()
         self.enabled = enabled
         self._bar: Any = None
 
@@ -142,6 +145,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     progress = RunProgress(console, options.progress)
     summary = RunSummary()
     started = time.monotonic()
+    timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
     try:
         for task in catalog.captures.values():
             if task.disable:
@@ -152,9 +156,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                 progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
 
             summary.captures.append(
-                run_capture(
-                    catalog, task, data, console, captured, kill_point, timeout=options.timeout
-                )
+                run_capture(catalog, task, data, console, captured, kill_point, timeouts)
             )
             progress.finish()
         kill_point("captures-done")

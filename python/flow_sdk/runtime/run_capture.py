@@ -15,7 +15,13 @@ import orjson
 
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.capture_session import (
+    EXITED,
+    CaptureSession,
+    SessionEnded,
+    Timeouts,
+    Transaction,
+)
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
@@ -51,10 +57,11 @@ def run_capture(
     console: Console,
     on_commit: Callable[[Transaction], None],
     kill_point: KillPoint,
-    timeout: float | None = None,
+    timeouts: Timeouts | None = None,
 ) -> CaptureRun:
-    """Validate, Apply and run one session of `task` until its connector exits (or no data
-    arrives within `timeout`), committing every transaction to the data directory."""
+    """Validate, Apply and run one session of `task` until its connector exits (or the
+    `timeouts` end it), committing every transaction to the data directory."""
+    timeouts = timeouts or Timeouts()
     driver = Driver(task, console)
     _, _, spec = validated_capture(catalog, task, driver)
     validators = SchemaValidators()
@@ -92,7 +99,7 @@ def run_capture(
         session = CaptureSession(proc, spec, validators, console)
         session.open(version, state.state)
         while True:
-            txn = session.next_transaction(timeout)
+            txn = session.next_transaction_within(timeouts)
             if txn is EXITED:
                 if proc.wait() != 0:
                     raise proc.failure(f"the capture session of {task.name}")
