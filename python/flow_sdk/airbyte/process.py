@@ -23,6 +23,7 @@ from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
+from flow_sdk.shared_answers import shared_answer
 
 
 class SubprocessSource:
@@ -135,8 +136,12 @@ class SubprocessSource:
         return found
 
     def spec(self) -> dict[str, Any]:
+        """The connector's spec: fetched once per shim process, and once per local-runtime
+        invocation where the runtime shares answers (`flow_sdk.shared_answers`)."""
         if self._spec is None:
-            self._spec = self._one("spec", ["spec"], "SPEC", "spec")
+            self._spec = shared_answer(
+                "airbyte-spec", self.command, lambda: self._one("spec", ["spec"], "SPEC", "spec")
+            )
         return self._spec
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:

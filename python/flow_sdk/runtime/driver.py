@@ -1,10 +1,15 @@
 """Driving a connector the way Flow's runtime does: every unary request (spec, discover,
 validate, apply) in its own process, after a probe Spec, with exactly one response and then
-EOF; sessions start the same way and then stream.
+EOF; sessions start the same way and then stream. A task's local processes share a directory
+of config-free answers (`flow_sdk.shared_answers`), so a wrapped connector's spec is fetched
+once per invocation, not once per request.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -22,6 +27,7 @@ from flow_sdk.runtime.process import (
 )
 from flow_sdk.runtime.sops import unseal
 from flow_sdk.runtime.strict import parse_response
+from flow_sdk.shared_answers import SHARED_ANSWERS_ENV
 
 E = TypeVar("E", bound=Envelope)
 
@@ -43,6 +49,7 @@ class Driver:
         self.network = network
         self._config: Any = None
         self._unsealed = False
+        self._shared: str | None = None
         self.probe: Any = None
         """The last probe Spec's response (its `resourcePathPointers` place existing
         bindings when a discover is merged into the catalog)."""
@@ -66,7 +73,16 @@ class Driver:
             return image_launch(
                 endpoint.image, endpoint.env, self.task.log_level, label, self.network
             )
-        return local_launch(endpoint.command, endpoint.env, self.task.log_level, label)
+        env = {SHARED_ANSWERS_ENV: self._shared_answers(), **endpoint.env}
+        return local_launch(endpoint.command, env, self.task.log_level, label)
+
+    def _shared_answers(self) -> str:
+        """A directory for this driver's connector processes to share config-free answers
+        in (the wrapped connector's spec), removed when the driver goes away."""
+        if self._shared is None:
+            self._shared = tempfile.mkdtemp(prefix="flow-sdk-answers-")
+            weakref.finalize(self, shutil.rmtree, self._shared, True)
+        return self._shared
 
     def start(self, model: type[E]) -> ConnectorProcess:
         """A new connector process that has been sent (and has answered) the probe Spec."""
