@@ -44,7 +44,7 @@ class SubprocessSource:
         self.command = list(command)
         self.env = env
         self.files_dir = files_dir
-        self.name = os.path.basename(self.command[0])
+        self.name = command_name(self.command)
         self.log = logging.getLogger("flow")
         self.spec_log = logging.getLogger("flow.airbyte_spec")
         self._spec: dict[str, Any] | None = None
@@ -217,3 +217,16 @@ class SubprocessSource:
     def _stray(self, line: bytes) -> None:
         if line.strip():
             self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})
+
+
+def command_name(command: Sequence[str]) -> str:
+    """A readable name for messages: the script or module behind an interpreter, else the
+    program (`python main.py` → `main.py`, `python -m destination_x` → `destination_x`)."""
+    program = os.path.basename(command[0]) if command else "connector"
+    if program.startswith("python") and len(command) > 1:
+        rest = list(command[1:])
+        if rest[0] == "-m" and len(rest) > 1:
+            return rest[1]
+        if not rest[0].startswith("-"):
+            return os.path.basename(rest[0])
+    return program
