@@ -50,7 +50,10 @@ def load_manifest(manifest: Manifest) -> dict[str, Any]:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConnectorError(f"the manifest {str(path)!r} is not YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConnectorError(f"the manifest {str(path)!r} is not YAML: {problem}{where}") from None
     if not isinstance(value, dict):
         raise ConnectorError(
             f"the manifest {str(path)!r} must be a YAML mapping, not {type(value).__name__}"
