@@ -73,10 +73,12 @@ class InProcessSource:
 
     def _build(self, config: Any, catalog: Any = None, state: Any = None) -> None:
         """With a factory: the source of this request (kept as `self.source`, for what runs
-        around the request)."""
+        around the request). Built with the source's prints handled: a declarative source
+        migrates its config in its constructor and prints the CONTROL message then."""
         if self.factory is not None:
             ensure_flow_logging()
-            self.source = self.factory(config, catalog, state)
+            with printed_messages(self._printed):
+                self.source = self.factory(config, catalog, state)
 
     @property
     def logger(self) -> logging.Logger:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
 from cached_venv import ROOT, cached_venv
 
@@ -178,3 +179,38 @@ def test_cli_refuses_bad_manifest_arguments(args: list[str], error: str, tmp_pat
     run = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert error in run.stderr.strip().splitlines()[-1]
+
+
+def test_config_migration_at_construction_is_a_config_update(tmp_path: Path) -> None:
+    """A manifest's config migration runs in the declarative source's constructor, which
+    prints the migrated config as a CONTROL message: built by the shim, that message becomes a
+    configUpdate event (its secrets masked), never a log line of text."""
+    manifest = load_manifest(MANIFEST)
+    del manifest["streams"][0]["transformations"]
+    manifest["spec"]["config_normalization_rules"] = {
+        "type": "ConfigNormalizationRules",
+        "config_migrations": [
+            {
+                "type": "ConfigMigration",
+                "description": "the API moved to regions",
+                "transformations": [
+                    {
+                        "type": "ConfigAddFields",
+                        "fields": [
+                            {"type": "AddedFieldDefinition", "path": ["region"], "value": "eu"}
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    main = "import sys; from flow_sdk.airbyte import CaptureShim; CaptureShim.from_manifest(sys.argv[1]).main()"
+    cfg = {"api_url": "http://127.0.0.1:9", "api_key": API_KEY, "start_date": START}
+    run = run_connector([PYTHON, "-c", main, str(path)], [{"discover": {"config": cfg}}])
+    assert run.code == 0, run.stderr[-3000:]
+    updates = [log for log in run.logs if log.get("fields", {}).get("eventType") == "configUpdate"]
+    assert len(updates) == 1, run.stderr[-3000:]
+    assert API_KEY not in run.stderr
+    assert '"CONTROL"' not in run.stderr
