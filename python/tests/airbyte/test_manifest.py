@@ -214,3 +214,12 @@ def test_config_migration_at_construction_is_a_config_update(tmp_path: Path) -> 
     assert len(updates) == 1, run.stderr[-3000:]
     assert API_KEY not in run.stderr
     assert '"CONTROL"' not in run.stderr
+
+
+def test_spec_from_the_manifest_equals_the_cdks() -> None:
+    """Subprocess mode reads the spec from the manifest itself; it is the one the CDK's
+    declarative source gives in process."""
+    inprocess = run_connector([PYTHON, str(HERE / "manifest_main.py")], [{"spec": {}}])
+    subprocess_ = run_connector(WRAP, [{"spec": {}}])
+    assert inprocess.code == 0 and subprocess_.code == 0, inprocess.stderr + subprocess_.stderr
+    assert inprocess.responses == subprocess_.responses
