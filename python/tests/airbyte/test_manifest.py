@@ -223,3 +223,45 @@ def test_spec_from_the_manifest_equals_the_cdks() -> None:
     subprocess_ = run_connector(WRAP, [{"spec": {}}])
     assert inprocess.code == 0 and subprocess_.code == 0, inprocess.stderr + subprocess_.stderr
     assert inprocess.responses == subprocess_.responses
+
+
+def test_source_factory_is_called_per_request_with_its_inputs() -> None:
+    """Spec builds from nothing, Discover and Validate from the config, Open from the config,
+    the CDK's catalog and its state messages."""
+    cfg = {"count": 2, "every": 1}
+    users = binding("users", "incremental", cursor=["updated_at"])
+    argv = [PYTHON, str(HERE / "factory_main.py")]
+    validate = {
+        "validate": {
+            "name": "acmeCo/cap",
+            "config": cfg,
+            "bindings": [
+                {"resourceConfig": users["resourceConfig"], "collection": users["collection"]}
+            ],
+        }
+    }
+    unary = run_connector(argv, [{"spec": {}}, {"discover": {"config": cfg}}, validate])
+    assert unary.code == 0, unary.stderr[-3000:]
+    first = run_connector(argv, [open_request(cfg, [users])])
+    assert [d["id"] for d in first.docs()] == [1, 2]
+    resumed = run_connector(
+        argv, [open_request(dict(cfg, count=3), [users], first.reduced_state())]
+    )
+    assert [d["id"] for d in resumed.docs()] == [3]
+
+    def builds(run: Any) -> list[tuple[Any, Any, Any]]:
+        return [
+            (log["fields"]["config"], log["fields"]["catalog"], log["fields"]["state"])
+            for log in run.logs
+            if log.get("msg") == "factory"
+        ]
+
+    config_keys = ["count", "every"]
+    assert builds(unary) == [
+        (None, None, None),  # spec
+        (config_keys, None, None),  # discover
+        (config_keys, None, None),  # validate: check
+        (config_keys, None, None),  # validate: discover
+    ]
+    assert builds(first) == [(None, None, None), (config_keys, ["users"], None)]
+    assert builds(resumed)[1] == (config_keys, ["users"], ["AirbyteStateMessage"])
