@@ -118,7 +118,7 @@ def manifest_spec(source_config: Mapping[str, Any], where: str) -> dict[str, Any
     """The Airbyte ConnectorSpecification (as a dict) of the manifest's `spec` section. The
     CDK's runner answers `spec` with its own generic spec (the manifest goes in the config),
     so subprocess mode reads the connector's spec from the manifest itself."""
-    spec = source_config.get("spec")
+    spec = _resolved(source_config.get("spec"), source_config, where, ())
     if not isinstance(spec, Mapping) or not isinstance(
         spec.get("connection_specification"), Mapping
     ):
@@ -131,6 +131,38 @@ def manifest_spec(source_config: Mapping[str, Any], where: str) -> dict[str, Any
     if spec.get("advanced_auth"):
         out["advanced_auth"] = dict(spec["advanced_auth"])
     return out
+
+
+def _resolved(node: Any, root: Mapping[str, Any], where: str, seen: tuple[str, ...]) -> Any:
+    """`node` with the manifest's references replaced as the CDK replaces them: a string
+    `"#/a/b"` by the node at that path, a `$ref` mapping by its target merged with its own
+    other keys."""
+    if isinstance(node, str) and node.startswith("#/"):
+        return _resolved(_target(node, root, where, seen), root, where, (*seen, node))
+    if isinstance(node, Mapping):
+        out: dict[str, Any] = {}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target = _resolved(_target(ref, root, where, seen), root, where, (*seen, ref))
+            if not isinstance(target, Mapping):
+                raise ConnectorError(f"the manifest {where}'s `$ref: {ref}` is not an object")
+            out.update(target)
+        out.update((k, _resolved(v, root, where, seen)) for k, v in node.items() if k != "$ref")
+        return out
+    if isinstance(node, list):
+        return [_resolved(v, root, where, seen) for v in node]
+    return node
+
+
+def _target(ref: str, root: Mapping[str, Any], where: str, seen: tuple[str, ...]) -> Any:
+    if ref in seen:
+        raise ConnectorError(f"the manifest {where} refers to {ref!r} in a cycle")
+    node: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ConnectorError(f"the manifest {where} refers to {ref!r}, which it lacks")
+        node = node[part]
+    return node
 
 
 def default_runner() -> list[str]:

@@ -24,8 +24,9 @@ from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
 from cached_venv import ROOT, cached_venv
 
 from flow_sdk.airbyte import CaptureShim
-from flow_sdk.airbyte.manifest import UNSAFE_CODE_ENV, load_manifest
+from flow_sdk.airbyte.manifest import UNSAFE_CODE_ENV, load_manifest, manifest_spec
 from flow_sdk.capture import request
+from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import SpecRequest
 
 sys.path.insert(0, str(HERE / "manifest_source"))
@@ -265,3 +266,39 @@ def test_source_factory_is_called_per_request_with_its_inputs() -> None:
     ]
     assert builds(first) == [(None, None, None), (config_keys, ["users"], None)]
     assert builds(resumed)[1] == (config_keys, ["users"], ["AirbyteStateMessage"])
+
+
+def test_manifest_spec_resolves_references() -> None:
+    """A spec may point into `definitions` (strings `#/...` and `$ref` objects), as the CDK
+    resolves them; a missing or cyclic reference is an error naming it."""
+    manifest = {
+        "definitions": {
+            "key": {"type": "string", "airbyte_secret": True},
+            "base": {"type": "object", "title": "Base"},
+            "docs": "https://example.com/refs",
+            "loop": "#/definitions/loop",
+        },
+        "spec": {
+            "type": "Spec",
+            "documentation_url": "#/definitions/docs",
+            "connection_specification": {
+                "$ref": "#/definitions/base",
+                "title": "Mine",
+                "properties": {"api_key": "#/definitions/key"},
+            },
+        },
+    }
+    assert manifest_spec(manifest, "m") == {
+        "documentationUrl": "https://example.com/refs",
+        "connectionSpecification": {
+            "type": "object",
+            "title": "Mine",
+            "properties": {"api_key": {"type": "string", "airbyte_secret": True}},
+        },
+    }
+    manifest["spec"]["documentation_url"] = "#/definitions/nowhere"
+    with pytest.raises(ConnectorError, match="refers to '#/definitions/nowhere', which it lacks"):
+        manifest_spec(manifest, "m")
+    manifest["spec"]["documentation_url"] = "#/definitions/loop"
+    with pytest.raises(ConnectorError, match="refers to '#/definitions/loop' in a cycle"):
+        manifest_spec(manifest, "m")
