@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flow_sdk.airbyte.discover import discovered, validated_bindings
+from flow_sdk.airbyte.manifest import Manifest, SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import flow_spec
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
@@ -54,19 +55,31 @@ class CaptureShim(Connector):
     ignores the checkpointed state and re-captures everything (default: the
     `FLOW_SDK_AIRBYTE_DISCARD_STATE` environment variable). `idle_timeout` is how many
     seconds the source may send nothing before the capture fails naming the stream it was
-    reading (default: `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit)."""
+    reading (default: `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit).
+
+    Instead of `delegate`, `source_factory` builds the source in process for every request,
+    `(config, catalog, state) -> Source` (config None for Spec; catalog and state, the CDK's
+    own objects, only for Open): for sources that take them in their constructor, such as
+    declarative ones (see `from_manifest`)."""
 
     def __init__(
         self,
-        delegate: Any,
+        delegate: Any = None,
         oauth2: OAuth2 | Mapping[str, Any] | None = None,
         usesSchemaInference: bool = True,
         *,
+        source_factory: SourceFactory | None = None,
         discard_state: bool | None = None,
         idle_timeout: float | None = None,
         sourced_schemas: bool = False,
     ) -> None:
-        if not getattr(delegate, "is_airbyte_delegate", False):
+        if (delegate is None) == (source_factory is None):
+            raise TypeError("CaptureShim needs either a delegate or a source_factory")
+        if source_factory is not None:
+            from flow_sdk.airbyte.inprocess import InProcessSource
+
+            delegate = InProcessSource(factory=source_factory)
+        elif not getattr(delegate, "is_airbyte_delegate", False):
             if not (hasattr(delegate, "read") and hasattr(delegate, "discover")):
                 raise TypeError(
                     f"CaptureShim needs an Airbyte Source, not {type(delegate).__name__}"
@@ -84,6 +97,21 @@ class CaptureShim(Connector):
         self.sourced_schemas = sourced_schemas
         """At Open, tell Flow each bound stream's discovered schema as `sourcedSchema`
         (off by default: it costs a discover per session)."""
+
+    @classmethod
+    def from_manifest(
+        cls,
+        manifest: Manifest,
+        components: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> CaptureShim:
+        """A manifest-only (declarative) source in process: `manifest` is a `manifest.yaml`
+        path or its dict, `components` the path of its `components.py`. The declarative
+        source is built for each request, so every Open resumes from its state (airbyte-cdk
+        6 and 7). `options` are the other `CaptureShim` arguments."""
+        from flow_sdk.airbyte.manifest import declarative_factory
+
+        return cls(source_factory=declarative_factory(manifest, components), **options)
 
     def _mask(self, config: Any) -> None:
         self.delegate.mask_secrets(config)

@@ -19,6 +19,7 @@ import orjson
 
 from flow_sdk.airbyte.codec import to_plain
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
+from flow_sdk.airbyte.manifest import SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.logger import FlowLogFormatter, RedactingWriter, init_logger
@@ -59,10 +60,25 @@ class InProcessSource:
 
     is_airbyte_delegate = True
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any = None, factory: SourceFactory | None = None) -> None:
+        """Either a prebuilt `source`, or a `factory` that builds one per request from its
+        config, catalog and state (sources that take those in their constructor, such as
+        the declarative ones, cannot resume otherwise)."""
+        if (source is None) == (factory is None):
+            raise TypeError("InProcessSource needs either a source or a source factory")
         self.source = source
-        self.name = type(source).__name__
+        self.factory = factory
+        self.name = type(source).__name__ if factory is None else factory.__name__
         self._spec: dict[str, Any] | None = None
+
+    def _build(self, config: Any, catalog: Any = None, state: Any = None) -> None:
+        """With a factory: the source of this request (kept as `self.source`, for what runs
+        around the request). Built with the source's prints handled: a declarative source
+        migrates its config in its constructor and prints the CONTROL message then."""
+        if self.factory is not None:
+            ensure_flow_logging()
+            with printed_messages(self._printed):
+                self.source = self.factory(config, catalog, state)
 
     @property
     def logger(self) -> logging.Logger:
@@ -70,6 +86,8 @@ class InProcessSource:
 
     def spec(self) -> dict[str, Any]:
         if self._spec is None:
+            if self.source is None:
+                self._build(None)
             ensure_flow_logging()
             self._spec = to_plain(self.source.spec(self.logger))
         return self._spec
@@ -154,10 +172,12 @@ class InProcessSource:
             log_trace(log, msg.get("trace") or {}, SourceFailure())
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        self._build(dict(config))
         with self._request(config) as configured:
             return to_plain(self.source.check(self.logger, configured))
 
     def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        self._build(dict(config))
         with self._request(config) as configured:
             return to_plain(self.source.discover(self.logger, configured))
 
@@ -169,24 +189,18 @@ class InProcessSource:
         loop: ReadLoop,
     ) -> None:
         """Iterate the source's `read()` into `loop`: records on the fast path, the rest
-        converted to dicts."""
+        converted to dicts. A factory's source gets the catalog and state at construction."""
+        models = _models()
+        catalog_model = models.catalog(catalog)
+        states = [models.state(s) for s in state] if state else None
+        self._build(dict(config), catalog_model, states)
         with self._request(config) as configured:
-            self._read(configured, catalog, state, loop)
+            self._read(configured, catalog_model, states, loop)
 
     def _read(
-        self,
-        configured: Mapping[str, Any],
-        catalog: dict[str, Any],
-        state: list[dict[str, Any]],
-        loop: ReadLoop,
+        self, configured: Mapping[str, Any], catalog: Any, state: list[Any] | None, loop: ReadLoop
     ) -> None:
-        models = _models()
-        messages = self.source.read(
-            self.logger,
-            configured,
-            models.catalog(catalog),
-            [models.state(s) for s in state] if state else None,
-        )
+        messages = self.source.read(self.logger, configured, catalog, state)
         record = loop.record
         message = loop.message
         try:

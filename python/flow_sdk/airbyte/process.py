@@ -36,9 +36,13 @@ class SubprocessSource:
         command: Sequence[str],
         env: Mapping[str, str] | None = None,
         files_dir: str | None = None,
+        args: Sequence[str] = (),
+        spec: dict[str, Any] | None = None,
     ) -> None:
         """`files_dir`: where config, catalog and state files go (default: the system's temp
-        directory); for `docker run`, a directory mounted into the container at the same path."""
+        directory); for `docker run`, a directory mounted into the container at the same path.
+        `args` go after `check` / `discover` / `read` (a runner's own, such as
+        `--manifest-path`); `spec`, when known, is used instead of running `spec`."""
         if not command:
             raise ConnectorError("no Airbyte connector command was given; pass it after `--`")
         self.command = list(command)
@@ -47,7 +51,8 @@ class SubprocessSource:
         self.name = command_name(self.command)
         self.log = logging.getLogger("flow")
         self.spec_log = logging.getLogger("flow.airbyte_spec")
-        self._spec: dict[str, Any] | None = None
+        self.args = list(args)
+        self._spec: dict[str, Any] | None = spec
         self._spec_lock = threading.Lock()
         self._pending_masks: list[Mapping[str, Any]] = []
         self._spec_thread: threading.Thread | None = None
@@ -105,7 +110,7 @@ class SubprocessSource:
             self.command, log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
         )
         if config is not None:
-            args = args + ["--config", run.write_file("config.json", config)]
+            args = args + ["--config", run.write_file("config.json", config), *self.args]
         failure = SourceFailure()
         found = None
         whose = f"the Airbyte connector {self.name}"
@@ -169,6 +174,7 @@ class SubprocessSource:
         ]
         if state:
             args += ["--state", run.write_file("state.json", state)]
+        args += self.args
         loads = orjson.loads
         dumps = orjson.dumps
         record = loop.record
