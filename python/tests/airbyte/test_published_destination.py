@@ -13,28 +13,15 @@ its `cmd` mode, a command of this directory (`fake_embedder.py`), so no model is
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cached_venv import cached_venv
+from published import ailake, ailake_endpoint, flow_sdk, read_lake
 
-pytestmark = pytest.mark.slow
-HERE = Path(__file__).parent
-FLOW_SDK = str(Path(sys.executable).parent / "flow-sdk")
-AILAKE = ["airbyte-destination-ailake==0.1.16"]
-
-# Every Parquet file of the table (one per destination commit) as a list of rows.
-_READ = """
-import glob, json, sys
-import pyarrow.parquet as pq
-files = sorted(glob.glob(sys.argv[1] + "/data/*.parquet"))
-print(json.dumps([pq.read_table(f).drop_columns(["embedding"]).to_pylist() for f in files]))
-"""
+# Every launch of an airbyte-cdk 7 connector costs seconds (more on a busy machine).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SCHEMA = {
     "type": "object",
@@ -46,30 +33,16 @@ SCHEMA = {
 }
 
 
-@pytest.fixture(scope="module")
-def ailake() -> Path:
-    return cached_venv("destination-ailake", AILAKE)
-
-
 def test_rows_land_per_transaction_and_a_deletion_arrives_as_a_cdc_delete(
-    ailake: Path, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
+    python = ailake()
     lake = tmp_path / "lake"
-    config = {
-        "table_base_path": str(lake),
-        "embed_mode": "cmd",
-        "embed_cmd": f"{ailake} {HERE / 'fake_embedder.py'}",
-        "embedding_dim": 4,
-        "text_field": "name",
-    }
-    command = [
-        FLOW_SDK, "airbyte-materialize", "--", str(ailake.parent / "airbyte-destination-ailake")
-    ]  # fmt: skip
     catalog: dict[str, Any] = {
         "collections": {"acmeCo/users": {"schema": SCHEMA, "key": ["/id"]}},
         "materializations": {
             "acmeCo/lake": {
-                "endpoint": {"local": {"command": command, "config": config}},
+                "endpoint": ailake_endpoint(python, lake, text_field="name"),
                 "bindings": [{"resource": {"stream": "users"}, "source": "acmeCo/users"}],
             }
         },
@@ -84,24 +57,14 @@ def test_rows_land_per_transaction_and_a_deletion_arrives_as_a_cdc_delete(
     ]
     (tmp_path / "fixture.json").write_text(json.dumps(fixture))
 
-    run = subprocess.run(
-        [
-            FLOW_SDK, "preview", "--source", "flow.yaml", "--name", "acmeCo/lake",
-            "--fixture", "fixture.json",
-        ],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300, env=os.environ.copy(),
+    run = flow_sdk(
+        "preview", "--source", "flow.yaml", "--name", "acmeCo/lake", "--fixture", "fixture.json",
+        cwd=tmp_path,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
     # Each commit was acknowledged only after ailake echoed its state.
     assert "session 1 committed 2 transaction(s)" in run.stderr
 
-    read = subprocess.run(
-        [str(ailake), "-c", _READ, str(lake / "users")],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    commits = sorted(json.loads(read.stdout), key=lambda rows: rows[0]["id"])
-    assert len(commits) == 2  # one Parquet file per transaction
-    first, second = commits
+    first, second = read_lake(python, lake / "users")  # one Parquet file per transaction
     assert [(r["id"], r["text"]) for r in first] == [(1, "ada"), (2, "bob"), (3, "cy")]
     assert all(r.get("_ab_cdc_deleted_at") is None for r in first)
     deleted, added = second

@@ -1,19 +1,16 @@
 """A real published file-based source, airbyte-source-s3 from PyPI, as a subprocess behind
-`flow-sdk airbyte-capture`, against moto's S3 server on loopback: discover makes its keyless
-stream incremental (keyed by the row id, the resource config keeping its cursor), a preview
-captures the bucket's file, and after a new file is uploaded the next preview, resuming from
-the first one's state, captures only the new file's rows, their row ids continuing.
+`flow-sdk airbyte-capture`, against moto's S3 server on loopback. Discover makes its keyless
+stream incremental (keyed by the row id, the resource config keeping its cursor); after a
+new file is uploaded, the next session, resuming from the state of the one before, captures
+only the new file's rows, their row ids continuing: through `flow-sdk preview` with the
+state handed over, and through `flow-sdk run` into a real published destination
+(airbyte-destination-ailake), which then stores only the new rows.
 
-Both connectors live in cached virtualenvs of their own (source-s3 pins airbyte-cdk 7 and
-smart-open; moto brings boto3). airbyte-source-s3's published metadata pins
-`smart-open[s3]` to the connector's own version (no such smart-open exists), so its
-virtualenv overrides that pin with the smart-open the connector was built on."""
+Each connector lives in a cached virtualenv of its own (`published.py`); moto brings boto3,
+through which the files are uploaded."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,39 +18,53 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from cached_venv import cached_venv
-from s3_server import KEYS, S3Server, s3_server
+from published import (
+    FLOW_SDK,
+    ailake,
+    ailake_endpoint,
+    flow_sdk,
+    read_lake,
+    s3_config,
+    source_s3,
+)
+from s3_server import S3Server, s3_server
 
 from flow_sdk.protocol.merge_patch import merge_patch
 
-pytestmark = pytest.mark.slow
-FLOW_SDK = str(Path(sys.executable).parent / "flow-sdk")
-SOURCE_S3 = ["airbyte-source-s3==4.16.1"]
-SOURCE_S3_OVERRIDES = ["smart-open[s3]==5.2.1"]
+# Every launch of an airbyte-cdk 7 connector costs seconds (more on a busy machine).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 BUCKET = "lake"
 JANUARY = "id,item,amount\n1,apple,3\n2,pear,5\n"
 FEBRUARY = "id,item,amount\n3,plum,7\n4,fig,11\n5,kiwi,13\n"
-
-
-@pytest.fixture(scope="module")
-def source_s3() -> Path:
-    return cached_venv("source-s3", SOURCE_S3, SOURCE_S3_OVERRIDES).parent / "source-s3"
 
 
 @pytest.fixture
 def s3(tmp_path: Path) -> Iterator[S3Server]:
     with s3_server(tmp_path / "moto.log") as server:
         server.create_bucket(BUCKET)
+        server.upload(BUCKET, "orders/2024-01.csv", JANUARY)
         yield server
 
 
-def flow_sdk(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DO_NOT_TRACK="1")
-    run = subprocess.run(
-        [FLOW_SDK, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
+def discovered_catalog(s3: S3Server, tmp_path: Path) -> Path:
+    """A catalog of the S3 capture, its bindings written by `flow-sdk raw discover`, checked
+    to be the incremental append log a keyless file-based stream should be."""
+    command = [FLOW_SDK, "airbyte-capture", "--", str(source_s3())]
+    config = s3_config(s3.url, BUCKET, "orders", "orders/*.csv")
+    capture = {"endpoint": {"local": {"command": command, "config": config}}, "bindings": []}
+    catalog = tmp_path / "flow.yaml"
+    catalog.write_text(yaml.safe_dump({"captures": {"acmeCo/s3": capture}}))
+    flow_sdk("raw", "discover", "--source", str(catalog), cwd=tmp_path)
+    written = yaml.safe_load(catalog.read_text())
+    [binding] = written["captures"]["acmeCo/s3"]["bindings"]
+    assert binding["resource"] == {
+        "stream": "orders",
+        "syncMode": "incremental",
+        "cursorField": ["_ab_source_file_last_modified"],
+    }
+    assert binding["target"] == "acmeCo/orders"
+    assert written["collections"]["acmeCo/orders"]["key"] == ["/_meta/row_id"]
+    return catalog
 
 
 def preview(catalog: Path, *extra: str) -> tuple[list[dict[str, Any]], Any]:
@@ -75,39 +86,10 @@ def preview(catalog: Path, *extra: str) -> tuple[list[dict[str, Any]], Any]:
     return docs, state
 
 
-def test_a_new_file_is_captured_alone_and_row_ids_continue(
-    source_s3: Path, s3: S3Server, tmp_path: Path
+def test_preview_captures_a_new_file_alone_and_row_ids_continue(
+    s3: S3Server, tmp_path: Path
 ) -> None:
-    s3.upload(BUCKET, "orders/2024-01.csv", JANUARY)
-    config = {
-        "bucket": BUCKET,
-        "endpoint": s3.url,
-        "region_name": "us-east-1",
-        "credentials": {"auth_type": "iam_user", **KEYS},
-        "streams": [
-            {
-                "name": "orders",
-                "globs": ["orders/*.csv"],
-                "format": {"filetype": "csv"},
-                "validation_policy": "Emit Record",
-                "days_to_sync_if_history_is_full": 3,
-            }
-        ],
-    }
-    command = [FLOW_SDK, "airbyte-capture", "--", str(source_s3)]
-    capture = {"endpoint": {"local": {"command": command, "config": config}}, "bindings": []}
-    catalog = tmp_path / "flow.yaml"
-    catalog.write_text(yaml.safe_dump({"captures": {"acmeCo/s3": capture}}))
-
-    flow_sdk("raw", "discover", "--source", str(catalog), cwd=tmp_path)
-    written = yaml.safe_load(catalog.read_text())
-    [binding] = written["captures"]["acmeCo/s3"]["bindings"]
-    # The file-based stream has no primary key but supports incremental: an append log.
-    assert binding["resource"]["stream"] == "orders"
-    assert binding["resource"]["syncMode"] == "incremental"
-    assert binding["resource"]["cursorField"] == ["_ab_source_file_last_modified"]
-    collection = written["collections"][binding["target"]]
-    assert collection["key"] == ["/_meta/row_id"]
+    catalog = discovered_catalog(s3, tmp_path)
 
     docs, state = preview(catalog)
     assert [(d["id"], d["item"]) for d in docs] == [("1", "apple"), ("2", "pear")]
@@ -130,3 +112,34 @@ def test_a_new_file_is_captured_alone_and_row_ids_continue(
         "orders/2024-01.csv",
         "orders/2024-02.csv",
     }
+
+
+def test_run_into_a_published_destination_stores_only_the_new_file(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    catalog = discovered_catalog(s3, tmp_path)
+    python = ailake()
+    spec = yaml.safe_load(catalog.read_text())
+    spec["materializations"] = {
+        "acmeCo/lake": {
+            "endpoint": ailake_endpoint(python, tmp_path / "lake", text_field="item"),
+            "bindings": [{"resource": {"stream": "orders"}, "source": "acmeCo/orders"}],
+        }
+    }
+    catalog.write_text(yaml.safe_dump(spec))
+    run = ["run", "--source", str(catalog), "--data-dir", str(tmp_path / "data")]
+    journal = tmp_path / "data" / "collections" / "acmeCo" / "orders.jsonl"
+
+    flow_sdk(*run, cwd=tmp_path)
+    [january] = read_lake(python, tmp_path / "lake" / "orders")
+    assert [(r["id"], r["text"]) for r in january] == [("1", "apple"), ("2", "pear")]
+
+    s3.upload(BUCKET, "orders/2024-02.csv", FEBRUARY)
+    done = flow_sdk(*run, cwd=tmp_path)
+    assert "captured 3 document(s)" in done.stderr
+    docs = [orjson.loads(line) for line in journal.read_bytes().splitlines()]
+    assert [(d["id"], d["_meta"]["row_id"]) for d in docs] == [(str(i), i - 1) for i in range(1, 6)]
+    # The destination got the new file's rows alone, as one more commit.
+    first, february = read_lake(python, tmp_path / "lake" / "orders")
+    assert first == january
+    assert [(r["id"], r["text"]) for r in february] == [("3", "plum"), ("4", "fig"), ("5", "kiwi")]
