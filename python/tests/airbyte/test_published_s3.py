@@ -94,6 +94,7 @@ def test_preview_captures_a_new_file_alone_and_row_ids_continue(
     docs, state = preview(catalog)
     assert [(d["id"], d["item"]) for d in docs] == [("1", "apple"), ("2", "pear")]
     assert [d["_meta"]["row_id"] for d in docs] == [0, 1]
+    assert {d["_meta"]["op"] for d in docs} == {"u"}  # no `_ab_cdc_deleted_at`: no deletion
     assert {d["_ab_source_file_url"] for d in docs} == {"orders/2024-01.csv"}
     orders = state["bindingStateV1"]["orders"]
     assert orders["rowId"] == 2
