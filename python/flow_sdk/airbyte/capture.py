@@ -25,7 +25,9 @@ from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
 
 class AirbyteDelegate(Protocol):
     """What the shim needs of a source; `InProcessSource` and `SubprocessSource` provide it.
-    Results are plain dicts in the Airbyte protocol's JSON shape."""
+    Results are plain dicts in the Airbyte protocol's JSON shape. A delegate with an
+    `on_control` attribute gets the shim's handler of CONTROL messages seen outside `read`
+    (during check, discover, configuring); inside `read` they go to the `ReadLoop`."""
 
     name: str
     is_airbyte_delegate: bool

@@ -17,7 +17,13 @@ import pytest
 from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
 from oauth_servers import EncryptionService, TokenApi, serving
 
-from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, merged_config
+from flow_sdk.airbyte.config_update import (
+    LOCAL_UPDATE_ENV,
+    STATE_KEY,
+    ConfigUpdates,
+    lay_over,
+    merged_config,
+)
 
 ROTATING = str(HERE / "rotating_source.py")
 ROTATING_MODES = {
@@ -153,18 +159,21 @@ def test_merge_lays_a_partial_update_over_the_whole_config() -> None:
     assert current["credentials"]["token"] == "old", "the current config is not changed"
 
 
-def test_overlay_is_laid_over_only_a_value_it_replaced() -> None:
+def test_overlay_is_laid_over_only_a_value_it_replaced(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = logging.getLogger("flow.test_config_update")
+    local = tmp_path / "update.json"  # as under the local runtime: no service is called
+    monkeypatch.setenv(LOCAL_UPDATE_ENV, str(local))
+    monkeypatch.delenv("ENCRYPTION_URL", raising=False)
     schema = {"properties": {"token": {"type": "string", "secret": True}}}
-    updates = ConfigUpdates({"token": "token-0"}, lambda: schema, log)
-    updates._publish = lambda *args: None  # type: ignore[method-assign]  # no event here
-    first = updates.control(
-        {"type": "CONNECTOR_CONFIG", "connectorConfig": {"config": {"token": "token-1"}}}
-    )
-    second = updates.control(
-        {"type": "CONNECTOR_CONFIG", "connectorConfig": {"config": {"token": "token-2"}}}
+    updates = ConfigUpdates({"token": "token-0", "x": 1}, lambda: schema, log)
+    first, second = (
+        updates.control({"type": "CONNECTOR_CONFIG", "connectorConfig": {"config": {"token": t}}})
+        for t in ("token-1", "token-2")
     )
     assert first is not None and second is not None
+    assert orjson.loads(local.read_bytes()) == {"token": "token-2", "x": 1}
     overlay = second[STATE_KEY]
     assert overlay["/token"]["value"] == "token-2" and len(overlay["/token"]["replaces"]) == 2
     # Not republished yet (token-0), or republished with an older update (token-1): laid over.
