@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, without_overlay
 from flow_sdk.airbyte.discover import discovered, validated_bindings
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import flow_spec
+from flow_sdk.airbyte.spec import flow_spec, with_secret_marks
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
 from flow_sdk.capture.schema import document_schema, source_schema
@@ -87,12 +87,18 @@ class CaptureShim(Connector):
         self.sourced_schemas = sourced_schemas
         """At Open, tell Flow each bound stream's discovered schema as `sourcedSchema`
         (off by default: it costs a discover per session)."""
+        self._sealing_schema: Any = None
 
     def _mask(self, config: Any) -> None:
         self.delegate.mask_secrets(config)
 
     def _config_schema(self) -> Any:
-        return self.delegate.spec().get("connectionSpecification")
+        """The endpoint config's schema as Flow knows it (the Spec's `configSchema`, secrets
+        marked `secret`): what the config-encryption service seals by."""
+        if self._sealing_schema is None:
+            airbyte = self.delegate.spec().get("connectionSpecification") or {}
+            self._sealing_schema = with_secret_marks(airbyte)
+        return self._sealing_schema
 
     def _route_controls(self, handler: Callable[[Mapping[str, Any]], Any]) -> None:
         """The delegate's CONTROL messages outside `read` (check, discover, a migration

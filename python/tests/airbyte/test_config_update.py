@@ -82,9 +82,8 @@ def test_rotation_is_sealed_whole_kept_in_state_and_survives_a_restart(
     assert sent["config"]["credentials"]["client_secret"] == CLIENT_SECRET
     assert sent["config"]["credentials"]["refresh_token"] == rotated
     assert sent["config"]["credentials"]["access_token"] == api.access_token
-    assert sent["schema"]["properties"]["credentials"]["properties"]["refresh_token"][
-        "airbyte_secret"
-    ]
+    marks = sent["schema"]["properties"]["credentials"]["properties"]["refresh_token"]
+    assert marks["airbyte_secret"] and marks["secret"], "the Spec's configSchema"
     sealed = event["fields"]["config"]
     assert sealed["sops"]["encrypted_suffix"] == "_sops"
     assert sealed["credentials"]["refresh_token_sops"].startswith("ENC[")
