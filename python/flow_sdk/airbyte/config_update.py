@@ -297,6 +297,7 @@ def _update_of(control: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _write_private(path: str, config: Any) -> None:
     """Replace `path` with `config` atomically, readable by its owner only."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     temp = f"{path}.tmp{os.getpid()}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

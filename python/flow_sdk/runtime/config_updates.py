@@ -44,7 +44,6 @@ class ConfigInbox:
         self.base = _digest(catalog_config)
         self.config: Any = None
         """The updated config (None: the catalog's)."""
-        inbox.parent.mkdir(parents=True, exist_ok=True)
         if store is not None:
             self.config = self._stored(store)
 
