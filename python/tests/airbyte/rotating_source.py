@@ -27,6 +27,7 @@ SPEC = {
     "required": ["api_url", "credentials"],
     "properties": {
         "api_url": {"type": "string"},
+        "check_api": {"type": "boolean"},
         "credentials": {
             "type": "object",
             "required": ["client_id", "client_secret", "refresh_token"],
@@ -74,13 +75,21 @@ class RotatingSource(AbstractSource):
         return ConnectorSpecification(connectionSpecification=SPEC)
 
     def check_connection(self, logger: Any, config: Mapping[str, Any]) -> tuple[bool, Any]:
-        return True, None
+        """With `check_api`, the check calls the API, so it rotates the token too."""
+        if not config.get("check_api"):
+            return True, None
+        headers = _authenticator(config).get_auth_header()
+        response = requests.get(config["api_url"].rstrip("/") + "/items", headers=headers)
+        return response.ok, None if response.ok else response.text
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
-        auth = SingleUseRefreshTokenOauth2Authenticator(
-            config, token_refresh_endpoint=config["api_url"].rstrip("/") + "/oauth/token"
-        )
-        return [Items(config, authenticator=auth)]
+        return [Items(config, authenticator=_authenticator(config))]
+
+
+def _authenticator(config: Mapping[str, Any]) -> SingleUseRefreshTokenOauth2Authenticator:
+    return SingleUseRefreshTokenOauth2Authenticator(
+        config, token_refresh_endpoint=config["api_url"].rstrip("/") + "/oauth/token"
+    )
 
 
 if __name__ == "__main__":

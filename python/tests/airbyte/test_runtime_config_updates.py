@@ -33,7 +33,9 @@ def api() -> Iterator[tuple[TokenApi, str]]:
         yield token_api, url
 
 
-def write_catalog(path: Path, command: list[str], api_url: str, refresh_token: str) -> Path:
+def write_catalog(
+    path: Path, command: list[str], api_url: str, refresh_token: str, check_api: bool = False
+) -> Path:
     catalog = {
         "captures": {
             TASK: {
@@ -42,6 +44,7 @@ def write_catalog(path: Path, command: list[str], api_url: str, refresh_token: s
                         "command": command,
                         "config": {
                             "api_url": api_url,
+                            "check_api": check_api,
                             "credentials": {
                                 "client_id": "client-1",
                                 "client_secret": CLIENT_SECRET,
@@ -173,3 +176,22 @@ def test_preview_opens_its_next_session_with_the_update(
         assert not any(
             token in orjson.dumps(doc).decode() for name, doc in lines if name != "connectorState"
         )
+
+
+def test_a_token_rotated_by_the_validate_check_is_what_the_session_opens_with(
+    tmp_path: Path, api: tuple[TokenApi, str]
+) -> None:
+    """The connection check calls the API (as a subprocess behind the shim), so Validate
+    already rotates the token: the Open must carry the rotated one, not the catalog's."""
+    token_api, url = api
+    command = [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--", PYTHON, ROTATING]
+    catalog = write_catalog(
+        tmp_path / "rotating.flow.yaml", command, url, token_api.refresh_token, check_api=True
+    )
+    done = flow_sdk("run", "--source", str(catalog), "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert token_api.refused == [] and len(token_api.issued) == 2
+    stored = orjson.loads((tmp_path / "data" / "configs" / "acmeCo" / "rotating.json").read_bytes())
+    assert stored["config"]["credentials"]["refresh_token"] == token_api.issued[1]
+    for token in token_api.issued:
+        assert token not in done.stdout + done.stderr
