@@ -8,13 +8,14 @@ mapping (capture)"); the modules beside it hold the pieces: `spec`, `discover`, 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, without_overlay
 from flow_sdk.airbyte.discover import discovered, validated_bindings
 from flow_sdk.airbyte.manifest import Manifest, SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import flow_spec
+from flow_sdk.airbyte.spec import flow_spec, with_secret_marks
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
 from flow_sdk.capture.schema import document_schema, source_schema
@@ -25,7 +26,9 @@ from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
 
 class AirbyteDelegate(Protocol):
     """What the shim needs of a source; `InProcessSource` and `SubprocessSource` provide it.
-    Results are plain dicts in the Airbyte protocol's JSON shape."""
+    Results are plain dicts in the Airbyte protocol's JSON shape. A delegate with an
+    `on_control` attribute gets the shim's handler of CONTROL messages seen outside `read`
+    (during check, discover, configuring); inside `read` they go to the `ReadLoop`."""
 
     name: str
     is_airbyte_delegate: bool
@@ -97,6 +100,7 @@ class CaptureShim(Connector):
         self.sourced_schemas = sourced_schemas
         """At Open, tell Flow each bound stream's discovered schema as `sourcedSchema`
         (off by default: it costs a discover per session)."""
+        self._sealing_schema: Any = None
 
     @classmethod
     def from_manifest(
@@ -116,18 +120,36 @@ class CaptureShim(Connector):
     def _mask(self, config: Any) -> None:
         self.delegate.mask_secrets(config)
 
+    def _config_schema(self) -> Any:
+        """The endpoint config's schema as Flow knows it (the Spec's `configSchema`, secrets
+        marked `secret`): what the config-encryption service seals by."""
+        if self._sealing_schema is None:
+            airbyte = self.delegate.spec().get("connectionSpecification") or {}
+            self._sealing_schema = with_secret_marks(airbyte)
+        return self._sealing_schema
+
+    def _route_controls(self, handler: Callable[[Mapping[str, Any]], Any]) -> None:
+        """The delegate's CONTROL messages outside `read` (check, discover, a migration
+        while configuring) go to `handler`."""
+        if hasattr(self.delegate, "on_control"):
+            self.delegate.on_control = handler  # type: ignore[attr-defined]
+
+    def _updates(self, config: Mapping[str, Any]) -> None:
+        self._route_controls(ConfigUpdates(config, self._config_schema, self.log).control)
+
     def spec(self, spec: SpecRequest) -> Spec:
         return flow_spec(self.delegate.spec(), self.oauth2)
 
     def discover(self, discover: request.Discover) -> response.Discovered:
-        self._mask(discover.config)
-        return discovered(
-            self.delegate.discover(_config(discover.config)), self.usesSchemaInference
-        )
+        config = _config(discover.config)
+        self._mask(config)
+        self._updates(config)
+        return discovered(self.delegate.discover(config), self.usesSchemaInference)
 
     def validate(self, validate: request.Validate) -> response.Validated:
         config = _config(validate.config)
         self._mask(config)
+        self._updates(config)
         status = self.delegate.check(config)
         if status.get("status") != "SUCCEEDED":
             raise ValidateError(
@@ -140,21 +162,24 @@ class CaptureShim(Connector):
         return response.Validated(bindings=bindings)
 
     def open(self, open: request.Open, emit: Emitter) -> None:
-        config = _config(open.capture.config)
+        shim_state, overlay = without_overlay(open.state)
+        config, kept, dropped = lay_over(_config(open.capture.config), overlay, self.log)
         self._mask(config)
         bindings = open.capture.bindings
-        state = ShimState(bindings, open.state, discard=self.discard_state)
+        state = ShimState(bindings, shim_state, discard=self.discard_state)
         catalog = configured_catalog(bindings)
-        loop = ReadLoop(
-            emit, state, self.log, lambda: self.delegate.spec().get("connectionSpecification")
-        )
+        updates = ConfigUpdates(config, self._config_schema, self.log, kept)
+        loop = ReadLoop(emit, state, self.log, self._config_schema, updates)
+        self._route_controls(loop.control)
         watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
         emit.opened()
         if self.sourced_schemas:
             self._emit_sourced_schemas(config, bindings, emit)
-        if self.discard_state and open.state:
+        if self.discard_state and shim_state:
             self.log.warning("discarding the checkpointed state: every binding starts from scratch")
-            emit.checkpoint({}, merge_patch=False)
+            emit.checkpoint({STATE_KEY: kept} if kept else {}, merge_patch=False)
+        elif dropped:
+            emit.checkpoint(dropped)
         try:
             with watchdog:
                 self.delegate.read(config, catalog, state.airbyte_input(), loop)

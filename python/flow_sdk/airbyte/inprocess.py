@@ -7,6 +7,7 @@ the message objects. airbyte-cdk is imported only here, and only when a method r
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -70,6 +71,10 @@ class InProcessSource:
         self.factory = factory
         self.name = type(source).__name__ if factory is None else factory.__name__
         self._spec: dict[str, Any] | None = None
+        self.on_control: Callable[[Mapping[str, Any]], None] | None = None
+        """Takes the CONTROL messages of a request outside `read` (set by the shim)."""
+        self._loop: ReadLoop | None = None
+        self._controls: collections.deque[Mapping[str, Any]] = collections.deque()
 
     def _build(self, config: Any, catalog: Any = None, state: Any = None) -> None:
         """With a factory: the source of this request (kept as `self.source`, for what runs
@@ -146,7 +151,9 @@ class InProcessSource:
                 self._handle(plain)
 
     def _printed(self, line: str) -> bool:
-        """A stdout line of the source: protocol messages are handled, not logged as text."""
+        """A stdout line of the source: protocol messages are handled, not logged as text.
+        A CONTROL printed during `read` (from any thread) has its secrets masked here and is
+        handed to the reading thread, which owns the session's output."""
         if not line.startswith("{"):
             return False
         try:
@@ -155,21 +162,35 @@ class InProcessSource:
             return False
         if type(msg) is not dict or msg.get("type") not in ("CONTROL", "LOG", "TRACE"):
             return False
+        loop = self._loop
+        if msg["type"] == "CONTROL" and loop is not None:
+            if loop.config_updates is not None:
+                loop.config_updates.mask(msg.get("control") or {})
+            self._controls.append(msg)
+            return True
         self._handle(msg)
         return True
 
     def _handle(self, msg: Mapping[str, Any]) -> None:
-        """A message outside the read loop: CONTROL becomes a config-update event (its new
-        secrets masked first), LOG and TRACE become logs."""
+        """A message outside the read loop: CONTROL goes to `on_control` (a config update),
+        LOG and TRACE become logs."""
         log = logging.getLogger("flow")
         kind = msg.get("type")
         if kind == "CONTROL":
-            schema = self.spec().get("connectionSpecification")
-            log_control(log, msg.get("control") or {}, schema)
+            control = msg.get("control") or {}
+            if self.on_control is not None:
+                self.on_control(control)
+            else:
+                log_control(log, control, self.spec().get("connectionSpecification"))
         elif kind == "LOG":
             log_message(log, msg.get("log") or {})
         elif kind == "TRACE":
             log_trace(log, msg.get("trace") or {}, SourceFailure())
+
+    def _printed_controls(self, loop: ReadLoop) -> None:
+        controls = self._controls
+        while controls:
+            loop.message(controls.popleft())
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
         self._build(dict(config))
@@ -203,14 +224,24 @@ class InProcessSource:
         messages = self.source.read(self.logger, configured, catalog, state)
         record = loop.record
         message = loop.message
+        controls = self._controls
+        self._loop = loop
         try:
             for msg in messages:
+                if controls:
+                    self._printed_controls(loop)
                 rec = msg.record
                 if rec is not None:
                     record(rec.namespace, rec.stream, rec.data)
                 else:
                     message(to_plain(msg))
+            self._loop = None
+            self._printed_controls(loop)
         except BaseException:
+            self._loop = None
+            # A rotated token printed before the failure must still be kept.
+            with contextlib.suppress(Exception):
+                self._printed_controls(loop)
             # Close the source's read now, while the error is on its way: left to the
             # garbage collector, its cleanup would log after the error's line, which must
             # stay the last one. Its own failure to close would only hide that error.

@@ -123,15 +123,16 @@ def log_trace(log: logging.Logger, trace: Mapping[str, Any], failure: SourceFail
 
 
 def log_control(log: logging.Logger, control: Mapping[str, Any], spec_schema: Any) -> None:
-    """A CONNECTOR_CONFIG control message: the source persisted a new config (typically a
-    rotated OAuth token). Logged as a config-update event; its secrets stay masked."""
+    """A CONNECTOR_CONFIG control message seen where no config can be updated (outside a
+    shim request): its secrets are masked and it is logged as a warning, never as a
+    `configUpdate` event (Flow's control plane takes only sealed, whole configs)."""
     if control.get("type") == "CONNECTOR_CONFIG":
         config = (control.get("connectorConfig") or {}).get("config") or {}
         if spec_schema is not None:
             mask_secrets(secret_values(spec_schema, config))
-        log.info(
-            "the source updated its config; update the capture's endpoint config to match",
-            extra={"eventType": "configUpdate", "config": config},
+        log.warning(
+            "the source updated its config outside a capture request; it is not kept",
+            extra={"keys": sorted(config) if isinstance(config, Mapping) else []},
         )
     else:
         log.info("unknown Airbyte control message type %r; ignored", control.get("type"))

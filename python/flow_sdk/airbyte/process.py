@@ -12,12 +12,12 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from flow_sdk.airbyte.logs import SourceFailure, log_message, log_trace
+from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.capture.values import decode_line
@@ -57,6 +57,8 @@ class SubprocessSource:
         self._pending_masks: list[Mapping[str, Any]] = []
         self._spec_thread: threading.Thread | None = None
         self._gated = False
+        self.on_control: Callable[[Mapping[str, Any]], None] | None = None
+        """Takes the CONTROL messages of check and discover (set by the shim)."""
 
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
         """Secrets are known once the connector's spec is, and a connector takes seconds to
@@ -128,6 +130,8 @@ class SubprocessSource:
                     log_message(log, msg.get("log") or {})
                 elif msg["type"] == "TRACE":
                     log_trace(log, msg.get("trace") or {}, failure)
+                elif msg["type"] == "CONTROL":
+                    self._control(msg.get("control") or {})
             code = run.wait()
         finally:
             run.stop()
@@ -139,6 +143,12 @@ class SubprocessSource:
                 )
             raise ConnectorError(f"Airbyte `{verb}` of {self.name} wrote no {want} message{why}")
         return found
+
+    def _control(self, control: Mapping[str, Any]) -> None:
+        if self.on_control is not None:
+            self.on_control(control)
+        else:
+            log_control(self.log, control, self.spec().get("connectionSpecification"))
 
     def spec(self) -> dict[str, Any]:
         """The connector's spec: fetched once per shim process, and once per local-runtime

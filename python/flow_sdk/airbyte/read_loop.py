@@ -1,8 +1,10 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
 RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
-binding's counter and `_meta.op` (`d` when Airbyte's `_ab_cdc_deleted_at` is set, else `u`) (the document is the source's own dict, changed in place, never copied);
-STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
+binding's counter and `_meta.op` (`d` when Airbyte's `_ab_cdc_deleted_at` is set, else `u`)
+(the document is the source's own dict, changed in place, never copied);
+STATE → a checkpoint patching only the bindings it changed; LOG / TRACE → logs; CONTROL →
+a sealed `configUpdate` event and a checkpoint keeping the rotated secrets (`config_update`).
 When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
 open group and raises `SessionStopped`.
 """
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flow_sdk.airbyte.config_update import ConfigUpdates
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
@@ -40,8 +43,10 @@ class ReadLoop:
         state: ShimState,
         log: logging.Logger,
         config_schema: Callable[[], Any] | None = None,
+        config_updates: ConfigUpdates | None = None,
     ) -> None:
         self.emit = emit
+        self.config_updates = config_updates
         self.state = state
         self.log = log
         self.config_schema = config_schema
@@ -96,13 +101,23 @@ class ReadLoop:
             if trace.get("type") == "STREAM_STATUS":
                 self._stream_status(trace.get("stream_status") or {})
         elif kind == "CONTROL":
-            schema = self.config_schema() if self.config_schema is not None else None
-            log_control(self.log, msg.get("control") or {}, schema)
+            self.control(msg.get("control") or {})
         elif kind == "RECORD":  # a record that did not take the fast path
             rec = msg.get("record") or {}
             self.record(rec.get("namespace"), rec.get("stream", ""), rec.get("data") or {})
         else:
             log_unknown(self.log, msg)
+
+    def control(self, control: Mapping[str, Any]) -> None:
+        """A config update: the rotated secrets are checkpointed at once (the old token is
+        already dead), committing the documents read so far with them."""
+        if self.config_updates is None:
+            schema = self.config_schema() if self.config_schema is not None else None
+            log_control(self.log, control, schema)
+            return
+        patch = self.config_updates.control(control)
+        if patch:
+            self.emit.checkpoint(patch)
 
     def _stream_status(self, status: Mapping[str, Any]) -> None:
         desc = status.get("stream_descriptor") or {}

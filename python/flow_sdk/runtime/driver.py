@@ -16,6 +16,8 @@ import orjson
 
 from flow_sdk.protocol.wire import Envelope
 from flow_sdk.runtime.catalog import Endpoint
+from flow_sdk.runtime.config_updates import ENV as CONFIG_UPDATE_ENV
+from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import (
@@ -53,6 +55,8 @@ class Driver:
         self.probe: Any = None
         """The last probe Spec's response (its `resourcePathPointers` place existing
         bindings when a discover is merged into the catalog)."""
+        self.config_inbox: ConfigInbox | None = None
+        """Where local connector processes leave config updates (sessions' runners set it)."""
 
     @property
     def connector_type(self) -> str:
@@ -60,7 +64,10 @@ class Driver:
 
     @property
     def config(self) -> Any:
-        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped."""
+        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped;
+        or the connector's own update of it, once one was taken."""
+        if self.config_inbox is not None and self.config_inbox.config is not None:
+            return self.config_inbox.config
         if not self._unsealed:
             self._config = unseal(self.task.endpoint.config, self.task.endpoint.config_where)
             self._unsealed = True
@@ -74,7 +81,14 @@ class Driver:
                 endpoint.image, endpoint.env, self.task.log_level, label, self.network
             )
         env = {SHARED_ANSWERS_ENV: self._shared_answers(), **endpoint.env}
-        return local_launch(endpoint.command, env, self.task.log_level, label)
+        launch = local_launch(endpoint.command, env, self.task.log_level, label)
+        if self.config_inbox is not None:
+            launch.env[CONFIG_UPDATE_ENV] = str(self.config_inbox.inbox)
+        return launch
+
+    def take_config_update(self) -> bool:
+        """Apply the config update the last connector process left; True if there was one."""
+        return self.config_inbox is not None and self.config_inbox.take()
 
     def _shared_answers(self) -> str:
         """A directory for this driver's connector processes to share config-free answers
@@ -97,6 +111,12 @@ class Driver:
 
     def unary(self, model: type[E], variant: str, payload: dict[str, Any], answer: str) -> E:
         """Send one request in a fresh process; the one `answer` response, then EOF."""
+        try:
+            return self._unary(model, variant, payload, answer)
+        finally:
+            self.take_config_update()  # a check may rotate a token, too
+
+    def _unary(self, model: type[E], variant: str, payload: dict[str, Any], answer: str) -> E:
         with self.start(model) as proc:
             proc.send(request_line(variant, payload))
             proc.close_stdin()

@@ -7,8 +7,11 @@ connector that exits cleanly is restarted after `intervalSeconds` from its sessi
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -25,6 +28,7 @@ from flow_sdk.runtime.capture_session import (
 )
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
+from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.durations import format_duration, parse_duration
 from flow_sdk.runtime.errors import RuntimeFailure
@@ -111,15 +115,23 @@ def preview_capture(
     check_catalog(catalog)
     console = console or Console()
     driver = Driver(task, console, options.network)
-    _, _, spec = validated_capture(catalog, task, driver)
-    validators = SchemaValidators()
-    for binding in spec.bindings:
-        validators.prepare(binding.collection)
-    runner = _Runner(driver, spec, validators, options, output, console)
+    updates = Path(tempfile.mkdtemp(prefix="flow-sdk-preview-"))
     try:
-        runner.run()
+        driver.config_inbox = ConfigInbox(
+            updates / "config-update.json", task.endpoint.config, console, task.name, None
+        )
+        _, _, spec = validated_capture(catalog, task, driver)
+        spec.config = driver.config  # its check may have rotated a token
+        validators = SchemaValidators()
+        for binding in spec.bindings:
+            validators.prepare(binding.collection)
+        runner = _Runner(driver, spec, validators, options, output, console)
+        try:
+            runner.run()
+        finally:
+            console.line(runner.progress.close())
     finally:
-        console.line(runner.progress.close())
+        shutil.rmtree(updates, ignore_errors=True)
     if options.output_state:
         _emit(output, ["connectorState", {"updated": runner.state.state}])
     return runner.progress
@@ -157,9 +169,19 @@ class _Runner:
             self._apply(last_applied)
             last_applied = (self.spec, self.version)
             self.progress.sessions += 1
-            exited = self._session(limit)
+            try:
+                exited = self._session(limit)
+            finally:
+                self._take_config_update()
             if exited and number < len(sessions):
                 self._cool_off(started)
+
+    def _take_config_update(self) -> None:
+        """The next session opens with the connector's updated config, as Flow opens a task
+        it republished with it."""
+        if self.driver.take_config_update():
+            self.spec = self.spec.model_copy(update={"config": self.driver.config})
+            self.version = spec_version(self.spec)
 
     def _apply(self, last: tuple[CaptureSpec, str] | None) -> None:
         request = capture.Apply(capture=self.spec, version=self.version)

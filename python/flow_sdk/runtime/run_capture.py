@@ -23,6 +23,7 @@ from flow_sdk.runtime.capture_session import (
     Transaction,
 )
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
@@ -63,7 +64,13 @@ def run_capture(
     `timeouts` end it), committing every transaction to the data directory."""
     timeouts = timeouts or Timeouts()
     driver = Driver(task, console)
+    store = data.state_path("configs", task.name)
+    driver.config_inbox = ConfigInbox(
+        store.with_name(f".{store.name}.update"), task.endpoint.config, console, task.name, store
+    )
+    driver.take_config_update()  # one an interrupted run left
     _, _, spec = validated_capture(catalog, task, driver)
+    spec.config = driver.config  # its check may have rotated a token
     validators = SchemaValidators()
     for binding in spec.bindings:
         validators.prepare(binding.collection)
@@ -94,33 +101,36 @@ def run_capture(
     if applied.state is not None:
         state.apply(applied.state)
 
-    proc = driver.start(capture.Response)
-    with proc:
-        session = CaptureSession(proc, spec, validators, console)
-        session.open(version, state.state)
-        while True:
-            txn = session.next_transaction_within(timeouts)
-            if txn is EXITED:
-                if proc.wait() != 0:
-                    raise proc.failure(f"the capture session of {task.name}")
-                break
-            if isinstance(txn, SessionEnded):
-                console.log("info", f"{task.name}: ending the session: {txn.reason}")
-                proc.stop(STOP_GRACE_SECONDS)
-                break
-            by_collection: dict[str, list[bytes]] = {}
-            for collection, doc in txn.documents:
-                line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
-                by_collection.setdefault(collection, []).append(line)
-            for collection, lines in by_collection.items():
-                lengths[collection] = journals[collection].append(lines)
-                result.documents[collection] = result.documents.get(collection, 0) + len(lines)
-            kill_point("capture-appended")
-            for update in txn.states:
-                state.apply(update)
-            write_state(state_path, {"connectorState": state.state, "journals": lengths})
-            kill_point("capture-committed")
-            result.transactions += 1
-            on_commit(txn)
-            session.acknowledge(txn.checkpoints)
+    try:
+        proc = driver.start(capture.Response)
+        with proc:
+            session = CaptureSession(proc, spec, validators, console)
+            session.open(version, state.state)
+            while True:
+                txn = session.next_transaction_within(timeouts)
+                if txn is EXITED:
+                    if proc.wait() != 0:
+                        raise proc.failure(f"the capture session of {task.name}")
+                    break
+                if isinstance(txn, SessionEnded):
+                    console.log("info", f"{task.name}: ending the session: {txn.reason}")
+                    proc.stop(STOP_GRACE_SECONDS)
+                    break
+                by_collection: dict[str, list[bytes]] = {}
+                for collection, doc in txn.documents:
+                    line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
+                    by_collection.setdefault(collection, []).append(line)
+                for collection, lines in by_collection.items():
+                    lengths[collection] = journals[collection].append(lines)
+                    result.documents[collection] = result.documents.get(collection, 0) + len(lines)
+                kill_point("capture-appended")
+                for update in txn.states:
+                    state.apply(update)
+                write_state(state_path, {"connectorState": state.state, "journals": lengths})
+                kill_point("capture-committed")
+                result.transactions += 1
+                on_commit(txn)
+                session.acknowledge(txn.checkpoints)
+    finally:
+        driver.take_config_update()  # the next run opens with it, as after a republish
     return result
