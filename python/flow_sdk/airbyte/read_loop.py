@@ -127,12 +127,8 @@ class ReadLoop:
         self._last = b
         kind = status.get("status")
         self._report_status(b, kind, status.get("reasons") or [])
-        if kind == "COMPLETE" and b.full_refresh:
-            # A finished sweep's documents are whole: commit them now, not with whatever
-            # stream comes next (which may fail and take them down with it).
-            patch = self.state.sweep_complete(b)
-            if patch is not None or self.emit.pending_documents:
-                self.emit.checkpoint(patch or {})
+        if kind == "COMPLETE" and (patch := self.state.sweep_complete(b)):
+            self.emit.checkpoint(patch)
 
     def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
         """Flow's `connectorStatus` events (what the UI shows as the task's current doing),

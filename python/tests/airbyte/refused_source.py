@@ -1,6 +1,6 @@
 """A real airbyte-cdk 7 source whose API refuses connections, for the failure-message tests.
 
-Streams: `good` (3 records, no API) and `events` (calls `config.url`, which refuses, after
+Streams: `good` (incremental, 3 records, no API) and `events` (calls `config.url`, which refuses, after
 `config.delay` seconds). With
 `config.check` the connection check calls the URL too. Nothing here is mocked: the
 connection is refused by the operating system (a closed loopback port).
@@ -13,25 +13,39 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import requests
 from airbyte_cdk.models import ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
-from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams import IncrementalMixin, Stream
 
 SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}}}
 
 
-class Good(Stream):
+class Good(Stream, IncrementalMixin):
     primary_key = "id"
+    cursor_field = "id"
+
+    def __init__(self) -> None:
+        self._cursor = 0
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return {"id": self._cursor}
+
+    @state.setter
+    def state(self, value: MutableMapping[str, Any]) -> None:
+        self._cursor = int(value.get("id", 0))
 
     def get_json_schema(self) -> Mapping[str, Any]:
         return SCHEMA
 
     def read_records(self, sync_mode: SyncMode, **_: Any) -> Iterable[Mapping[str, Any]]:
-        yield from ({"id": i} for i in range(1, 4))
+        for i in range(self._cursor + 1, 4):
+            self._cursor = i
+            yield {"id": i}
 
 
 class Events(Stream):

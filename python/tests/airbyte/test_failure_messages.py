@@ -44,8 +44,18 @@ def write_catalog(tmp_path: Path, command: list[str], config: dict[str, Any]) ->
             "acmeCo/refused": {
                 "endpoint": {"local": {"command": command, "config": config}},
                 "bindings": [
-                    {"resource": {"stream": s, "syncMode": "full_refresh"}, "target": f"acmeCo/{s}"}
-                    for s in ("good", "events")
+                    {
+                        "resource": {
+                            "stream": "good",
+                            "syncMode": "incremental",
+                            "cursorField": ["id"],
+                        },
+                        "target": "acmeCo/good",
+                    },
+                    {
+                        "resource": {"stream": "events", "syncMode": "full_refresh"},
+                        "target": "acmeCo/events",
+                    },
                 ],
             }
         },

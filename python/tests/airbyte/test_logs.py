@@ -42,10 +42,10 @@ def lines(out: io.StringIO) -> list[dict]:
 )
 def test_log_levels(flow_log, level: str, flow_level: str) -> None:
     log, out = flow_log
-    log_message(log, {"level": level, "message": "hello %s", "stack_trace": "tb"})
+    log_message(log, {"level": level, "message": "hello %s", "stack_trace": f"tb {level}"})
     (line,) = lines(out)
     assert line["level"] == flow_level and line["msg"] == "hello %s"
-    assert line["fields"]["stack_trace"] == "tb"
+    assert line["fields"]["stack_trace"] == f"tb {level}"
 
 
 def test_traces(flow_log) -> None:

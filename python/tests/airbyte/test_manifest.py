@@ -31,6 +31,7 @@ from flow_sdk.protocol.flow import SpecRequest
 
 sys.path.insert(0, str(HERE / "manifest_source"))
 from items_api import API_KEY, ItemsApi  # noqa: E402
+from oauth_servers import EncryptionService, serving
 
 pytestmark = pytest.mark.slow
 MANIFEST = HERE / "manifest_source" / "manifest.yaml"
@@ -209,10 +210,16 @@ def test_config_migration_at_construction_is_a_config_update(tmp_path: Path) -> 
     path.write_text(yaml.safe_dump(manifest))
     main = "import sys; from flow_sdk.airbyte import CaptureShim; CaptureShim.from_manifest(sys.argv[1]).main()"
     cfg = {"api_url": "http://127.0.0.1:9", "api_key": API_KEY, "start_date": START}
-    run = run_connector([PYTHON, "-c", main, str(path)], [{"discover": {"config": cfg}}])
+    service = EncryptionService()
+    with serving(service) as url:
+        env = {"ENCRYPTION_URL": f"{url}/v1/encrypt-config"}
+        run = run_connector(
+            [PYTHON, "-c", main, str(path)], [{"discover": {"config": cfg}}], env=env
+        )
     assert run.code == 0, run.stderr[-3000:]
     updates = [log for log in run.logs if log.get("fields", {}).get("eventType") == "configUpdate"]
     assert len(updates) == 1, run.stderr[-3000:]
+    assert [r["config"]["region"] for r in service.requests] == ["eu"], "sealed, migrated"
     assert API_KEY not in run.stderr
     assert '"CONTROL"' not in run.stderr
 
