@@ -181,3 +181,28 @@ def test_faker_from_a_catalog_command(tmp_path: Path) -> None:
     done = flow_sdk("preview", "--sessions", "-1")
     users = [orjson.loads(line) for line in done.stdout.splitlines()]
     assert [name for name, _ in users] == ["acmeCo/users"] * 3
+
+
+@pytest.mark.parametrize("adapter", ["airbyte-capture", "airbyte-materialize", "singer-capture"])
+def test_every_subprocess_adapter_takes_pip(adapter: str, tmp_path: Path) -> None:
+    missing = (tmp_path / "nowhere").as_uri()
+    done = subprocess.run(
+        [FLOW_SDK, adapter, "--pip", f"source-nowhere @ {missing}"],
+        input=SPEC,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FLOW_SDK_VENV_CACHE": str(tmp_path / "venvs")},
+        timeout=120,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    message = last_message(done.stderr)
+    assert message.startswith(f"--pip 'source-nowhere @ {missing}' failed while installing it: ")
+    assert "nowhere" in message.split(": ", 1)[1]
+    usage = subprocess.run([FLOW_SDK, adapter, "--help"], capture_output=True, text=True)
+    assert "--pip REQUIREMENT" in usage.stdout and "--constraint FILE" in usage.stdout
+
+
+def test_python_without_pip_is_refused(tmp_path: Path) -> None:
+    code, _, err = finish(spec_of("--python", "3.11", "--", "source-x", cache=tmp_path))
+    assert code == 1
+    assert last_message(err) == "--python and --constraint only apply with --pip"
