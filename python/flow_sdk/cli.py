@@ -89,6 +89,9 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 
 def _error(message: str, json_line: bool = False) -> None:
+    from flow_sdk.runtime.masking import mask
+
+    message = mask(message)
     sys.stderr.flush()
     if json_line:
         line = {"level": "error", "message": message, "source": "flow-sdk"}

@@ -107,6 +107,34 @@ def test_the_workspace_catalog_matches_discovery(catalog):
     assert set(collections) >= {binding["target"] for binding in bindings}
 
 
+def test_raw_discover_keeps_the_workspace_catalog_as_written(tmp_path):
+    """test.flow.yaml matches discovery, so discovering into a copy changes nothing: not a
+    comment, not a space. With a binding removed, discover adds it back and every comment
+    and every other line stays."""
+    text = CATALOG.read_text()
+    copy = tmp_path / "test.flow.yaml"
+    copy.write_text(text)
+    lines(flow_sdk("raw", "discover", "--source", str(copy)))
+    assert copy.read_text() == text
+
+    events = (
+        "      - resource: { stream: events, syncMode: incremental, cursorField: [updated_at] }\n"
+        "        target: acmeCo/events\n"
+    )
+    assert events in text
+    copy.write_text(text.replace(events, ""))
+    lines(flow_sdk("raw", "discover", "--source", str(copy)))
+    written = copy.read_text()
+    assert yaml.safe_load(written) == yaml.safe_load(text)
+    comments = [line for line in text.splitlines() if "#" in line]
+    assert comments == [line for line in written.splitlines() if "#" in line]
+    assert written.replace(
+        "      - resource:\n          stream: events\n          syncMode: incremental\n"
+        "          cursorField:\n            - updated_at\n        target: acmeCo/events\n",
+        "",
+    ) == text.replace(events, "")
+
+
 def test_a_config_the_source_rejects_fails_validation_with_its_message(tmp_path):
     spec = yaml.safe_load(CATALOG.read_text())
     spec.pop("materializations", None)

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 
+from flow_sdk import pip_env
 from flow_sdk.airbyte.capture import CaptureShim
 from flow_sdk.airbyte.manifest import (
     UNSAFE_CODE_ENV,
@@ -21,6 +22,8 @@ from flow_sdk.errors import ConnectorError
 
 USAGE = (
     "flow-sdk airbyte-capture [options] -- <airbyte connector command...>\n"
+    "       flow-sdk airbyte-capture --pip REQUIREMENT [--python PY] [--constraint FILE] "
+    "[options] [-- <entry point...>]\n"
     "       flow-sdk airbyte-capture --manifest PATH [--components PATH] [options] [-- <runner...>]"
 )
 
@@ -74,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
         help="the manifest's components.py (the runner gets `--components-path` and "
         f"{UNSAFE_CODE_ENV}=true)",
     )
+    pip_env.add_arguments(p)
     return p
 
 
@@ -87,6 +91,10 @@ def main(argv: list[str]) -> None:
     args = parser().parse_args(options)
     if args.components and not args.manifest:
         parser().error("--components needs --manifest")
+    if args.manifest and (args.pip or args.python or args.constraint):
+        parser().error("--pip, --python and --constraint do not apply with --manifest")
+    if not args.manifest:
+        command = pip_env.command_of(args, command)
     if args.manifest:
         delegate = _manifest_source(args, command)
     elif not command:

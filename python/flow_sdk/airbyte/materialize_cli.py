@@ -6,12 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from flow_sdk import pip_env
 from flow_sdk.airbyte.destination_bounds import WRITE_SECONDS, WRITE_TRANSACTIONS
 from flow_sdk.airbyte.destination_states import STATE_TYPES, STREAM
 from flow_sdk.airbyte.materialize import ECHO_TIMEOUT_SECONDS, MaterializeShim
 from flow_sdk.logger import last_words
 
-USAGE = "flow-sdk airbyte-materialize [options] -- <destination command...>"
+USAGE = (
+    "flow-sdk airbyte-materialize [options] -- <destination command...>\n"
+    "       flow-sdk airbyte-materialize --pip REQUIREMENT [--python PY] [--constraint FILE] "
+    "[options] [-- <entry point...>]"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--documentation-url", default="", help="documentation link of the Spec response"
     )
+    pip_env.add_arguments(p)
     return p
 
 
@@ -98,6 +104,7 @@ def main(argv: list[str]) -> None:
     else:
         options, command = argv, []
     args = parser().parse_args(options)
+    command = pip_env.command_of(args, command)
     if not command:
         last_words(f"no Airbyte destination command was given; usage: {USAGE}")
         raise SystemExit(2)

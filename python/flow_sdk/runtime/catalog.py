@@ -39,6 +39,8 @@ class Endpoint:
     """`file: field` of the endpoint, for messages."""
     config_where: str = ""
     """`file: field` of its config, naming the referenced file when there is one."""
+    file: Path | None = None
+    """The catalog file that defines the endpoint (its `.env` is beside it)."""
 
 
 @dataclass
@@ -254,7 +256,11 @@ def _endpoint(path: Path, spec: dict[str, Any], field_path: str) -> Endpoint:
         config_where += f" (file {resolve_reference(path, raw_config, where)})"
     if kind == "connector":
         return Endpoint(
-            config=config, image=body["image"], where=f"{path}: {where}", config_where=config_where
+            config=config,
+            image=body["image"],
+            where=f"{path}: {where}",
+            config_where=config_where,
+            file=path,
         )
     if body.get("protobuf"):
         raise CatalogError(
@@ -266,6 +272,7 @@ def _endpoint(path: Path, spec: dict[str, Any], field_path: str) -> Endpoint:
         env=dict(body.get("env", {})),
         where=f"{path}: {where}",
         config_where=config_where,
+        file=path,
     )
 
 

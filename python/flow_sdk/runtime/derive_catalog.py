@@ -91,6 +91,7 @@ def _derivation(path: Path, name: str, derive: Any, collection: CollectionDef) -
         env=dict(body.get("env") or {}),
         where=f"{where}.using.{kind}",
         config_where=f"{where}.using.{kind}.config",
+        file=path,
     )
     if kind == "local" and not endpoint.command:
         raise CatalogError(f"{where}.using.local: `command` is required")

@@ -10,23 +10,26 @@ from the resource config with the Spec's `resourcePathPointers` (without pointer
 with the same resource config or else the same target is the same one). Each existing
 binding matches at most one discovered binding, so running discover again changes nothing.
 Bindings that were not discovered are kept too, with a warning; an exact repeat of another
-binding is dropped, with a warning. Comments in rewritten YAML files are not preserved.
+binding is dropped, with a warning.
+
+The catalog stays the user's: files are edited in place (`catalog_edit`, ruamel.yaml round
+trip), so comments, key order and layout survive. Existing bindings keep their place and
+text, new ones are appended; a collection's `key` and schema are replaced only when discovery
+changed them, and a file nothing changed in is not written.
 """
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.capture_build import resource_path
-from flow_sdk.runtime.catalog import CaptureDef, Catalog, read_document
+from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.catalog_edit import EditedFile, block_style
 from flow_sdk.runtime.catalog_rules import NAME_RE
 from flow_sdk.runtime.logs import Console
 
@@ -42,16 +45,19 @@ class _Files:
     """Raw (not inlined) catalog files being edited, written back together."""
 
     def __init__(self) -> None:
-        self.docs: dict[Path, Any] = {}
+        self.files: dict[Path, EditedFile] = {}
+
+    def file(self, path: Path) -> EditedFile:
+        if path not in self.files:
+            self.files[path] = EditedFile(path)
+        return self.files[path]
 
     def get(self, path: Path) -> Any:
-        if path not in self.docs:
-            self.docs[path] = read_document(path) or {}
-        return self.docs[path]
+        return self.file(path).data
 
     def save(self) -> None:
-        for path, data in self.docs.items():
-            _dump(path, data)
+        for edited in self.files.values():
+            edited.save()
 
 
 def write_discovered(
@@ -66,21 +72,23 @@ def write_discovered(
     prefix = task.name.rsplit("/", 1)[0] if "/" in task.name else task.name
     files = _Files()
     raw_capture = files.get(task.file)["captures"][task.name]
-    raw_bindings: list[dict[str, Any]] = list(raw_capture.get("bindings") or [])
-    existing = _Existing(task, raw_bindings, pointers, console)
-    bindings: list[dict[str, Any]] = []
+    if not raw_capture.get("bindings"):
+        raw_capture["bindings"] = raw_capture.get("bindings") or []
+        block_style(raw_capture["bindings"])
+    raw_bindings: list[Any] = raw_capture["bindings"]
+    existing = _Existing(task, list(raw_bindings), pointers, console)
     collections = 0
+    added: list[dict[str, Any]] = []
     for found in discovered.bindings:
         target = f"{prefix}/{normalize_recommended_name(found.recommendedName)}"
         match = existing.claim(found, target)
         if match is not None:
-            entry = raw_bindings[match]
-            target = entry["target"]
+            target = raw_bindings[match]["target"]
         else:
-            entry = {"resource": found.resourceConfig, "target": target}
+            entry: dict[str, Any] = {"resource": found.resourceConfig, "target": target}
             if found.disable:
                 entry["disable"] = True
-        bindings.append(entry)
+            added.append(entry)
         if _write_collection(catalog, task, files, target, found, console):
             collections += 1
     for i in existing.unclaimed():
@@ -89,8 +97,9 @@ def write_discovered(
             "a binding of the catalog was not discovered; keeping it as written",
             target=raw_bindings[i].get("target"),
         )
-        bindings.append(raw_bindings[i])
-    raw_capture["bindings"] = bindings
+    for i in sorted(existing.repeats, reverse=True):
+        del raw_bindings[i]
+    raw_bindings.extend(added)
     files.save()
     return Written(count=1 + collections, directory=task.file.parent)
 
@@ -113,6 +122,8 @@ class _Existing:
         self.task = task
         self.pointers = list(pointers)
         self.claimed = [False] * len(raw_bindings)
+        self.repeats: list[int] = []
+        """Exact repeats of an earlier binding, to be dropped."""
         self.by_path: dict[tuple[str, ...], int] = {}
         for i, binding in enumerate(task.bindings):
             path = self.path(binding.resource)
@@ -120,7 +131,8 @@ class _Existing:
                 continue
             first = self.by_path.setdefault(path, i)
             if first != i and raw_bindings[first] == raw_bindings[i]:
-                self.claimed[i] = True  # never written back
+                self.claimed[i] = True
+                self.repeats.append(i)
                 console.log(
                     "warn",
                     "a binding of the catalog repeats an earlier one exactly; dropping the repeat",
@@ -173,20 +185,16 @@ def _write_collection(
         return False
     path = existing.file if existing is not None else task.file
     doc = files.get(path)
-    entry = doc.setdefault("collections", {}).setdefault(name, {})
-    if found.key:
+    if not doc.get("collections"):
+        doc["collections"] = doc.get("collections") or {}
+        block_style(doc["collections"])
+    entry = doc["collections"].setdefault(name, {})
+    if found.key and list(entry.get("key") or []) != list(found.key):
         entry["key"] = list(found.key)
     field_name = "writeSchema" if "writeSchema" in entry else "schema"
     current = entry.get(field_name)
     if isinstance(current, str):
-        _dump((path.parent / current).resolve(), found.documentSchema)
-    else:
+        files.file((path.parent / current).resolve()).replace(found.documentSchema)
+    elif current != found.documentSchema:
         entry[field_name] = found.documentSchema
     return True
-
-
-def _dump(path: Path, data: Any) -> None:
-    if path.suffix == ".json":
-        path.write_text(json.dumps(data, indent=2) + "\n")
-    else:
-        path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))

@@ -18,6 +18,7 @@ from flow_sdk.protocol.wire import Envelope
 from flow_sdk.runtime.catalog import Endpoint
 from flow_sdk.runtime.config_updates import ENV as CONFIG_UPDATE_ENV
 from flow_sdk.runtime.config_updates import ConfigInbox
+from flow_sdk.runtime.env_refs import resolve_env
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import (
@@ -64,12 +65,18 @@ class Driver:
 
     @property
     def config(self) -> Any:
-        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped;
-        or the connector's own update of it, once one was taken."""
+        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped,
+        `{"$env": NAME}` references resolved (and their values masked in logs); or the connector's own update of it, once one was taken."""
         if self.config_inbox is not None and self.config_inbox.config is not None:
             return self.config_inbox.config
         if not self._unsealed:
-            self._config = unseal(self.task.endpoint.config, self.task.endpoint.config_where)
+            endpoint = self.task.endpoint
+            self._config = resolve_env(
+                unseal(endpoint.config, endpoint.config_where),
+                endpoint.config_where,
+                endpoint.file,
+                self.console,
+            )
             self._unsealed = True
         return self._config
 

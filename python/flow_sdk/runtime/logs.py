@@ -17,6 +17,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from flow_sdk.runtime.masking import mask
+
 _LEVELS = {
     "trace": "trace",
     "debug": "debug",
@@ -122,6 +124,7 @@ class Console:
         self._write(text)
 
     def _write(self, text: str) -> None:
+        text = mask(text)
         with self._lock:
             if self.sink is not None:
                 self.sink(text)

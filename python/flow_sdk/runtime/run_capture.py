@@ -65,8 +65,8 @@ def run_capture(
     timeouts = timeouts or Timeouts()
     driver = Driver(task, console)
     store = data.state_path("configs", task.name)
-    driver.config_inbox = ConfigInbox(
-        store.with_name(f".{store.name}.update"), task.endpoint.config, console, task.name, store
+    driver.config_inbox = ConfigInbox(  # tied to the resolved config: a new `$env` value wins
+        store.with_name(f".{store.name}.update"), driver.config, console, task.name, store
     )
     driver.take_config_update()  # one an interrupted run left
     _, _, spec = validated_capture(catalog, task, driver)

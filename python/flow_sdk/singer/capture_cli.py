@@ -9,10 +9,15 @@ from pathlib import Path
 
 import orjson
 
+from flow_sdk import pip_env
 from flow_sdk.singer.capture import CaptureShim
 from flow_sdk.singer.process import SubprocessTap
 
-USAGE = "flow-sdk singer-capture [options] -- <singer tap command...>"
+USAGE = (
+    "flow-sdk singer-capture [options] -- <singer tap command...>\n"
+    "       flow-sdk singer-capture --pip REQUIREMENT [--python PY] [--constraint FILE] "
+    "[options] [-- <entry point...>]"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
     )
+    pip_env.add_arguments(p)
     return p
 
 
@@ -51,6 +57,7 @@ def main(argv: list[str]) -> None:
     else:
         options, command = argv, []
     args = parser().parse_args(options)
+    command = pip_env.command_of(args, command)
     if not command:
         parser().error("give the Singer tap command after `--`, e.g. -- tap-github")
     schema = None

@@ -34,7 +34,11 @@ def api() -> Iterator[tuple[TokenApi, str]]:
 
 
 def write_catalog(
-    path: Path, command: list[str], api_url: str, refresh_token: str, check_api: bool = False
+    path: Path,
+    command: list[str],
+    api_url: str,
+    refresh_token: str | dict[str, str],
+    check_api: bool = False,
 ) -> Path:
     catalog = {
         "captures": {
@@ -77,8 +81,9 @@ def write_catalog(
     return path
 
 
-def flow_sdk(*args: str) -> subprocess.CompletedProcess[str]:
+def flow_sdk(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ENCRYPTION_URL"}  # offline
+    env.update(extra_env)
     env["PYTHONPATH"] = str(HERE) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, "-m", "flow_sdk.cli", *args],
@@ -139,6 +144,33 @@ def test_run_keeps_the_updated_config_in_its_data_directory(
     assert fourth.returncode == 0, fourth.stderr[-3000:]
     assert "the catalog's endpoint config changed since the connector updated it" in fourth.stderr
     assert token_api.refused == [] and len(token_api.issued) == 4
+
+
+def test_a_fresh_token_in_the_environment_wins_over_the_stored_update(
+    tmp_path: Path, api: tuple[TokenApi, str]
+) -> None:
+    token_api, url = api
+    ref = {"$env": "ROTATING_REFRESH_TOKEN"}
+    catalog = write_catalog(tmp_path / "rotating.flow.yaml", [PYTHON, ROTATING, "--shim"], url, ref)
+    run = ["run", "--source", str(catalog), "--data-dir", str(tmp_path / "data")]
+    login = token_api.refresh_token
+    first = flow_sdk(*run, ROTATING_REFRESH_TOKEN=login)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "applied the connector's config update" in first.stderr
+    again = flow_sdk(*run, ROTATING_REFRESH_TOKEN=login)  # the dead login token is not reused
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "using the endpoint config the connector updated in an earlier run" in again.stderr
+
+    token_api.refresh_token = "refresh-fresh-login-" + "e" * 16
+    fresh = flow_sdk(*run, ROTATING_REFRESH_TOKEN=token_api.refresh_token)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert "the catalog's endpoint config changed since the connector updated it" in fresh.stderr
+    assert token_api.refused == [] and len(token_api.issued) == 3
+    assert yaml.safe_load(catalog.read_text())["captures"][TASK]["endpoint"]["local"]["config"][
+        "credentials"
+    ]["refresh_token"] == ref  # fmt: skip
+    for output in (first, again, fresh):
+        assert login not in output.stderr and token_api.refresh_token not in output.stderr
 
 
 def test_preview_opens_its_next_session_with_the_update(

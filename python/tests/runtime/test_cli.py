@@ -4,6 +4,7 @@ preview and its older spelling `raw capture`, and errors as one-line sentences."
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -123,3 +124,54 @@ def test_log_json_writes_every_stderr_line_as_a_json_log(catalog: Path, cli) -> 
     assert failed.code == 1
     last = json.loads(failed.stderr.splitlines()[-1])
     assert last["level"] == "error" and "has no task named 'acmeCo/nope'" in last["message"]
+
+
+USER_CATALOG = """\
+# My catalog: these comments, this order and this layout are mine.
+captures:
+  acmeCo/counter:
+    endpoint:
+      local:
+        command: [{python}, {counter}]
+        config: { count: 2, "every": 1 } # inline, quoted key
+    # the binding I wrote by hand
+    bindings:
+        - target: acmeCo/alpha # target first, deliberately
+          resource: { name: alpha }
+    interval: 1s
+
+collections:
+  # alpha's schema is what discovery gives, written my way
+  acmeCo/alpha:
+    key: [ /id ]
+    schema:
+      type: object
+      properties: { id: { type: integer }, name: { type: string } }
+      required: [id]
+"""
+APPENDED = """\
+        - resource:
+            name: beta
+          target: acmeCo/beta
+"""
+
+
+def test_discover_edits_the_catalog_in_place_keeping_comments_order_and_layout(
+    tmp_path: Path, cli
+) -> None:
+    counter = Path(__file__).parent.parent / "connectors" / "counter_capture.py"
+    path = tmp_path / "mine.flow.yaml"
+    original = USER_CATALOG.replace("{python}", sys.executable).replace("{counter}", str(counter))
+    path.write_text(original)
+    result = cli("raw", "discover", "--source", str(path))
+    assert result.code == 0, result.stderr
+    text = path.read_text()
+    head, collections = original.split("    interval: 1s\n")
+    assert text.startswith(head + APPENDED + "    interval: 1s\n" + collections), text
+    assert text[len(original) + len(APPENDED) :].startswith("  acmeCo/beta:\n    key:\n")
+    beta = yaml.safe_load(text)["collections"]["acmeCo/beta"]
+    assert beta["key"] == ["/id"] and beta["schema"]["required"] == ["id"]
+
+    again = cli("raw", "discover", "--source", str(path))
+    assert again.code == 0, again.stderr
+    assert path.read_text() == text, "nothing discovered changed, so the file is not touched"

@@ -146,5 +146,5 @@ def test_discovered_names_are_normalized_as_flows_discover_merge(scripted, cli) 
     assert result.code == 0, result.stderr
     written = yaml.safe_load(catalog.read_text())
     targets = [b["target"] for b in written["captures"]["acmeCo/scripted"]["bindings"]]
-    assert targets == ["acmeCo/some_greetings", "acmeCo/things"]
+    assert targets == ["acmeCo/things", "acmeCo/some_greetings"]  # existing first, in place
     assert written["collections"]["acmeCo/some_greetings"]["key"] == ["/id"]
