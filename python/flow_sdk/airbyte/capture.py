@@ -127,6 +127,7 @@ class CaptureShim(Connector):
         if self.discard_state and open.state:
             self.log.warning("discarding the checkpointed state: every binding starts from scratch")
             emit.checkpoint({}, merge_patch=False)
+        loop.begin()
         try:
             with watchdog:
                 self.delegate.read(config, catalog, state.airbyte_input(), loop)

@@ -3,6 +3,9 @@
 RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
 binding's counter (the document is the source's own dict, changed in place, never copied);
 STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
+A full-refresh stream's sweep is a Flow backfill: `backfillBegin` before a fresh sweep's
+first record, `backfillComplete` where the sweep completes (its done-marker state, its
+STREAM_STATUS COMPLETE, or the end of the read), before the checkpoint that records it.
 When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
 open group and raises `SessionStopped`.
 """
@@ -83,8 +86,8 @@ class ReadLoop:
         kind = msg.get("type")
         if kind == "STATE":
             patch = self.state.on_state(msg.get("state") or {})
-            if patch is not None:
-                emit.checkpoint(patch)
+            if self._complete_sweeps() or patch is not None:
+                emit.checkpoint(patch or {})
         elif kind == "LOG":
             log_message(self.log, msg.get("log") or {})
         elif kind == "TRACE":
@@ -109,8 +112,10 @@ class ReadLoop:
         self._last = b
         kind = status.get("status")
         self._report_status(b, kind, status.get("reasons") or [])
-        if kind == "COMPLETE" and (patch := self.state.sweep_complete(b)):
-            self.emit.checkpoint(patch)
+        if kind == "COMPLETE":
+            patch = self.state.sweep_complete(b)
+            if self._complete_sweeps() or patch:
+                self.emit.checkpoint(patch or {})
 
     def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
         """Flow's `connectorStatus` events (what the UI shows as the task's current doing),
@@ -158,11 +163,27 @@ class ReadLoop:
         which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
         return f"{which} (before any record or stream status arrived)"
 
+    # ---- backfills ----
+
+    def begin(self) -> None:
+        """Before `read()`: `backfillBegin` for every full-refresh sweep starting afresh."""
+        for b in self.state.begin_sweeps():
+            self.emit.backfill_begin(b.index)
+
+    def _complete_sweeps(self) -> bool:
+        """`backfillComplete` for every sweep completed since the last call; True if any."""
+        done = self.state.completed_sweeps()
+        for b in done:
+            self.emit.backfill_complete(b.index)
+        return bool(done)
+
     # ---- the end ----
 
     def finish(self) -> None:
         """`read()` ended normally: the final checkpoint (completing full-refresh sweeps)."""
-        self.emit.checkpoint(self.state.end_of_read())
+        patch = self.state.end_of_read()
+        self._complete_sweeps()
+        self.emit.checkpoint(patch)
 
     def describe_failure(self) -> str:
         """What failed, naming the stream: the source's last error, else its last stream."""
