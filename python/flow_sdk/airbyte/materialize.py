@@ -132,6 +132,9 @@ class MaterializeShim(Connector):
         self._refreshing: set[str] = set()
         """StateKeys whose backfill began and has not completed."""
         self._signals: list[tuple[str, int]] = []
+        self._truncating: set[str] = set()
+        """StateKeys whose completed backfill's write() already ended: the next write()
+        carries their generation as the minimum, so that its COMPLETE drops older ones."""
         self._patch: dict[str, Any] = {}
         """bindingStateV1 changes for the next commit."""
 
@@ -193,11 +196,21 @@ class MaterializeShim(Connector):
                 self._backfill_signals(signals)
 
     def _backfill_signals(self, signals: list[tuple[str, int]]) -> None:
+        """Completes end the open write() with COMPLETE for their streams; begins start a
+        new generation's write() at once, so that even an empty backfill truncates. A
+        binding's begin and complete in one flush (a backfill stored by earlier
+        transactions, or an empty one) come in that order."""
         bindings = self._materialization.bindings
         begun = [bindings[i] for kind, i in signals if kind == "begin"]
+        begun_keys = {b.stateKey for b in begun}
         completed = [bindings[i] for kind, i in signals if kind == "complete"]
+        done = self._refreshed([b for b in completed if b.stateKey not in begun_keys])
+        if done and self._write is None:  # its write() ended earlier, INCOMPLETE: complete it
+            self._truncating = done
+            self._write = self._start_write()
         if self._write is not None:
             self._end_write("a backfill began or completed")
+        self._truncating = set()
         for b in begun:
             key = b.stateKey
             self._refreshes[key] = self._refreshes.get(key, 0) + 1
@@ -214,14 +227,18 @@ class MaterializeShim(Connector):
                 label(stream_of(b.resourcePath)),
                 self._generation(b),
             )
-        if begun:  # started now, so that even an empty backfill truncates
+        if begun:
             self._write = self._start_write()
-        for b in completed:
-            if b.stateKey in self._refreshing:
-                self._refreshing.discard(b.stateKey)
-                self._patch.setdefault(b.stateKey, {})["refreshing"] = None
-        if completed and self._write is not None:
-            self._end_write("a backfill is complete")
+        if self._refreshed([b for b in completed if b.stateKey in begun_keys]):
+            self._end_write("an empty backfill is complete")
+
+    def _refreshed(self, completed: list[Any]) -> set[str]:
+        """Bindings whose backfill completed: no longer refreshing. Returns their stateKeys."""
+        done = {b.stateKey for b in completed if b.stateKey in self._refreshing}
+        for key in done:
+            self._refreshing.discard(key)
+            self._patch.setdefault(key, {})["refreshing"] = None
+        return done
 
     def _generation(self, binding: Any) -> int:
         return int(binding.backfill) + self._refreshes.get(binding.stateKey, 0)
@@ -346,7 +363,8 @@ class MaterializeShim(Connector):
                     "overwrite; its old records stay",
                     binding.stateKey,
                 )
-            refreshing = binding.stateKey in self._refreshing and mode != APPEND
+            key = binding.stateKey
+            refreshing = (key in self._refreshing or key in self._truncating) and mode != APPEND
             minimum = generation if refreshing else None  # old generations go at COMPLETE
             streams.append(configured_stream(binding, mode, self._sync_id, generation, minimum))
         log.debug(

@@ -132,6 +132,8 @@ class _Runner:
         self.console = console
         self.state = StateStore(options.initial_state)
         self.progress = Progress(console, options.progress)
+        self.backfilling: set[int] = set()
+        """Bindings whose backfill began in a committed transaction and has not completed."""
 
     def run(self) -> None:
         last_applied: tuple[CaptureSpec, str] | None = None
@@ -159,7 +161,9 @@ class _Runner:
         """One connector process; True when it ended by exiting on its own."""
         proc = self.driver.start(capture.Response)
         with proc:
-            session = CaptureSession(proc, self.spec, self.validators, self.console)
+            session = CaptureSession(
+                proc, self.spec, self.validators, self.console, self.backfilling
+            )
             session.open(self.version, self.state.state)
             done = 0
             while limit < 0 or done < limit:
