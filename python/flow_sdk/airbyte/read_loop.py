@@ -5,7 +5,7 @@ binding's counter (the document is the source's own dict, changed in place, neve
 STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
 A full-refresh stream's sweep is a Flow backfill: `backfillBegin` before a fresh sweep's
 first record, `backfillComplete` where the sweep completes (its done-marker state, its
-STREAM_STATUS COMPLETE, or the end of the read), before the checkpoint that records it.
+STREAM_STATUS COMPLETE, or the end of the read), committed by the next checkpoint.
 When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
 open group and raises `SessionStopped`.
 """
@@ -86,8 +86,9 @@ class ReadLoop:
         kind = msg.get("type")
         if kind == "STATE":
             patch = self.state.on_state(msg.get("state") or {})
-            if self._complete_sweeps() or patch is not None:
-                emit.checkpoint(patch or {})
+            self._complete_sweeps()
+            if patch is not None:
+                emit.checkpoint(patch)
         elif kind == "LOG":
             log_message(self.log, msg.get("log") or {})
         elif kind == "TRACE":
@@ -114,8 +115,9 @@ class ReadLoop:
         self._report_status(b, kind, status.get("reasons") or [])
         if kind == "COMPLETE":
             patch = self.state.sweep_complete(b)
-            if self._complete_sweeps() or patch:
-                self.emit.checkpoint(patch or {})
+            self._complete_sweeps()
+            if patch:
+                self.emit.checkpoint(patch)
 
     def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
         """Flow's `connectorStatus` events (what the UI shows as the task's current doing),
@@ -170,12 +172,12 @@ class ReadLoop:
         for b in self.state.begin_sweeps():
             self.emit.backfill_begin(b.index)
 
-    def _complete_sweeps(self) -> bool:
-        """`backfillComplete` for every sweep completed since the last call; True if any."""
-        done = self.state.completed_sweeps()
-        for b in done:
+    def _complete_sweeps(self) -> None:
+        """`backfillComplete` for every sweep completed since the last call. It commits with
+        the next checkpoint (the sweep's own, or the read's final one): never one of its own,
+        which would also commit other streams' documents ahead of their state."""
+        for b in self.state.completed_sweeps():
             self.emit.backfill_complete(b.index)
-        return bool(done)
 
     # ---- the end ----
 
