@@ -197,3 +197,20 @@ def test_a_re_backfill_leaves_only_the_new_sweeps_rows_in_the_destination(tmp_pa
     state = pipeline.state("captures", "acmeCo/source-bigdata")
     assert state["labels"]["acmeCo/bigdata"]["truncatedAt"] == signals[2]["_meta"]["truncatedAt"]
     assert "backfills" not in state  # every begun backfill completed
+
+
+@pytest.mark.slow
+def test_a_materialization_behind_a_truncation_starts_at_its_begin(tmp_path):
+    """The capture's state records each collection's last truncation (Flow's
+    `estuary.dev/truncated-at` journal label): a materialization that has not read that far
+    skips what the newer backfill supersedes, as Flow's readers do."""
+    pipeline = Pipeline(tmp_path, write_catalog(tmp_path, 60))
+    assert pipeline.run("captures-done").returncode == -signal.SIGKILL  # nothing materialized
+    write_catalog(tmp_path, 45)
+    result = pipeline.run()
+    assert result.returncode == 0, result.stderr
+    assert "skips" in result.stderr and "published before its truncation at" in result.stderr
+    bucket = pipeline.bucket()
+    assert len([k for k in bucket if k.startswith("bigdata/")]) == 45
+    assert len([k for k in bucket if k.startswith("users/")]) == 60
+    assert "(acmeCo/bigdata: 45, " in summary(result)[1]
