@@ -7,7 +7,9 @@ cannot key on: missing, null, fractional, array or object), `document-size` (Flo
 limit), `document-schema`, `checkpoint-state`, `eof-within-checkpoint`, `read-stdin` (acks
 must be read promptly), `backfill-begin-first` (a `backfillBegin` must be its binding's first
 message in the transaction) and `backfill-complete-begun` (a `backfillComplete` only for a
-binding whose backfill began, in this session or a committed earlier one).
+binding whose backfill began, in this session or a committed earlier one; when the session
+starts from a state the runtime did not see committed, such as `--initial-state`, the begin
+may predate it, and the complete is ignored with a warning, as Flow ignores it).
 As in Flow, a checkpoint group carrying backfill signals is a transaction of its own.
 Documents are reduced by collection key within a transaction (last write wins), compared and
 ordered as Flow's combiner does (`keys`), and get the `/_meta/uuid` placeholder.
@@ -81,14 +83,17 @@ class CaptureSession:
         validators: SchemaValidators,
         console: Console,
         backfilling: set[int] | None = None,
+        known_history: bool = True,
     ) -> None:
         """`backfilling`: bindings whose backfill began in a committed earlier session and has
-        not completed (shared with the caller, and kept current as transactions return)."""
+        not completed (shared with the caller, and kept current as transactions return).
+        `known_history`: whether every begin before this session is in `backfilling`."""
         self.proc = proc
         self.spec = spec
         self.validators = validators
         self.console = console
         self.backfilling = backfilling if backfilling is not None else set()
+        self.known_history = known_history
         self._carried: _Group | None = None
         """A group that began reading before a backfill signal split it from the transaction."""
         self.explicit_acks = False
@@ -296,6 +301,14 @@ class CaptureSession:
         begun = binding in group.begin or (
             binding in self.backfilling and binding not in group.complete
         )
+        if not begun and not self.known_history:
+            self.console.log(
+                "warn",
+                f"`backfillComplete` of {where} came without a `backfillBegin` this runtime "
+                "knows of (the session started from a state it did not commit); ignored, as "
+                "Flow ignores a complete without a persisted begin",
+            )
+            return
         if not begun:
             raise ProtocolViolation(
                 "backfill-complete-begun",

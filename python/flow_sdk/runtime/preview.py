@@ -162,7 +162,12 @@ class _Runner:
         proc = self.driver.start(capture.Response)
         with proc:
             session = CaptureSession(
-                proc, self.spec, self.validators, self.console, self.backfilling
+                proc,
+                self.spec,
+                self.validators,
+                self.console,
+                self.backfilling,
+                known_history=not self.options.initial_state,
             )
             session.open(self.version, self.state.state)
             done = 0

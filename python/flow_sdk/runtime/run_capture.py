@@ -107,7 +107,9 @@ def run_capture(
     with proc:
         names = [b.collection.name for b in spec.bindings]
         backfilling = {i for i, name in enumerate(names) if name in backfills}
-        session = CaptureSession(proc, spec, validators, console, backfilling)
+        # A state file from before flow-sdk tracked backfills may have begun one untracked.
+        known = "backfills" in saved or not saved.get("connectorState")
+        session = CaptureSession(proc, spec, validators, console, backfilling, known)
         session.open(version, state.state)
         while True:
             txn = session.next_transaction(timeout)
@@ -138,9 +140,11 @@ def run_capture(
             kill_point("capture-appended")
             for update in txn.states:
                 state.apply(update)
-            committed: dict[str, Any] = {"connectorState": state.state, "journals": lengths}
-            if backfills:
-                committed["backfills"] = backfills
+            committed: dict[str, Any] = {
+                "connectorState": state.state,
+                "journals": lengths,
+                "backfills": backfills,
+            }
             if labels:
                 committed["labels"] = labels
             write_state(state_path, committed)

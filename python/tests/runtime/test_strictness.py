@@ -149,3 +149,12 @@ def test_a_backfill_begun_in_one_session_completes_in_the_next(scripted) -> None
     assert ids == [[0], [1], [2], [3]]
     states = [line for line in lines if line.startswith('["connectorState"')]
     assert len(states) >= 4, "a transaction before the begin, the begin's, and after"
+
+
+def test_a_complete_after_an_initial_state_is_ignored_as_flow_ignores_it(scripted) -> None:
+    """From `--initial-state` the begin may have come before the preview: the complete is
+    dropped with a warning instead (Flow ignores a complete without a persisted begin)."""
+    out, err = run_preview(scripted("backfill-complete-begun"), initial_state={"resumed": True})
+    assert b'"id":1' in out
+    assert "`backfillComplete` of binding 0 (acmeCo/things) came without a `backfillBegin` " in err
+    assert "ignored, as Flow ignores a complete without a persisted begin" in err
