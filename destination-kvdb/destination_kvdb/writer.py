@@ -1,6 +1,8 @@
 """The write loop: records become set operations, sent in transactions of at most
 `batch_size`; a STATE is echoed only after every record before it is committed, stamped with
-`destinationStats.recordCount`. Streams in `overwrite` mode lose their old keys first."""
+`destinationStats.recordCount`. Streams in `overwrite` mode lose their old keys first; in
+`append_dedup` mode a record whose `_ab_cdc_deleted_at` is set deletes its key, as Airbyte's
+dedup destinations hard-delete CDC deletions."""
 
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ from destination_kvdb.keys import (
 )
 
 StreamId = tuple[str, str | None]
+
+CDC_DELETED_AT = "_ab_cdc_deleted_at"
+"""Set by CDC sources (and by flow-sdk's materialize shim for Flow deletions) on deleted rows."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +140,12 @@ class BucketWriter:
         else:
             suffix = log_suffix(record.emitted_at)
         key = plan.prefix + suffix
-        value = orjson.dumps(record.data).decode()
-        check_limits(plan.name, key, value)
-        self.operations.append(("set", key, value))
+        if plan.mode == "append_dedup" and record.data.get(CDC_DELETED_AT) is not None:
+            self.operations.append(("delete", key, None))
+        else:
+            value = orjson.dumps(record.data).decode()
+            check_limits(plan.name, key, value)
+            self.operations.append(("set", key, value))
         self.since_state[stream] += 1
         self.written[plan.name] += 1
         if len(self.operations) >= self.batch_size:

@@ -58,6 +58,21 @@ def test_primary_key_records_are_keyed_by_it_and_replays_overwrite(config):
     assert contents(config) == {"users/1": '{"id":1,"v":"A"}', "users/2": '{"id":2,"v":"b"}'}
 
 
+def test_a_cdc_deletion_deletes_its_key_in_dedup_mode_only(config):
+    deleted = {"id": 1, "_ab_cdc_deleted_at": "2026-11-30T01:00:00Z"}
+    write(config, [USERS], [record("users", {"id": 1}), record("users", {"id": 2})])
+    write(
+        config,
+        [USERS],
+        [record("users", deleted), record("users", {"id": 3, "_ab_cdc_deleted_at": None})],
+    )
+    assert sorted(contents(config)) == ["users/2", "users/3"]
+    write(config, [configured_stream("users", "append", [["id"]])], [record("users", deleted)])
+    assert contents(config)["users/1"] == '{"id":1,"_ab_cdc_deleted_at":"2026-11-30T01:00:00Z"}', (
+        "append keeps the deletion's record, as Airbyte's append destinations do"
+    )
+
+
 def test_records_without_a_primary_key_get_arrival_keys(config):
     stream = configured_stream("log", "append")
     write(config, [stream], [record("log", {"n": 1}, 5), record("log", {"n": 1}, 5)])

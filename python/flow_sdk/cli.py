@@ -49,7 +49,7 @@ def _run(
     except RuntimeFailure as exc:
         if debug:
             traceback.print_exc()
-        _error(str(exc))
+        _error(str(exc), json_line=getattr(args, "log_json", False))
         return 1
     except KeyboardInterrupt:
         _error("interrupted")
@@ -88,9 +88,13 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _error(message: str) -> None:
+def _error(message: str, json_line: bool = False) -> None:
     sys.stderr.flush()
-    sys.stderr.write(f"flow-sdk: error: {message}\n")
+    if json_line:
+        line = {"level": "error", "message": message, "source": "flow-sdk"}
+        sys.stderr.write(orjson.dumps(line).decode() + "\n")
+    else:
+        sys.stderr.write(f"flow-sdk: error: {message}\n")
     sys.stderr.flush()
 
 
@@ -117,17 +121,17 @@ def _write_line(value: Any) -> None:
     sys.stdout.buffer.flush()
 
 
-def _console() -> Any:
+def _console(args: argparse.Namespace | None = None) -> Any:
     from flow_sdk.runtime.logs import Console
 
-    return Console()
+    return Console(json_logs=bool(getattr(args, "log_json", False)))
 
 
 def _cmd_spec(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.raw import raw_spec
 
     spec = raw_spec(
-        args.source, args.name, _console(), args.network, capture_name=args.capture
+        args.source, args.name, _console(args), args.network, capture_name=args.capture
     ).to_wire()
     _write_line({"protocol": spec.pop("protocol"), **spec})
     return 0
@@ -136,7 +140,7 @@ def _cmd_spec(args: argparse.Namespace) -> int:
 def _cmd_discover(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.raw import raw_discover
 
-    console = _console()
+    console = _console(args)
     catalog, task, discovered, pointers = raw_discover(
         args.source, args.capture, console, args.network
     )
@@ -154,9 +158,23 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.raw import raw_validate
 
-    rows = raw_validate(args.source, args.name, _console(), args.network, capture_name=args.capture)
+    rows = raw_validate(
+        args.source, args.name, _console(args), args.network, capture_name=args.capture
+    )
     for row in rows:
         _write_line(row)
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from flow_sdk.runtime.generate import generate
+
+    console = _console(args)
+    written = generate(args.source, console, args.network)
+    if not written:
+        console.line("every config file the catalog references exists; nothing to generate")
+    for path in written:
+        console.line(f"wrote a stub config: {path}")
     return 0
 
 
@@ -166,10 +184,12 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.preview import PreviewOptions, preview_capture
 
     name = getattr(args, "name", None) or getattr(args, "capture", None)
+    console = _console(args)
     options = PreviewOptions.from_flags(
         sessions=args.sessions,
         delay=args.delay,
         timeout=args.timeout,
+        idle_timeout=args.idle_timeout,
         initial_state=args.initial_state,
         output_state=args.output_state,
         output_apply=args.output_apply,
@@ -191,6 +211,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
             initial_state=options.initial_state,
             output_state=options.output_state,
             network=options.network,
+            console=console,
         )
         return 0
     task = catalog.task(name)
@@ -202,8 +223,13 @@ def _cmd_preview(args: argparse.Namespace) -> int:
                 f"{task.name!r} is a materialization, and this flow-sdk cannot preview "
                 "materializations yet; preview a capture instead"
             ) from None
-        return module.preview_materialization(catalog, task, options, fixture=args.fixture) or 0
-    preview_capture(catalog, task, options, output=sys.stdout.buffer)
+        return (
+            module.preview_materialization(
+                catalog, task, options, fixture=args.fixture, console=console
+            )
+            or 0
+        )
+    preview_capture(catalog, task, options, output=sys.stdout.buffer, console=console)
     return 0
 
 
@@ -214,19 +240,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.errors import RuntimeFailure
     from flow_sdk.runtime.run import RunOptions, run
 
-    timeout = None
-    if args.timeout:
+    def duration(flag: str, value: str | None) -> float | None:
         try:
-            timeout = parse_duration(args.timeout)
+            return None if value is None else parse_duration(value)
         except ValueError as exc:
-            raise RuntimeFailure(f"--timeout: {exc}") from None
+            raise RuntimeFailure(f"{flag}: {exc}") from None
+
     options = RunOptions(
         data_dir=Path(args.data_dir),
-        timeout=timeout,
+        timeout=duration("--timeout", args.timeout),
+        idle_timeout=duration("--idle-timeout", args.idle_timeout),
         progress=args.progress,
         transaction_documents=args.transaction_documents,
     )
-    console = _console()
+    console = _console(args)
     summary = run(args.source, options, console)
     for line in summary.lines(options.data_dir):
         console.line(line)
@@ -247,6 +274,11 @@ def _parser() -> argparse.ArgumentParser:
         help="accepted for flowctl compatibility; output is JSON lines",
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    common.add_argument(
+        "--log-json",
+        action="store_true",
+        help="logs on stderr as JSON lines (ts, level, message, fields, source), not text",
+    )
 
     parser = argparse.ArgumentParser(
         prog="flow-sdk",
@@ -291,6 +323,13 @@ def _parser() -> argparse.ArgumentParser:
     capture.add_argument("--capture", help="capture name (needed when there are several)")
     _preview_flags(capture)
 
+    generate = commands.add_parser(
+        "generate",
+        parents=[common],
+        help="write stub files for the catalog's missing endpoint and resource configs",
+    )
+    generate.set_defaults(handler=_cmd_generate)
+
     preview = commands.add_parser(
         "preview", parents=[common], help="run a task's sessions and print its documents"
     )
@@ -307,9 +346,7 @@ def _parser() -> argparse.ArgumentParser:
         default=".flow-data",
         help="collection journals and task state (default: %(default)s)",
     )
-    run.add_argument(
-        "--timeout", help="end a capture session when no data arrives for this long, e.g. 30s"
-    )
+    _timeout_flags(run, "capture")
     run.add_argument(
         "--transaction-documents",
         type=int,
@@ -335,14 +372,23 @@ def _task_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--capture", help="capture name (the older flag; --name names any task)")
 
 
+def _timeout_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--timeout",
+        help=f"total {what} time, e.g. 5m: sessions stop gracefully when it elapses "
+        "(flowctl's meaning; the idle meaning is now --idle-timeout)",
+    )
+    parser.add_argument(
+        "--idle-timeout", help="end a capture session when no data arrives for this long, e.g. 30s"
+    )
+
+
 def _preview_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sessions", help="transactions per session, e.g. 2,1,-1 (negative: unlimited)"
     )
     parser.add_argument("--delay", help="sleep before each transaction, e.g. 10s")
-    parser.add_argument(
-        "--timeout", help="end a session when no data arrives for this long, e.g. 30s"
-    )
+    _timeout_flags(parser, "preview")
     parser.add_argument("--initial-state", help="connector state (JSON) for the first session")
     parser.add_argument(
         "--output-state", action="store_true", help='print ["connectorState", ...] lines'

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from flow_sdk.causes import readable_cause
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
 from flow_sdk.io import ProtocolWriter, protect_stdin, protect_stdout, stdin_lines
 from flow_sdk.logger import init_logger, last_words, redact_std_streams
@@ -95,7 +96,7 @@ def run_guarded(body, writer: ProtocolWriter, log: logging.Logger) -> int:  # no
     except Exception as exc:  # the catch-all that turns a crash into a sentence
         writer.discard()
         log.error("connector failed", exc_info=True)
-        last_words(f"connector failed: {type(exc).__name__}: {exc}")
+        last_words(f"connector failed: {readable_cause(f'{type(exc).__name__}: {exc}')}")
     return 1
 
 

@@ -43,6 +43,26 @@ def redact(text: str) -> str:
     return text
 
 
+_shown_tracebacks: set[str] = set()
+
+
+def first_showing(stack_trace: str) -> bool:
+    """Whether this traceback is logged for the first time in this process (told by its last
+    lines: the exception and where it was raised). A connector's failure usually arrives
+    twice — logged with its traceback, then as an error trace repeating it — and is shown
+    once; later copies say `as above`."""
+    lines = [line.strip() for line in stack_trace.strip().splitlines() if line.strip()]
+    key = "\n".join(lines[-3:])
+    if key in _shown_tracebacks:
+        return False
+    _shown_tracebacks.add(key)
+    return True
+
+
+SHOWN_ABOVE = "as above"
+"""A repeated traceback's field value."""
+
+
 class FlowLogFormatter(logging.Formatter):
     """Formats a record as one Flow ops-log JSON line."""
 
@@ -51,7 +71,8 @@ class FlowLogFormatter(logging.Formatter):
         if record.name not in ("root", "flow"):
             fields["logger"] = record.name
         if record.exc_info and record.exc_info[0] is not None:
-            fields["traceback"] = "".join(traceback.format_exception(*record.exc_info))
+            text = "".join(traceback.format_exception(*record.exc_info))
+            fields["traceback"] = text if first_showing(text) else SHOWN_ABOVE
         elif record.stack_info:
             fields["stack"] = record.stack_info
         out: dict[str, Any] = {

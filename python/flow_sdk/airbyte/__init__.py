@@ -3,7 +3,9 @@
     from flow_sdk.airbyte import CaptureShim
     CaptureShim(delegate=MySource(), oauth2=None, usesSchemaInference=True).main()
 
-or, for any connector executable: `flow-sdk airbyte-capture -- <command...>`.
+or, for any connector executable: `flow-sdk airbyte-capture -- <command...>`. A manifest-only
+(declarative) source: `CaptureShim.from_manifest("manifest.yaml", "components.py").main()`, or
+`flow-sdk airbyte-capture --manifest manifest.yaml [--components components.py]`.
 
 The names are imported on first use, so a capture process does not pay for the
 materialize half at start-up (and the other way round): ~30 ms each.

@@ -8,12 +8,14 @@ mapping (capture)"); the modules beside it hold the pieces: `spec`, `discover`, 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, without_overlay
 from flow_sdk.airbyte.discover import discovered, validated_bindings
+from flow_sdk.airbyte.manifest import Manifest, SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import flow_spec
+from flow_sdk.airbyte.spec import flow_spec, with_secret_marks
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
 from flow_sdk.capture.schema import document_schema, source_schema
@@ -24,7 +26,9 @@ from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
 
 class AirbyteDelegate(Protocol):
     """What the shim needs of a source; `InProcessSource` and `SubprocessSource` provide it.
-    Results are plain dicts in the Airbyte protocol's JSON shape."""
+    Results are plain dicts in the Airbyte protocol's JSON shape. A delegate with an
+    `on_control` attribute gets the shim's handler of CONTROL messages seen outside `read`
+    (during check, discover, configuring); inside `read` they go to the `ReadLoop`."""
 
     name: str
     is_airbyte_delegate: bool
@@ -54,19 +58,31 @@ class CaptureShim(Connector):
     ignores the checkpointed state and re-captures everything (default: the
     `FLOW_SDK_AIRBYTE_DISCARD_STATE` environment variable). `idle_timeout` is how many
     seconds the source may send nothing before the capture fails naming the stream it was
-    reading (default: `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit)."""
+    reading (default: `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit).
+
+    Instead of `delegate`, `source_factory` builds the source in process for every request,
+    `(config, catalog, state) -> Source` (config None for Spec; catalog and state, the CDK's
+    own objects, only for Open): for sources that take them in their constructor, such as
+    declarative ones (see `from_manifest`)."""
 
     def __init__(
         self,
-        delegate: Any,
+        delegate: Any = None,
         oauth2: OAuth2 | Mapping[str, Any] | None = None,
         usesSchemaInference: bool = True,
         *,
+        source_factory: SourceFactory | None = None,
         discard_state: bool | None = None,
         idle_timeout: float | None = None,
         sourced_schemas: bool = False,
     ) -> None:
-        if not getattr(delegate, "is_airbyte_delegate", False):
+        if (delegate is None) == (source_factory is None):
+            raise TypeError("CaptureShim needs either a delegate or a source_factory")
+        if source_factory is not None:
+            from flow_sdk.airbyte.inprocess import InProcessSource
+
+            delegate = InProcessSource(factory=source_factory)
+        elif not getattr(delegate, "is_airbyte_delegate", False):
             if not (hasattr(delegate, "read") and hasattr(delegate, "discover")):
                 raise TypeError(
                     f"CaptureShim needs an Airbyte Source, not {type(delegate).__name__}"
@@ -84,22 +100,56 @@ class CaptureShim(Connector):
         self.sourced_schemas = sourced_schemas
         """At Open, tell Flow each bound stream's discovered schema as `sourcedSchema`
         (off by default: it costs a discover per session)."""
+        self._sealing_schema: Any = None
+
+    @classmethod
+    def from_manifest(
+        cls,
+        manifest: Manifest,
+        components: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> CaptureShim:
+        """A manifest-only (declarative) source in process: `manifest` is a `manifest.yaml`
+        path or its dict, `components` the path of its `components.py`. The declarative
+        source is built for each request, so every Open resumes from its state (airbyte-cdk
+        6 and 7). `options` are the other `CaptureShim` arguments."""
+        from flow_sdk.airbyte.manifest import declarative_factory
+
+        return cls(source_factory=declarative_factory(manifest, components), **options)
 
     def _mask(self, config: Any) -> None:
         self.delegate.mask_secrets(config)
+
+    def _config_schema(self) -> Any:
+        """The endpoint config's schema as Flow knows it (the Spec's `configSchema`, secrets
+        marked `secret`): what the config-encryption service seals by."""
+        if self._sealing_schema is None:
+            airbyte = self.delegate.spec().get("connectionSpecification") or {}
+            self._sealing_schema = with_secret_marks(airbyte)
+        return self._sealing_schema
+
+    def _route_controls(self, handler: Callable[[Mapping[str, Any]], Any]) -> None:
+        """The delegate's CONTROL messages outside `read` (check, discover, a migration
+        while configuring) go to `handler`."""
+        if hasattr(self.delegate, "on_control"):
+            self.delegate.on_control = handler  # type: ignore[attr-defined]
+
+    def _updates(self, config: Mapping[str, Any]) -> None:
+        self._route_controls(ConfigUpdates(config, self._config_schema, self.log).control)
 
     def spec(self, spec: SpecRequest) -> Spec:
         return flow_spec(self.delegate.spec(), self.oauth2)
 
     def discover(self, discover: request.Discover) -> response.Discovered:
-        self._mask(discover.config)
-        return discovered(
-            self.delegate.discover(_config(discover.config)), self.usesSchemaInference
-        )
+        config = _config(discover.config)
+        self._mask(config)
+        self._updates(config)
+        return discovered(self.delegate.discover(config), self.usesSchemaInference)
 
     def validate(self, validate: request.Validate) -> response.Validated:
         config = _config(validate.config)
         self._mask(config)
+        self._updates(config)
         status = self.delegate.check(config)
         if status.get("status") != "SUCCEEDED":
             raise ValidateError(
@@ -112,21 +162,24 @@ class CaptureShim(Connector):
         return response.Validated(bindings=bindings)
 
     def open(self, open: request.Open, emit: Emitter) -> None:
-        config = _config(open.capture.config)
+        shim_state, overlay = without_overlay(open.state)
+        config, kept, dropped = lay_over(_config(open.capture.config), overlay, self.log)
         self._mask(config)
         bindings = open.capture.bindings
-        state = ShimState(bindings, open.state, discard=self.discard_state)
+        state = ShimState(bindings, shim_state, discard=self.discard_state)
         catalog = configured_catalog(bindings)
-        loop = ReadLoop(
-            emit, state, self.log, lambda: self.delegate.spec().get("connectionSpecification")
-        )
+        updates = ConfigUpdates(config, self._config_schema, self.log, kept)
+        loop = ReadLoop(emit, state, self.log, self._config_schema, updates)
+        self._route_controls(loop.control)
         watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
         emit.opened()
         if self.sourced_schemas:
             self._emit_sourced_schemas(config, bindings, emit)
-        if self.discard_state and open.state:
+        if self.discard_state and shim_state:
             self.log.warning("discarding the checkpointed state: every binding starts from scratch")
-            emit.checkpoint({}, merge_patch=False)
+            emit.checkpoint({STATE_KEY: kept} if kept else {}, merge_patch=False)
+        elif dropped:
+            emit.checkpoint(dropped)
         loop.begin()
         try:
             with watchdog:

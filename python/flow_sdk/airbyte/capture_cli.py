@@ -8,10 +8,21 @@ import os
 import sys
 
 from flow_sdk.airbyte.capture import CaptureShim
+from flow_sdk.airbyte.manifest import (
+    UNSAFE_CODE_ENV,
+    default_runner,
+    load_manifest,
+    manifest_spec,
+    runner_args,
+)
 from flow_sdk.airbyte.process import SubprocessSource
 from flow_sdk.connector import DOCS_URL_ENV
+from flow_sdk.errors import ConnectorError
 
-USAGE = "flow-sdk airbyte-capture [options] -- <airbyte connector command...>"
+USAGE = (
+    "flow-sdk airbyte-capture [options] -- <airbyte connector command...>\n"
+    "       flow-sdk airbyte-capture --manifest PATH [--components PATH] [options] [-- <runner...>]"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,6 +62,18 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
     )
+    p.add_argument(
+        "--manifest",
+        metavar="PATH",
+        help="a manifest-only (declarative) source's manifest.yaml: the runner after `--` "
+        "(default: this environment's `source-declarative-manifest`) gets `--manifest-path`",
+    )
+    p.add_argument(
+        "--components",
+        metavar="PATH",
+        help="the manifest's components.py (the runner gets `--components-path` and "
+        f"{UNSAFE_CODE_ENV}=true)",
+    )
     return p
 
 
@@ -62,18 +85,47 @@ def main(argv: list[str]) -> None:
     else:
         options, command = argv, []
     args = parser().parse_args(options)
-    if not command:
+    if args.components and not args.manifest:
+        parser().error("--components needs --manifest")
+    if args.manifest:
+        delegate = _manifest_source(args, command)
+    elif not command:
         parser().error("give the Airbyte connector command after `--`, e.g. -- source-faker")
+    else:
+        delegate = SubprocessSource(command, files_dir=args.files_dir)
     if args.docs_url:
         os.environ[DOCS_URL_ENV] = args.docs_url
     shim = CaptureShim(
-        delegate=SubprocessSource(command, files_dir=args.files_dir),
+        delegate=delegate,
         oauth2=_oauth2(args.oauth2) if args.oauth2 else None,
         usesSchemaInference=not args.no_schema_inference,
         discard_state=True if args.discard_state else None,
         sourced_schemas=args.sourced_schemas,
     )
     shim.main()
+
+
+def _manifest_source(args: argparse.Namespace, command: list[str]) -> SubprocessSource:
+    """A declarative source run by the CDK's runner: its spec read from the manifest (the
+    runner's `spec` is a generic one), the manifest (and components) passed to every other
+    command."""
+    env = None
+    if args.components:
+        if not os.path.isfile(args.components):
+            parser().error(f"--components: {args.components!r} does not exist")
+        env = dict(os.environ, **{UNSAFE_CODE_ENV: "true"})
+    try:
+        spec = manifest_spec(load_manifest(args.manifest), repr(args.manifest))
+        runner = command or default_runner()
+    except ConnectorError as exc:
+        parser().error(str(exc))
+    return SubprocessSource(
+        runner,
+        env=env,
+        files_dir=args.files_dir,
+        args=runner_args(args.manifest, args.components),
+        spec=spec,
+    )
 
 
 def _oauth2(text: str) -> dict:

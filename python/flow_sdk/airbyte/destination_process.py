@@ -24,7 +24,7 @@ import orjson
 
 from flow_sdk.airbyte.codec import parse_line
 from flow_sdk.airbyte.destination_write import ENDED, DestinationWrite
-from flow_sdk.airbyte.process import SubprocessSource
+from flow_sdk.airbyte.process import SubprocessSource, command_name
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 
@@ -54,19 +54,6 @@ class SubprocessDestination:
         log: logging.Logger,
     ) -> DestinationWrite:
         return SubprocessWrite(self, config, catalog, streams, log)
-
-
-def command_name(command: Sequence[str]) -> str:
-    """A readable name for messages: the script or module behind an interpreter, else the
-    program (`python main.py` → `main.py`, `python -m destination_x` → `destination_x`)."""
-    program = os.path.basename(command[0]) if command else "destination"
-    if program.startswith("python") and len(command) > 1:
-        rest = list(command[1:])
-        if rest[0] == "-m" and len(rest) > 1:
-            return rest[1]
-        if not rest[0].startswith("-"):
-            return os.path.basename(rest[0])
-    return program
 
 
 class SubprocessWrite(DestinationWrite):

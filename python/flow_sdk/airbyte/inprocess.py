@@ -7,6 +7,7 @@ the message objects. airbyte-cdk is imported only here, and only when a method r
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -19,6 +20,7 @@ import orjson
 
 from flow_sdk.airbyte.codec import to_plain
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
+from flow_sdk.airbyte.manifest import SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.logger import FlowLogFormatter, RedactingWriter, init_logger
@@ -59,10 +61,29 @@ class InProcessSource:
 
     is_airbyte_delegate = True
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any = None, factory: SourceFactory | None = None) -> None:
+        """Either a prebuilt `source`, or a `factory` that builds one per request from its
+        config, catalog and state (sources that take those in their constructor, such as
+        the declarative ones, cannot resume otherwise)."""
+        if (source is None) == (factory is None):
+            raise TypeError("InProcessSource needs either a source or a source factory")
         self.source = source
-        self.name = type(source).__name__
+        self.factory = factory
+        self.name = type(source).__name__ if factory is None else factory.__name__
         self._spec: dict[str, Any] | None = None
+        self.on_control: Callable[[Mapping[str, Any]], None] | None = None
+        """Takes the CONTROL messages of a request outside `read` (set by the shim)."""
+        self._loop: ReadLoop | None = None
+        self._controls: collections.deque[Mapping[str, Any]] = collections.deque()
+
+    def _build(self, config: Any, catalog: Any = None, state: Any = None) -> None:
+        """With a factory: the source of this request (kept as `self.source`, for what runs
+        around the request). Built with the source's prints handled: a declarative source
+        migrates its config in its constructor and prints the CONTROL message then."""
+        if self.factory is not None:
+            ensure_flow_logging()
+            with printed_messages(self._printed):
+                self.source = self.factory(config, catalog, state)
 
     @property
     def logger(self) -> logging.Logger:
@@ -70,6 +91,8 @@ class InProcessSource:
 
     def spec(self) -> dict[str, Any]:
         if self._spec is None:
+            if self.source is None:
+                self._build(None)
             ensure_flow_logging()
             self._spec = to_plain(self.source.spec(self.logger))
         return self._spec
@@ -128,7 +151,9 @@ class InProcessSource:
                 self._handle(plain)
 
     def _printed(self, line: str) -> bool:
-        """A stdout line of the source: protocol messages are handled, not logged as text."""
+        """A stdout line of the source: protocol messages are handled, not logged as text.
+        A CONTROL printed during `read` (from any thread) has its secrets masked here and is
+        handed to the reading thread, which owns the session's output."""
         if not line.startswith("{"):
             return False
         try:
@@ -137,27 +162,43 @@ class InProcessSource:
             return False
         if type(msg) is not dict or msg.get("type") not in ("CONTROL", "LOG", "TRACE"):
             return False
+        loop = self._loop
+        if msg["type"] == "CONTROL" and loop is not None:
+            if loop.config_updates is not None:
+                loop.config_updates.mask(msg.get("control") or {})
+            self._controls.append(msg)
+            return True
         self._handle(msg)
         return True
 
     def _handle(self, msg: Mapping[str, Any]) -> None:
-        """A message outside the read loop: CONTROL becomes a config-update event (its new
-        secrets masked first), LOG and TRACE become logs."""
+        """A message outside the read loop: CONTROL goes to `on_control` (a config update),
+        LOG and TRACE become logs."""
         log = logging.getLogger("flow")
         kind = msg.get("type")
         if kind == "CONTROL":
-            schema = self.spec().get("connectionSpecification")
-            log_control(log, msg.get("control") or {}, schema)
+            control = msg.get("control") or {}
+            if self.on_control is not None:
+                self.on_control(control)
+            else:
+                log_control(log, control, self.spec().get("connectionSpecification"))
         elif kind == "LOG":
             log_message(log, msg.get("log") or {})
         elif kind == "TRACE":
             log_trace(log, msg.get("trace") or {}, SourceFailure())
 
+    def _printed_controls(self, loop: ReadLoop) -> None:
+        controls = self._controls
+        while controls:
+            loop.message(controls.popleft())
+
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        self._build(dict(config))
         with self._request(config) as configured:
             return to_plain(self.source.check(self.logger, configured))
 
     def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        self._build(dict(config))
         with self._request(config) as configured:
             return to_plain(self.source.discover(self.logger, configured))
 
@@ -169,34 +210,38 @@ class InProcessSource:
         loop: ReadLoop,
     ) -> None:
         """Iterate the source's `read()` into `loop`: records on the fast path, the rest
-        converted to dicts."""
+        converted to dicts. A factory's source gets the catalog and state at construction."""
+        models = _models()
+        catalog_model = models.catalog(catalog)
+        states = [models.state(s) for s in state] if state else None
+        self._build(dict(config), catalog_model, states)
         with self._request(config) as configured:
-            self._read(configured, catalog, state, loop)
+            self._read(configured, catalog_model, states, loop)
 
     def _read(
-        self,
-        configured: Mapping[str, Any],
-        catalog: dict[str, Any],
-        state: list[dict[str, Any]],
-        loop: ReadLoop,
+        self, configured: Mapping[str, Any], catalog: Any, state: list[Any] | None, loop: ReadLoop
     ) -> None:
-        models = _models()
-        messages = self.source.read(
-            self.logger,
-            configured,
-            models.catalog(catalog),
-            [models.state(s) for s in state] if state else None,
-        )
+        messages = self.source.read(self.logger, configured, catalog, state)
         record = loop.record
         message = loop.message
+        controls = self._controls
+        self._loop = loop
         try:
             for msg in messages:
+                if controls:
+                    self._printed_controls(loop)
                 rec = msg.record
                 if rec is not None:
                     record(rec.namespace, rec.stream, rec.data)
                 else:
                     message(to_plain(msg))
+            self._loop = None
+            self._printed_controls(loop)
         except BaseException:
+            self._loop = None
+            # A rotated token printed before the failure must still be kept.
+            with contextlib.suppress(Exception):
+                self._printed_controls(loop)
             # Close the source's read now, while the error is on its way: left to the
             # garbage collector, its cleanup would log after the error's line, which must
             # stay the last one. Its own failure to close would only hide that error.

@@ -12,17 +12,18 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from flow_sdk.airbyte.logs import SourceFailure, log_message, log_trace
+from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import mask_config_secrets
 from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
+from flow_sdk.shared_answers import shared_answer
 
 
 class SubprocessSource:
@@ -35,22 +36,29 @@ class SubprocessSource:
         command: Sequence[str],
         env: Mapping[str, str] | None = None,
         files_dir: str | None = None,
+        args: Sequence[str] = (),
+        spec: dict[str, Any] | None = None,
     ) -> None:
         """`files_dir`: where config, catalog and state files go (default: the system's temp
-        directory); for `docker run`, a directory mounted into the container at the same path."""
+        directory); for `docker run`, a directory mounted into the container at the same path.
+        `args` go after `check` / `discover` / `read` (a runner's own, such as
+        `--manifest-path`); `spec`, when known, is used instead of running `spec`."""
         if not command:
             raise ConnectorError("no Airbyte connector command was given; pass it after `--`")
         self.command = list(command)
         self.env = env
         self.files_dir = files_dir
-        self.name = os.path.basename(self.command[0])
+        self.name = command_name(self.command)
         self.log = logging.getLogger("flow")
         self.spec_log = logging.getLogger("flow.airbyte_spec")
-        self._spec: dict[str, Any] | None = None
+        self.args = list(args)
+        self._spec: dict[str, Any] | None = spec
         self._spec_lock = threading.Lock()
         self._pending_masks: list[Mapping[str, Any]] = []
         self._spec_thread: threading.Thread | None = None
         self._gated = False
+        self.on_control: Callable[[Mapping[str, Any]], None] | None = None
+        """Takes the CONTROL messages of check and discover (set by the shim)."""
 
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
         """Secrets are known once the connector's spec is, and a connector takes seconds to
@@ -104,7 +112,7 @@ class SubprocessSource:
             self.command, log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
         )
         if config is not None:
-            args = args + ["--config", run.write_file("config.json", config)]
+            args = args + ["--config", run.write_file("config.json", config), *self.args]
         failure = SourceFailure()
         found = None
         whose = f"the Airbyte connector {self.name}"
@@ -122,6 +130,8 @@ class SubprocessSource:
                     log_message(log, msg.get("log") or {})
                 elif msg["type"] == "TRACE":
                     log_trace(log, msg.get("trace") or {}, failure)
+                elif msg["type"] == "CONTROL":
+                    self._control(msg.get("control") or {})
             code = run.wait()
         finally:
             run.stop()
@@ -134,9 +144,19 @@ class SubprocessSource:
             raise ConnectorError(f"Airbyte `{verb}` of {self.name} wrote no {want} message{why}")
         return found
 
+    def _control(self, control: Mapping[str, Any]) -> None:
+        if self.on_control is not None:
+            self.on_control(control)
+        else:
+            log_control(self.log, control, self.spec().get("connectionSpecification"))
+
     def spec(self) -> dict[str, Any]:
+        """The connector's spec: fetched once per shim process, and once per local-runtime
+        invocation where the runtime shares answers (`flow_sdk.shared_answers`)."""
         if self._spec is None:
-            self._spec = self._one("spec", ["spec"], "SPEC", "spec")
+            self._spec = shared_answer(
+                "airbyte-spec", self.command, lambda: self._one("spec", ["spec"], "SPEC", "spec")
+            )
         return self._spec
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +184,7 @@ class SubprocessSource:
         ]
         if state:
             args += ["--state", run.write_file("state.json", state)]
+        args += self.args
         loads = orjson.loads
         dumps = orjson.dumps
         record = loop.record
@@ -212,3 +233,16 @@ class SubprocessSource:
     def _stray(self, line: bytes) -> None:
         if line.strip():
             self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})
+
+
+def command_name(command: Sequence[str]) -> str:
+    """A readable name for messages: the script or module behind an interpreter, else the
+    program (`python main.py` → `main.py`, `python -m destination_x` → `destination_x`)."""
+    program = os.path.basename(command[0]) if command else "connector"
+    if program.startswith("python") and len(command) > 1:
+        rest = list(command[1:])
+        if rest[0] == "-m" and len(rest) > 1:
+            return rest[1]
+        if not rest[0].startswith("-"):
+            return os.path.basename(rest[0])
+    return program

@@ -1,11 +1,13 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
 RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
-binding's counter (the document is the source's own dict, changed in place, never copied);
-STATE → a checkpoint patching only the bindings it changed; LOG / TRACE / CONTROL → logs.
-A full-refresh stream's sweep is a Flow backfill: `backfillBegin` before a fresh sweep's
-first record, `backfillComplete` where the sweep completes (its done-marker state, its
-STREAM_STATUS COMPLETE, or the end of the read), committed by the next checkpoint.
+        if kind == "COMPLETE" and b.full_refresh:
+            # A finished sweep's documents are whole: commit them now, not with whatever
+            # stream comes next (which may fail and take them down with it).
+            patch = self.state.sweep_complete(b)
+            self._complete_sweeps()
+            if patch is not None or self.emit.pending_documents:
+                self.emit.checkpoint(patch or {})
 When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
 open group and raises `SessionStopped`.
 """
@@ -16,12 +18,16 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flow_sdk.airbyte.config_update import ConfigUpdates
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SourceMetaMover
+from flow_sdk.capture.schema import SourceMetaMover, change_op
 from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
+
+CDC_DELETED_AT = "_ab_cdc_deleted_at"
+"""Airbyte's CDC sources set it on a deleted row (null otherwise)."""
 
 _STATUS_WORDS = {
     "STARTED": "is being read",
@@ -40,8 +46,10 @@ class ReadLoop:
         state: ShimState,
         log: logging.Logger,
         config_schema: Callable[[], Any] | None = None,
+        config_updates: ConfigUpdates | None = None,
     ) -> None:
         self.emit = emit
+        self.config_updates = config_updates
         self.state = state
         self.log = log
         self.config_schema = config_schema
@@ -69,7 +77,7 @@ class ReadLoop:
         row = b.next_row
         if "_meta" in data:
             self._meta_mover.move(data, b.stream)
-        data["_meta"] = {"row_id": row}
+        data["_meta"] = {"op": change_op(data, CDC_DELETED_AT), "row_id": row}
         b.next_row = row + 1
         self._last = b
         self._captured(b.index, data)
@@ -97,13 +105,23 @@ class ReadLoop:
             if trace.get("type") == "STREAM_STATUS":
                 self._stream_status(trace.get("stream_status") or {})
         elif kind == "CONTROL":
-            schema = self.config_schema() if self.config_schema is not None else None
-            log_control(self.log, msg.get("control") or {}, schema)
+            self.control(msg.get("control") or {})
         elif kind == "RECORD":  # a record that did not take the fast path
             rec = msg.get("record") or {}
             self.record(rec.get("namespace"), rec.get("stream", ""), rec.get("data") or {})
         else:
             log_unknown(self.log, msg)
+
+    def control(self, control: Mapping[str, Any]) -> None:
+        """A config update: the rotated secrets are checkpointed at once (the old token is
+        already dead), committing the documents read so far with them."""
+        if self.config_updates is None:
+            schema = self.config_schema() if self.config_schema is not None else None
+            log_control(self.log, control, schema)
+            return
+        patch = self.config_updates.control(control)
+        if patch:
+            self.emit.checkpoint(patch)
 
     def _stream_status(self, status: Mapping[str, Any]) -> None:
         desc = status.get("stream_descriptor") or {}
@@ -113,11 +131,13 @@ class ReadLoop:
         self._last = b
         kind = status.get("status")
         self._report_status(b, kind, status.get("reasons") or [])
-        if kind == "COMPLETE":
+        if kind == "COMPLETE" and b.full_refresh:
+            # A finished sweep's documents are whole: commit them now, not with whatever
+            # stream comes next (which may fail and take them down with it).
             patch = self.state.sweep_complete(b)
             self._complete_sweeps()
-            if patch:
-                self.emit.checkpoint(patch)
+            if patch is not None or self.emit.pending_documents:
+                self.emit.checkpoint(patch or {})
 
     def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
         """Flow's `connectorStatus` events (what the UI shows as the task's current doing),

@@ -23,6 +23,31 @@ log = logging.getLogger("flow")
 SOURCE_META = "_source_meta"
 """Where a source's own `_meta` field goes."""
 
+OP_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "enum": ["c", "u", "d"],
+    "description": "Change operation: 'u' for every record the source wrote, 'd' for a row "
+    "its change data capture marked deleted (the source's own deleted-at field was set).",
+}
+"""`_meta/op` of adapted documents. Neither Airbyte nor Singer tells an insert from an update,
+so a record is an upsert (`u`, as estuary-cdk's shim writes) and a CDC delete is `d`."""
+
+
+CDC_DELETED_AT_FIELDS = ("_ab_cdc_deleted_at", "_sdc_deleted_at")
+"""The fields Airbyte's and Singer's CDC sources set on a deleted row."""
+
+DELETE_ON_OP_D: dict[str, Any] = {
+    "if": {"properties": {"_meta": {"properties": {"op": {"const": "d"}}}}},
+    "then": {"reduce": {"strategy": "lastWriteWins", "delete": True}},
+}
+"""The annotation Flow's CDC captures write so a `d` document deletes its key downstream
+(materializations then get `store.delete`); only streams with a CDC deleted-at field get it."""
+
+
+def change_op(data: dict[str, Any], deleted_at: str) -> str:
+    """`_meta/op` of a record: `d` when its CDC deleted-at field holds a value, else `u`."""
+    return "u" if data.get(deleted_at) is None else "d"
+
 
 def escape_pointer_token(token: str) -> str:
     """One JSON-pointer token (RFC 6901: `~` → `~0`, `/` → `~1`)."""
@@ -66,17 +91,19 @@ def document_schema(json_schema: Any, schema_inference: bool) -> dict[str, Any]:
     properties = schema.setdefault("properties", {})
     properties["_meta"] = {
         "type": "object",
-        "properties": {"row_id": {"type": "integer"}},
-        "required": ["row_id"],
+        "properties": {"op": OP_SCHEMA, "row_id": {"type": "integer"}},
+        "required": ["op", "row_id"],
     }
+    if any(field in properties for field in CDC_DELETED_AT_FIELDS):
+        schema.setdefault("allOf", []).append(copy.deepcopy(DELETE_ON_OP_D))
     if schema_inference:
         schema["x-infer-schema"] = True
     return schema
 
 
 def source_schema(write_schema: Any) -> dict[str, Any]:
-    """The collection's schema as the source knows it: without the shim's `_meta`, and with
-    the source's own `_meta` under its own name again."""
+    """The collection's schema as the source knows it: without the shim's `_meta` and delete
+    annotation, and with the source's own `_meta` under its own name again."""
     if not isinstance(write_schema, dict):
         return {"type": "object"}
     schema = dict(write_schema)
@@ -85,6 +112,10 @@ def source_schema(write_schema: Any) -> dict[str, Any]:
         schema["properties"] = {k: v for k, v in properties.items() if k != "_meta"}
     if isinstance(schema.get("required"), list):
         schema["required"] = [k for k in schema["required"] if k != "_meta"]
+    if isinstance(schema.get("allOf"), list) and DELETE_ON_OP_D in schema["allOf"]:
+        schema["allOf"] = [s for s in schema["allOf"] if s != DELETE_ON_OP_D]
+        if not schema["allOf"]:
+            del schema["allOf"]
     _rename_property(schema, SOURCE_META, "_meta")
     return schema
 

@@ -70,7 +70,35 @@ class SessionEnded:
 
 
 EXITED = SessionEnded("the connector exited")
-TIMED_OUT = SessionEnded("no data arrived within --timeout")
+TIMED_OUT = SessionEnded("no data arrived within --idle-timeout")
+RAN_OUT = SessionEnded("--timeout elapsed")
+
+
+@dataclass
+class Timeouts:
+    """When the runtime stops waiting for a capture: `idle` seconds without data (ends the
+    session), or `total` seconds after `started` (ends the whole preview or run, as
+    flowctl's `--timeout` does)."""
+
+    idle: float | None = None
+    total: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float | None:
+        """Seconds of total run time left (None: no limit)."""
+        if self.total is None:
+            return None
+        return max(0.0, self.started + self.total - time.monotonic())
+
+    def wait(self) -> float | None:
+        """How long the next read may wait for data."""
+        left = self.remaining()
+        if left is None:
+            return self.idle
+        return left if self.idle is None else min(left, self.idle)
+
+    def expired(self) -> bool:
+        return self.total is not None and time.monotonic() >= self.started + self.total
 
 
 class CaptureSession:
@@ -121,6 +149,15 @@ class CaptureSession:
                 line,
             )
         self.explicit_acks = response.opened.explicitAcknowledgements
+
+    def next_transaction_within(self, timeouts: Timeouts) -> Transaction | SessionEnded:
+        """The next transaction, or why the session ends: idle, or out of total time."""
+        if timeouts.expired():
+            return RAN_OUT
+        txn = self.next_transaction(timeouts.wait())
+        if txn is TIMED_OUT and timeouts.expired():
+            return RAN_OUT
+        return txn
 
     def next_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
         """Read checkpoint groups until one closes and no more output is waiting (a group

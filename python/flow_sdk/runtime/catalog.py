@@ -208,7 +208,7 @@ def _load_file(path: Path, catalog: Catalog, importer: str | None) -> None:
     if error is not None:
         raise CatalogError(f"{path}: {_describe(error)}")
     for i, ref in enumerate(data.get("import", [])):
-        _load_file(_resolve(path, ref, f"import[{i}]"), catalog, f"{path}: import[{i}]")
+        _load_file(resolve_reference(path, ref, f"import[{i}]"), catalog, f"{path}: import[{i}]")
     for name, spec in data.get("collections", {}).items():
         _add(catalog.collections, name, _collection(path, name, spec), "collection")
     for name, spec in data.get("captures", {}).items():
@@ -225,7 +225,8 @@ def _add(into: dict[str, Any], name: str, value: Any, kind: str) -> None:
     into[name] = value
 
 
-def _resolve(base: Path, ref: str, field_path: str) -> Path:
+def resolve_reference(base: Path, ref: str, field_path: str) -> Path:
+    """The local file a catalog reference names, relative to the file `base` holding it."""
     parsed = urlparse(ref)
     if parsed.scheme == "file":
         return Path(parsed.path)
@@ -240,7 +241,7 @@ def _inline(base: Path, value: Any, field_path: str) -> Any:
     """A file reference (a string) replaced by the file's content; other values unchanged."""
     if not isinstance(value, str):
         return value
-    return read_document(_resolve(base, value, field_path), f"{base}: {field_path}")
+    return read_document(resolve_reference(base, value, field_path), f"{base}: {field_path}")
 
 
 def _endpoint(path: Path, spec: dict[str, Any], field_path: str) -> Endpoint:
@@ -250,7 +251,7 @@ def _endpoint(path: Path, spec: dict[str, Any], field_path: str) -> Endpoint:
     config = _inline(path, raw_config, f"{where}.config")
     config_where = f"{path}: {where}.config"
     if isinstance(raw_config, str):
-        config_where += f" (file {_resolve(path, raw_config, where)})"
+        config_where += f" (file {resolve_reference(path, raw_config, where)})"
     if kind == "connector":
         return Endpoint(
             config=config, image=body["image"], where=f"{path}: {where}", config_where=config_where
@@ -334,7 +335,7 @@ def _collection(path: Path, name: str, spec: dict[str, Any]) -> CollectionDef:
 def _schema_url(path: Path, collection: str, field_name: str, value: Any) -> str:
     """A schema's URL as Flow's errors show it: its file, or the catalog file `?ptr=` it."""
     if isinstance(value, str):
-        return _resolve(path, value, field_name).as_uri()
+        return resolve_reference(path, value, field_name).as_uri()
     escaped = collection.replace("~", "~0").replace("/", "~1")
     return f"{path.as_uri()}?ptr=/collections/{escaped}/{field_name}"
 

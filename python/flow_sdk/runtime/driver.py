@@ -1,16 +1,23 @@
 """Driving a connector the way Flow's runtime does: every unary request (spec, discover,
 validate, apply) in its own process, after a probe Spec, with exactly one response and then
-EOF; sessions start the same way and then stream.
+EOF; sessions start the same way and then stream. A task's local processes share a directory
+of config-free answers (`flow_sdk.shared_answers`), so a wrapped connector's spec is fetched
+once per invocation, not once per request.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from flow_sdk.protocol.wire import Envelope
 from flow_sdk.runtime.catalog import Endpoint
+from flow_sdk.runtime.config_updates import ENV as CONFIG_UPDATE_ENV
+from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import (
@@ -22,6 +29,7 @@ from flow_sdk.runtime.process import (
 )
 from flow_sdk.runtime.sops import unseal
 from flow_sdk.runtime.strict import parse_response
+from flow_sdk.shared_answers import SHARED_ANSWERS_ENV
 
 E = TypeVar("E", bound=Envelope)
 
@@ -43,9 +51,12 @@ class Driver:
         self.network = network
         self._config: Any = None
         self._unsealed = False
+        self._shared: str | None = None
         self.probe: Any = None
         """The last probe Spec's response (its `resourcePathPointers` place existing
         bindings when a discover is merged into the catalog)."""
+        self.config_inbox: ConfigInbox | None = None
+        """Where local connector processes leave config updates (sessions' runners set it)."""
 
     @property
     def connector_type(self) -> str:
@@ -53,7 +64,10 @@ class Driver:
 
     @property
     def config(self) -> Any:
-        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped."""
+        """The endpoint config as the connector receives it: sops-decrypted, suffix stripped;
+        or the connector's own update of it, once one was taken."""
+        if self.config_inbox is not None and self.config_inbox.config is not None:
+            return self.config_inbox.config
         if not self._unsealed:
             self._config = unseal(self.task.endpoint.config, self.task.endpoint.config_where)
             self._unsealed = True
@@ -66,7 +80,23 @@ class Driver:
             return image_launch(
                 endpoint.image, endpoint.env, self.task.log_level, label, self.network
             )
-        return local_launch(endpoint.command, endpoint.env, self.task.log_level, label)
+        env = {SHARED_ANSWERS_ENV: self._shared_answers(), **endpoint.env}
+        launch = local_launch(endpoint.command, env, self.task.log_level, label)
+        if self.config_inbox is not None:
+            launch.env[CONFIG_UPDATE_ENV] = str(self.config_inbox.inbox)
+        return launch
+
+    def take_config_update(self) -> bool:
+        """Apply the config update the last connector process left; True if there was one."""
+        return self.config_inbox is not None and self.config_inbox.take()
+
+    def _shared_answers(self) -> str:
+        """A directory for this driver's connector processes to share config-free answers
+        in (the wrapped connector's spec), removed when the driver goes away."""
+        if self._shared is None:
+            self._shared = tempfile.mkdtemp(prefix="flow-sdk-answers-")
+            weakref.finalize(self, shutil.rmtree, self._shared, True)
+        return self._shared
 
     def start(self, model: type[E]) -> ConnectorProcess:
         """A new connector process that has been sent (and has answered) the probe Spec."""
@@ -81,6 +111,12 @@ class Driver:
 
     def unary(self, model: type[E], variant: str, payload: dict[str, Any], answer: str) -> E:
         """Send one request in a fresh process; the one `answer` response, then EOF."""
+        try:
+            return self._unary(model, variant, payload, answer)
+        finally:
+            self.take_config_update()  # a check may rotate a token, too
+
+    def _unary(self, model: type[E], variant: str, payload: dict[str, Any], answer: str) -> E:
         with self.start(model) as proc:
             proc.send(request_line(variant, payload))
             proc.close_stdin()

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import orjson
@@ -89,17 +90,38 @@ def render(record: LogRecord, source: str) -> str:
     return "\n".join([" ".join(parts), *trailing])
 
 
+def as_json(record: LogRecord, source: str) -> str:
+    """One JSON line, Flow's ops-log shape (`ts`, `level`, `message`, `fields`) plus the
+    `source` task or `flow-sdk`: what `--log-json` prints, for tools that read logs."""
+    ts = record.ts or datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    line = {"ts": ts, "level": record.level, "message": record.message, "source": source}
+    if record.fields:
+        line["fields"] = record.fields
+    return orjson.dumps(line, default=str).decode()
+
+
 class Console:
     """The runtime's terminal output on stderr. A progress bar, while shown, takes over the
-    `sink` so that log lines are printed above it instead of through it."""
+    `sink` so that log lines are printed above it instead of through it. With `json_logs`
+    (`--log-json`) every line is a JSON log line instead of text."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, json_logs: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stderr
+        self.json_logs = json_logs
         self._lock = threading.Lock()
         self.sink: Callable[[str], None] | None = None
 
+    def wants_bars(self) -> bool:
+        """Whether progress bars belong on this console: a terminal, and not JSON logs."""
+        return not self.json_logs and bool(getattr(self.stream, "isatty", lambda: False)())
+
     def line(self, text: str) -> None:
         """Print one (possibly multi-line) message."""
+        if self.json_logs:
+            text = as_json(LogRecord(level="info", message=text), "flow-sdk")
+        self._write(text)
+
+    def _write(self, text: str) -> None:
         with self._lock:
             if self.sink is not None:
                 self.sink(text)
@@ -107,6 +129,10 @@ class Console:
                 self.stream.write(text + "\n")
                 self.stream.flush()
 
+    def record(self, record: LogRecord, source: str) -> None:
+        """A log record of `source` (a task's connector, or `flow-sdk`)."""
+        self._write(as_json(record, source) if self.json_logs else render(record, source))
+
     def log(self, level: str, message: str, **fields: Any) -> None:
         """A message from the runtime itself, rendered like a connector's."""
-        self.line(render(LogRecord(level=level, message=message, fields=fields), "flow-sdk"))
+        self.record(LogRecord(level=level, message=message, fields=fields), "flow-sdk")

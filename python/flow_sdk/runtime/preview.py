@@ -7,8 +7,11 @@ connector that exits cleanly is restarted after `intervalSeconds` from its sessi
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -16,9 +19,16 @@ import orjson
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec
 from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.capture_session import (
+    EXITED,
+    CaptureSession,
+    SessionEnded,
+    Timeouts,
+    Transaction,
+)
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
+from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.durations import format_duration, parse_duration
 from flow_sdk.runtime.errors import RuntimeFailure
@@ -39,6 +49,10 @@ class PreviewOptions:
     sessions: list[int] = field(default_factory=lambda: [-1])
     delay: float = 0.0
     timeout: float | None = None
+    """Total run time (flowctl's `--timeout`): the preview stops gracefully when it elapses."""
+    idle_timeout: float | None = None
+    """End a capture session when no data arrives for this long (the older `--timeout`)."""
+    log_json: bool = False
     initial_state: Any = field(default_factory=dict)
     output_state: bool = False
     output_apply: bool = False
@@ -53,6 +67,7 @@ class PreviewOptions:
         sessions: str | None = None,
         delay: str | None = None,
         timeout: str | None = None,
+        idle_timeout: str | None = None,
         initial_state: str | None = None,
         max_interval: str | None = None,
         **rest: Any,
@@ -70,6 +85,7 @@ class PreviewOptions:
                 raise RuntimeFailure("--sessions: a session needs at least one transaction (or -1)")
         out.delay = _flag_duration("--delay", delay) or 0.0
         out.timeout = _flag_duration("--timeout", timeout)
+        out.idle_timeout = _flag_duration("--idle-timeout", idle_timeout)
         out.max_interval = _flag_duration("--max-interval", max_interval)
         if initial_state:
             try:
@@ -99,15 +115,23 @@ def preview_capture(
     check_catalog(catalog)
     console = console or Console()
     driver = Driver(task, console, options.network)
-    _, _, spec = validated_capture(catalog, task, driver)
-    validators = SchemaValidators()
-    for binding in spec.bindings:
-        validators.prepare(binding.collection)
-    runner = _Runner(driver, spec, validators, options, output, console)
+    updates = Path(tempfile.mkdtemp(prefix="flow-sdk-preview-"))
     try:
-        runner.run()
+        driver.config_inbox = ConfigInbox(
+            updates / "config-update.json", task.endpoint.config, console, task.name, None
+        )
+        _, _, spec = validated_capture(catalog, task, driver)
+        spec.config = driver.config  # its check may have rotated a token
+        validators = SchemaValidators()
+        for binding in spec.bindings:
+            validators.prepare(binding.collection)
+        runner = _Runner(driver, spec, validators, options, output, console)
+        try:
+            runner.run()
+        finally:
+            console.line(runner.progress.close())
     finally:
-        console.line(runner.progress.close())
+        shutil.rmtree(updates, ignore_errors=True)
     if options.output_state:
         _emit(output, ["connectorState", {"updated": runner.state.state}])
     return runner.progress
@@ -132,6 +156,7 @@ class _Runner:
         self.console = console
         self.state = StateStore(options.initial_state)
         self.progress = Progress(console, options.progress)
+        self.timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
         self.backfilling: set[int] = set()
         """Bindings whose backfill began in a committed transaction and has not completed."""
 
@@ -139,13 +164,26 @@ class _Runner:
         last_applied: tuple[CaptureSpec, str] | None = None
         sessions = self.options.sessions
         for number, limit in enumerate(sessions, start=1):
+            if self.timeouts.expired():
+                self.console.log("info", "--timeout elapsed; no more sessions")
+                return
             started = time.monotonic()
             self._apply(last_applied)
             last_applied = (self.spec, self.version)
             self.progress.sessions += 1
-            exited = self._session(limit)
+            try:
+                exited = self._session(limit)
+            finally:
+                self._take_config_update()
             if exited and number < len(sessions):
                 self._cool_off(started)
+
+    def _take_config_update(self) -> None:
+        """The next session opens with the connector's updated config, as Flow opens a task
+        it republished with it."""
+        if self.driver.take_config_update():
+            self.spec = self.spec.model_copy(update={"config": self.driver.config})
+            self.version = spec_version(self.spec)
 
     def _apply(self, last: tuple[CaptureSpec, str] | None) -> None:
         request = capture.Apply(capture=self.spec, version=self.version)
@@ -174,7 +212,7 @@ class _Runner:
             while limit < 0 or done < limit:
                 if self.options.delay:
                     time.sleep(self.options.delay)
-                txn = session.next_transaction(self.options.timeout)
+                txn = session.next_transaction_within(self.timeouts)
                 if txn is EXITED:
                     if proc.wait() != 0:
                         raise proc.failure("the capture session")
@@ -215,6 +253,9 @@ class _Runner:
         if self.options.max_interval is not None:
             interval = min(interval, self.options.max_interval)
         wait = started + interval - time.monotonic()
+        left = self.timeouts.remaining()
+        if left is not None:
+            wait = min(wait, left)
         if wait > 0:
             self.console.log(
                 "info",

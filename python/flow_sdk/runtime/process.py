@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
-from flow_sdk.runtime.logs import Console, LogRecord, parse_log_line, render
+from flow_sdk.runtime.logs import Console, LogRecord, parse_log_line
 
 ACK_DEADLINE_SECONDS = 10.0
 """Flow fails a connector that does not accept a written request within this long."""
@@ -217,7 +217,7 @@ class ConnectorProcess:
             self.last_log = record
             if record.level == "error":
                 self.last_error = record
-            self.console.line(render(record, self.launch.label))
+            self.console.record(record, self.launch.label)
 
     def _write_stdin(self) -> None:
         assert self.proc.stdin is not None

@@ -24,7 +24,7 @@ class Progress:
         self.sessions = 0
         self._bar: Any = None
         if enabled is None:
-            enabled = bool(getattr(console.stream, "isatty", lambda: False)())
+            enabled = console.wants_bars()
         if enabled:
             from tqdm import tqdm
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flow_sdk.runtime.capture_session import Transaction
+from flow_sdk.runtime.capture_session import Timeouts, Transaction
 from flow_sdk.runtime.catalog import Catalog, load_catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.durations import format_duration
-from flow_sdk.runtime.errors import CatalogError
+from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
 from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.run_capture import (
@@ -46,7 +46,10 @@ materialization-committed)."""
 class RunOptions:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     timeout: float | None = None
-    """End a capture session when no data arrives for this long (default: wait for exit)."""
+    """Total capture time: sessions stop gracefully when it elapses, then materializations
+    run over what was committed (default: wait for the connectors to exit)."""
+    idle_timeout: float | None = None
+    """End a capture session when no data arrives for this long."""
     progress: bool | None = None
     transaction_documents: int = TRANSACTION_DOCUMENTS
 
@@ -101,7 +104,7 @@ class RunProgress:
     def __init__(self, console: Console, enabled: bool | None) -> None:
         self.console = console
         if enabled is None:
-            enabled = bool(getattr(console.stream, "isatty", lambda: False)())
+            enabled = console.wants_bars()
         self.enabled = enabled
         self._bar: Any = None
 
@@ -147,19 +150,20 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     progress = RunProgress(console, options.progress)
     summary = RunSummary()
     started = time.monotonic()
+    timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
+    progress_so_far = SoFar(summary)
     try:
         for task in catalog.captures.values():
             if task.disable:
                 continue
             progress.start(f"capture {task.name}")
 
-            def captured(txn: Transaction) -> None:
+            def captured(txn: Transaction, name: str = task.name) -> None:
                 progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
+                progress_so_far.committed(name, txn)
 
             summary.captures.append(
-                run_capture(
-                    catalog, task, data, console, captured, kill_point, timeout=options.timeout
-                )
+                run_capture(catalog, task, data, console, captured, kill_point, timeouts)
             )
             progress.finish()
         kill_point("captures-done")
@@ -193,11 +197,45 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                 )
             )
             progress.finish()
+    except RuntimeFailure:
+        progress.finish()
+        for line in progress_so_far.lines(options.data_dir):
+            console.line(line)
+        raise
     finally:
         progress.finish()
         data.unlock()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+class SoFar:
+    """What a run committed before a failure stopped it: the finished tasks' summaries and
+    the documents of the capture that failed, so its last lines say what is kept."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        self.summary = summary
+        self.failing: CaptureRun | None = None
+
+    def committed(self, task: str, txn: Transaction) -> None:
+        if self.failing is None or self.failing.task != task:
+            self.failing = CaptureRun(task)
+        self.failing.transactions += 1
+        for collection, _ in txn.documents:
+            self.failing.documents[collection] = self.failing.documents.get(collection, 0) + 1
+
+    def lines(self, data_dir: Path) -> list[str]:
+        done = {c.task for c in self.summary.captures}
+        partial = RunSummary(list(self.summary.captures), list(self.summary.materializations))
+        if self.failing is not None and self.failing.task not in done:
+            partial.captures.append(self.failing)
+        lines = partial.lines(data_dir)[:-1]
+        if not lines:
+            return ["run: nothing was committed before the failure"]
+        return [
+            *(line.replace("run: ", "run: before the failure: ", 1) for line in lines),
+            f"run: what was committed is kept in {data_dir}; the next run continues from it",
+        ]
 
 
 def _check_single_writers(catalog: Catalog) -> None:

@@ -22,8 +22,15 @@ import orjson
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.backfill import control_line, now_timestamp
 from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.capture_session import EXITED, CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.capture_session import (
+    EXITED,
+    CaptureSession,
+    SessionEnded,
+    Timeouts,
+    Transaction,
+)
 from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
@@ -64,12 +71,19 @@ def run_capture(
     console: Console,
     on_commit: Callable[[Transaction], None],
     kill_point: KillPoint,
-    timeout: float | None = None,
+    timeouts: Timeouts | None = None,
 ) -> CaptureRun:
-    """Validate, Apply and run one session of `task` until its connector exits (or no data
-    arrives within `timeout`), committing every transaction to the data directory."""
+    """Validate, Apply and run one session of `task` until its connector exits (or the
+    `timeouts` end it), committing every transaction to the data directory."""
+    timeouts = timeouts or Timeouts()
     driver = Driver(task, console)
+    store = data.state_path("configs", task.name)
+    driver.config_inbox = ConfigInbox(
+        store.with_name(f".{store.name}.update"), task.endpoint.config, console, task.name, store
+    )
+    driver.take_config_update()  # one an interrupted run left
     _, _, spec = validated_capture(catalog, task, driver)
+    spec.config = driver.config  # its check may have rotated a token
     validators = SchemaValidators()
     for binding in spec.bindings:
         validators.prepare(binding.collection)
@@ -103,53 +117,59 @@ def run_capture(
     if applied.state is not None:
         state.apply(applied.state)
 
-    proc = driver.start(capture.Response)
-    with proc:
-        names = [b.collection.name for b in spec.bindings]
-        backfilling = {i for i, name in enumerate(names) if name in backfills}
-        # A state file from before flow-sdk tracked backfills may have begun one untracked.
-        known = "backfills" in saved or not saved.get("connectorState")
-        session = CaptureSession(proc, spec, validators, console, backfilling, known)
-        session.open(version, state.state)
-        while True:
-            txn = session.next_transaction(timeout)
-            if txn is EXITED:
-                if proc.wait() != 0:
-                    raise proc.failure(f"the capture session of {task.name}")
-                break
-            if isinstance(txn, SessionEnded):
-                console.log("info", f"{task.name}: ending the session: {txn.reason}")
-                proc.stop(STOP_GRACE_SECONDS)
-                break
-            by_collection: dict[str, list[bytes]] = {}
-            begun = {names[i] for i in txn.backfill_begin}
-            truncated_at = now_timestamp() if begun else ""
-            for collection in sorted(begun):  # before the documents, as Flow publishes them
-                backfills[collection] = truncated_at
-                labels[collection] = {"truncatedAt": truncated_at, "offset": lengths[collection]}
-                by_collection[collection] = [control_line("backfillBegin", truncated_at)]
-            for collection, doc in txn.documents:
-                line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
-                by_collection.setdefault(collection, []).append(line)
-                result.documents[collection] = result.documents.get(collection, 0) + 1
-            for collection in sorted({names[i] for i in txn.backfill_complete}):
-                line = control_line("backfillComplete", backfills.pop(collection))
-                by_collection.setdefault(collection, []).append(line)
-            for collection, lines in by_collection.items():
-                lengths[collection] = journals[collection].append(lines)
-            kill_point("capture-appended")
-            for update in txn.states:
-                state.apply(update)
-            committed: dict[str, Any] = {
-                "connectorState": state.state,
-                "journals": lengths,
-                "backfills": backfills,
-            }
-            if labels:
-                committed["labels"] = labels
-            write_state(state_path, committed)
-            kill_point("capture-committed")
-            result.transactions += 1
-            on_commit(txn)
-            session.acknowledge(txn.checkpoints)
+    try:
+        proc = driver.start(capture.Response)
+        with proc:
+            names = [b.collection.name for b in spec.bindings]
+            backfilling = {i for i, name in enumerate(names) if name in backfills}
+            # A state file from before flow-sdk tracked backfills may have begun one untracked.
+            known = "backfills" in saved or not saved.get("connectorState")
+            session = CaptureSession(proc, spec, validators, console, backfilling, known)
+            session.open(version, state.state)
+            while True:
+                txn = session.next_transaction_within(timeouts)
+                if txn is EXITED:
+                    if proc.wait() != 0:
+                        raise proc.failure(f"the capture session of {task.name}")
+                    break
+                if isinstance(txn, SessionEnded):
+                    console.log("info", f"{task.name}: ending the session: {txn.reason}")
+                    proc.stop(STOP_GRACE_SECONDS)
+                    break
+                by_collection: dict[str, list[bytes]] = {}
+                begun = {names[i] for i in txn.backfill_begin}
+                truncated_at = now_timestamp() if begun else ""
+                for collection in sorted(begun):  # before the documents, as Flow publishes them
+                    backfills[collection] = truncated_at
+                    labels[collection] = {
+                        "truncatedAt": truncated_at,
+                        "offset": lengths[collection],
+                    }
+                    by_collection[collection] = [control_line("backfillBegin", truncated_at)]
+                for collection, doc in txn.documents:
+                    line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
+                    by_collection.setdefault(collection, []).append(line)
+                    result.documents[collection] = result.documents.get(collection, 0) + 1
+                for collection in sorted({names[i] for i in txn.backfill_complete}):
+                    line = control_line("backfillComplete", backfills.pop(collection))
+                    by_collection.setdefault(collection, []).append(line)
+                for collection, lines in by_collection.items():
+                    lengths[collection] = journals[collection].append(lines)
+                kill_point("capture-appended")
+                for update in txn.states:
+                    state.apply(update)
+                committed: dict[str, Any] = {
+                    "connectorState": state.state,
+                    "journals": lengths,
+                    "backfills": backfills,
+                }
+                if labels:
+                    committed["labels"] = labels
+                write_state(state_path, committed)
+                kill_point("capture-committed")
+                result.transactions += 1
+                on_commit(txn)
+                session.acknowledge(txn.checkpoints)
+    finally:
+        driver.take_config_update()  # the next run opens with it, as after a republish
     return result

@@ -21,6 +21,7 @@ import orjson
 from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError, ValidateError
+from flow_sdk.shared_answers import config_digest, shared_answer
 from flow_sdk.singer.catalog import tap_stream_id
 from flow_sdk.singer.read_loop import SingerReadLoop, message_type
 
@@ -74,7 +75,11 @@ class SubprocessTap:
     def config_schema(self) -> dict[str, Any]:
         if self._config_schema is None:
             try:
-                about = self._document(["--about", "--format=json"], "--about")
+                about = shared_answer(
+                    "singer-about",
+                    self.command,
+                    lambda: self._document(["--about", "--format=json"], "--about"),
+                )
                 settings = about.get("settings") if isinstance(about, dict) else None
             except ConnectorError as exc:
                 settings = None
@@ -90,7 +95,13 @@ class SubprocessTap:
         return dict(self._config_schema)
 
     def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        catalog = self._document(["--discover"], "discovery (--discover)", config)
+        """The tap's catalog; Validate's discovery is reused by the Open of the same
+        local-runtime invocation (same config), so a session launches the tap once."""
+        catalog = shared_answer(
+            "singer-discover",
+            [*self.command, config_digest(config)],
+            lambda: self._document(["--discover"], "discovery (--discover)", config),
+        )
         if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
             raise ConnectorError(
                 'the Singer tap\'s --discover printed no {"streams": [...]} catalog'

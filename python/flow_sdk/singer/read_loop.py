@@ -1,7 +1,7 @@
 """The translation both tap modes feed: Singer messages → Flow capture responses.
 
-RECORD → `captured` with `_meta.row_id` from the binding's counter (the tap's own dict,
-changed in place); STATE → a checkpoint patching only the bindings whose bookmark moved;
+RECORD → `captured` with `_meta.row_id` from the binding's counter and `_meta.op` (`d` when
+the tap's `_sdc_deleted_at` is set, else `u`) (the tap's own dict, changed in place); STATE → a checkpoint patching only the bindings whose bookmark moved;
 BATCH → the records of its local JSONL files; SCHEMA → a debug log (and optionally the
 binding's sourced schema); anything else is logged and skipped. ACTIVATE_VERSION of a
 FULL_TABLE stream, which singer-sdk writes before a full-table sync's records, is Flow's
@@ -24,10 +24,13 @@ from typing import Any, BinaryIO
 import orjson
 
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SourceMetaMover, document_schema
+from flow_sdk.capture.schema import SourceMetaMover, change_op, document_schema
 from flow_sdk.capture.status import connector_status
 from flow_sdk.errors import ConnectorError, SessionStopped
 from flow_sdk.singer.state import BindingState, SingerState
+
+CDC_DELETED_AT = "_sdc_deleted_at"
+"""Singer taps' log-based replication sets it on a deleted row."""
 
 
 class SingerReadLoop:
@@ -69,7 +72,7 @@ class SingerReadLoop:
         row = b.next_row
         if "_meta" in data:
             self._meta_mover.move(data, b.stream)
-        data["_meta"] = {"row_id": row}
+        data["_meta"] = {"op": change_op(data, CDC_DELETED_AT), "row_id": row}
         b.next_row = row + 1
         self.last_stream = stream
         self._captured(b.index, data)

@@ -215,13 +215,26 @@ def test_stdin_eof_stops_at_a_message_boundary(shim: list[str]) -> None:
 @pytest.mark.parametrize("mode", ["inprocess", "subprocess"])
 def test_control_message_becomes_a_config_update_event(mode: str) -> None:
     """The CDK prints CONTROL straight to stdout; in process that print is intercepted
-    (never a stderr text line), and the rotated secret is masked before anything logs it."""
-    run = capture(MODES[mode], {"count": 1, "api_key": SECRET, "control": True}, [USERS])
+    (never a stderr text line), the rotated secret is masked before anything logs it, and
+    the event carries the whole config as the (loopback) encryption service sealed it."""
+    from oauth_servers import EncryptionService, serving
+
+    sealer = EncryptionService()
+    with serving(sealer) as url:
+        run = capture(
+            MODES[mode],
+            {"count": 1, "api_key": SECRET, "control": True},
+            [USERS],
+            env={"ENCRYPTION_URL": f"{url}/v1/encrypt-config"},
+        )
     events = [
         line for line in run.logs if line.get("fields", {}).get("eventType") == "configUpdate"
     ]
     assert events, run.stderr[-2000:]
-    assert events[0]["fields"]["config"]["api_key"] == "**********"
+    assert events[0]["fields"]["config"]["api_key_sops"].startswith("ENC[")
+    assert events[0]["fields"]["config"]["count"] == 1
+    assert sealer.requests[0]["config"]["api_key"] == "rotated-key-12345"
+    assert run.reduced_state()["flowSdkConfigOverlay"]["/api_key"]["value"] == "rotated-key-12345"
     assert "rotated-key-12345" not in run.stderr
     assert '"type": "CONTROL"' not in run.stderr and '"type":"CONTROL"' not in run.stderr
 

@@ -336,9 +336,9 @@ def test_states_and_statuses_reach_the_binding_of_their_namespace(tmp_path: Path
     lines = [orjson.loads(line) for line in (tmp_path / "out").read_bytes().splitlines()]
     docs = [(line["captured"].get("binding", 0), line["captured"]["doc"]) for line in lines[1:4]]
     assert docs == [
-        (0, {"id": 1, "_meta": {"row_id": 0}}),
-        (1, {"id": 1, "_meta": {"row_id": 0}}),
-        (1, {"id": 2, "_meta": {"row_id": 1}}),
+        (0, {"id": 1, "_meta": {"op": "u", "row_id": 0}}),
+        (1, {"id": 1, "_meta": {"op": "u", "row_id": 0}}),
+        (1, {"id": 2, "_meta": {"op": "u", "row_id": 1}}),
     ]
     patches = [line["checkpoint"]["state"]["updated"] for line in lines[4:]]
     assert patches[0]["bindingStateV1"]["tenant_a%2Fusers"]["rowId"] == 1

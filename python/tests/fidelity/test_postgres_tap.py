@@ -58,7 +58,7 @@ def inprocess_shim(tap_python: Path) -> list[str]:
 
 
 def with_row_ids(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**doc, "_meta": {"row_id": n}} for n, doc in enumerate(docs)]
+    return [{**doc, "_meta": {"op": "u", "row_id": n}} for n, doc in enumerate(docs)]
 
 
 def as_parsed(value: Any) -> Any:
@@ -222,7 +222,7 @@ def test_inprocess_values_inside_arrays_follow_the_value_rule(inprocess: Session
         "stamps_tz": ["2024-01-02T06:34:05.123456+05:30"],
         "days": ["2024-01-02"],
         "clocks": ["13:14:15.500000"],
-        "_meta": {"row_id": 0},
+        "_meta": {"op": "u", "row_id": 0},
     }
     assert doc["payloads"][0] == "AP8="
     assert [iso_duration(span) for span in spans] == [

@@ -45,8 +45,8 @@ def test_a_source_meta_moves_to_source_meta_with_one_warning(
             tmp_path, [{"id": 1, "_meta": {"uuid": "x", "row_id": 9}}, {"id": 2, "_meta": 5}]
         )
     assert docs == [
-        {"id": 1, "_source_meta": {"uuid": "x", "row_id": 9}, "_meta": {"row_id": 0}},
-        {"id": 2, "_source_meta": 5, "_meta": {"row_id": 1}},
+        {"id": 1, "_source_meta": {"uuid": "x", "row_id": 9}, "_meta": {"op": "u", "row_id": 0}},
+        {"id": 2, "_source_meta": 5, "_meta": {"op": "u", "row_id": 1}},
     ]
     assert [r.getMessage() for r in caplog.records] == [
         "stream 'users' has its own `_meta` field, which Flow reserves; it is captured as `_source_meta`"
@@ -69,7 +69,7 @@ def test_schemas_rename_the_source_meta_and_give_it_back_to_the_source() -> None
     schema = document_schema(source, schema_inference=False)
     assert schema["properties"]["_source_meta"] == {"type": "object"}
     assert schema["required"] == ["id", "_source_meta"]
-    assert schema["properties"]["_meta"]["required"] == ["row_id"]
+    assert schema["properties"]["_meta"]["required"] == ["op", "row_id"]
     assert source_schema(schema) == source
 
 
@@ -86,7 +86,7 @@ def test_a_top_level_ref_with_closed_properties_admits_the_shim_meta() -> None:
     }
     schema = document_schema(source, schema_inference=False)
     validator = jsonschema.Draft202012Validator(schema)
-    assert validator.is_valid({"id": 1, "_meta": {"row_id": 0}})
+    assert validator.is_valid({"id": 1, "_meta": {"op": "u", "row_id": 0}})
     assert not validator.is_valid({"id": 1, "_meta": {}}), "row_id is still required"
     assert not validator.is_valid({"id": 1, "other": 2}), "the source's own rule still holds"
 

@@ -3,6 +3,7 @@ preview and its older spelling `raw capture`, and errors as one-line sentences."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -107,3 +108,18 @@ def test_adapter_commands_are_passed_through_or_explained(cli) -> None:
     if result.code == 2:  # the Airbyte adapters are not installed in this checkout yet
         assert "flow-sdk airbyte-capture` is not available" in result.last_error
         assert "Traceback" not in result.stderr
+
+
+def test_log_json_writes_every_stderr_line_as_a_json_log(catalog: Path, cli) -> None:
+    result = cli("preview", "--source", str(catalog), "--name", "acmeCo/counter", "--log-json")
+    assert result.code == 0, result.stderr
+    logs = [json.loads(line) for line in result.stderr.splitlines()]
+    assert all({"ts", "level", "message", "source"} <= set(log) for log in logs)
+    assert {"acmeCo/counter", "flow-sdk"} <= {log["source"] for log in logs}
+    assert any(log["message"].startswith("a stray print goes to stderr") for log in logs)
+    assert any(log["message"].startswith("preview: 10 document(s)") for log in logs)
+
+    failed = cli("preview", "--source", str(catalog), "--name", "acmeCo/nope", "--log-json")
+    assert failed.code == 1
+    last = json.loads(failed.stderr.splitlines()[-1])
+    assert last["level"] == "error" and "has no task named 'acmeCo/nope'" in last["message"]

@@ -98,12 +98,25 @@ def test_sessions_end_after_their_transactions_and_close_stdin(scripted) -> None
     assert states[-1] == {"updated": {"n": ids[-1]}}
 
 
-def test_timeout_ends_a_quiet_session(scripted) -> None:
-    lines, err = preview(scripted("idle"), timeout=0.5, output_apply=True)
+def test_idle_timeout_ends_a_quiet_session(scripted) -> None:
+    lines, err = preview(scripted("idle"), idle_timeout=0.5, output_apply=True)
     assert lines[0][0] == "applied.actionDescription"
     assert lines[0][1].startswith("applied version ")
-    assert "no data arrived within --timeout" in err
+    assert "no data arrived within --idle-timeout" in err
     assert "stdin closed; exiting" in err
+
+
+def test_timeout_is_the_total_run_time_of_a_busy_preview(scripted) -> None:
+    """flowctl's `--timeout`: a connector that never stops producing is stopped gracefully
+    when the total time elapses, keeping what it committed, and no further session starts."""
+    started = time.monotonic()
+    lines, err = preview(scripted("stream"), sessions=[-1, -1], timeout=1.5, output_state=True)
+    took = time.monotonic() - started
+    assert 1.5 <= took < 15, took
+    ids = [v["id"] for name, v in lines if name == "acmeCo/things"]
+    assert len(ids) > 3 and ids == list(range(1, len(ids) + 1)), "every committed document"
+    assert "--timeout elapsed" in err
+    assert err.count("stdin closed; exiting") == 1, "one session: the second never started"
 
 
 def test_progress_and_summary_go_to_stderr_only(scripted) -> None:

@@ -45,7 +45,7 @@ def test_capture_batches_unknown_messages_and_resume() -> None:
     first = run(RAW, [open_request({"count": 5}, [ITEMS, BATCHED])], session=True)
     assert first.code == 0, first.text
     assert [d["n"] for d in first.docs(0)] == [1, 2, 3, 4, 5]
-    assert first.docs(1) == [{"v": v, "_meta": {"row_id": v}} for v in range(3)]
+    assert first.docs(1) == [{"v": v, "_meta": {"op": "u", "row_id": v}} for v in range(3)]
     assert "unexpected Singer message of type 'FOO'; ignored" in first.text
     assert "this line is not a Singer message" in first.text
     state = first.reduced_state()
@@ -81,7 +81,7 @@ def test_schema_messages_become_sourced_schemas_when_asked() -> None:
     assert [s.get("binding", 0) for s in sourced] == [0]
     schema = sourced[0]["documentSchema"]
     assert schema["properties"]["n"] == {"type": "integer"}
-    assert schema["properties"]["_meta"]["required"] == ["row_id"]
+    assert schema["properties"]["_meta"]["required"] == ["op", "row_id"]
     first = variants.index("sourcedSchema")
     assert variants[first + 1] == "checkpoint", "a sourced schema applies at the next checkpoint"
     assert "Reading stream 'items' (1 of 2 streams started)" in done.text

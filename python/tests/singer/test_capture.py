@@ -52,7 +52,7 @@ def test_spec_discover_validate(shim: list[str], config: dict, api) -> None:
         "tap_stream_id": "events",
         "replication_method": "FULL_TABLE",
     }
-    assert events["documentSchema"]["properties"]["_meta"]["required"] == ["row_id"]
+    assert events["documentSchema"]["properties"]["_meta"]["required"] == ["op", "row_id"]
     assert validated == {"bindings": [{"resourcePath": ["users"]}, {"resourcePath": ["events"]}]}
     # The dry run stopped early: 5 users are 3 pages (discover does not call the API).
     assert 1 <= sum(p.startswith("/users") for p in api.requests) < 3, api.requests

@@ -111,3 +111,38 @@ def test_preview_then_resume_from_its_state(mode: str, tmp_path: Path, api) -> N
         again[-1][1]["updated"]["bindingStateV1"]["users"]["bookmark"][0]["replication_key_value"]
         == 106
     )
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_raw_discover_writes_a_catalog_flows_rules_accept(mode: str, tmp_path: Path, api) -> None:
+    """A Singer tap's discovered catalog passes every one of Flow's catalog rules (keys of one
+    scalar type, required where the tap guarantees them, resource paths), `raw validate`
+    checks it, and a preview of it runs."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "flow.yaml"
+    capture = yaml.safe_load(write_catalog(tmp_path, MODES[mode], api.url).read_text())
+    capture = capture["captures"]["acmeCo/source-demo"]
+    capture["bindings"] = []
+    path.write_text(yaml.safe_dump({"captures": {"acmeCo/source-demo": capture}}))
+
+    def flow_sdk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flow_sdk.cli", *args, "--source", str(path)],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )  # fmt: skip
+
+    discovered = flow_sdk("raw", "discover")
+    assert discovered.returncode == 0, discovered.stderr[-3000:]
+    written = yaml.safe_load(path.read_text())
+    assert {n: c["key"] for n, c in written["collections"].items()} == {
+        "acmeCo/users": ["/id"],
+        "acmeCo/events": ["/_meta/row_id"],
+    }
+    users = written["collections"]["acmeCo/users"]["schema"]
+    assert "id" in users["required"], "the tap's key field is marked required"
+    validated = flow_sdk("raw", "validate")
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    lines, err = preview(path, sessions=[-1])
+    assert sorted(d["id"] for name, d in lines if name == "acmeCo/users") == [1, 2, 3, 4, 5], err
