@@ -408,14 +408,14 @@ def test_a_resumed_sweep_completes_the_backfill_an_earlier_session_began(tmp_pat
     assert lines == [
         {"opened": {}},
         {"backfillBegin": {"binding": 1}},
-        {"captured": {"doc": {"id": 3, "_meta": {"row_id": 2}}}},
+        {"captured": {"doc": {"id": 3, "_meta": {"op": "u", "row_id": 2}}}},
         {"backfillComplete": {}},
         {
             "checkpoint": {
                 "state": {"updated": {"bindingStateV1": {"events": None}}, "mergePatch": True}
             }
         },
-        {"captured": {"binding": 1, "doc": {"id": 1, "_meta": {"row_id": 0}}}},
+        {"captured": {"binding": 1, "doc": {"id": 1, "_meta": {"op": "u", "row_id": 0}}}},
         {"backfillComplete": {"binding": 1}},
         {"checkpoint": {"state": {"updated": {}, "mergePatch": True}}},
     ]
