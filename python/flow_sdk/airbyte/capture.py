@@ -180,6 +180,7 @@ class CaptureShim(Connector):
             emit.checkpoint({STATE_KEY: kept} if kept else {}, merge_patch=False)
         elif dropped:
             emit.checkpoint(dropped)
+        loop.begin()
         try:
             with watchdog:
                 self.delegate.read(config, catalog, state.airbyte_input(), loop)

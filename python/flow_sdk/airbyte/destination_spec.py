@@ -170,8 +170,16 @@ def stream_schema(binding: MaterializationBinding) -> dict[str, Any]:
     return {"type": "object", "properties": properties}
 
 
-def configured_stream(binding: MaterializationBinding, mode: str, sync_id: int) -> dict[str, Any]:
-    """One entry of the configured catalog (the protocol's JSON shape)."""
+def configured_stream(
+    binding: MaterializationBinding,
+    mode: str,
+    sync_id: int,
+    generation: int | None = None,
+    minimum: int | None = None,
+) -> dict[str, Any]:
+    """One entry of the configured catalog (the protocol's JSON shape). `generation`
+    defaults to the binding's backfill counter; `minimum` (the generation below which the
+    destination drops rows) to the generation in overwrite mode, else 0."""
     path = binding.resourcePath or resource_path(binding.resourceConfig, 0)
     stream: dict[str, Any] = {
         "name": path[-1],
@@ -180,13 +188,16 @@ def configured_stream(binding: MaterializationBinding, mode: str, sync_id: int) 
     }
     if len(path) > 1:
         stream["namespace"] = path[0]
-    generation = binding.backfill
+    if generation is None:
+        generation = binding.backfill
+    if minimum is None:
+        minimum = generation if mode == OVERWRITE else 0
     out: dict[str, Any] = {
         "stream": stream,
         "sync_mode": "incremental",
         "destination_sync_mode": mode,
         "generation_id": generation,
-        "minimum_generation_id": generation if mode == OVERWRITE else 0,
+        "minimum_generation_id": minimum,
         "sync_id": sync_id,
     }
     if binding.collection.key:

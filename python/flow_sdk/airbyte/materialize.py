@@ -10,6 +10,15 @@ input closes; it spans transactions up to the bounds of `destination_bounds.py`,
 destinations that finalize at the end of a `write()` (dedup merges, overwrite swaps) do so
 promptly. A destination that echoes only at the end of its input gets its `write()` ended
 at each commit instead, and the next transaction starts a new one in append mode.
+
+Backfills are Airbyte refreshes. A binding whose backfill counter was raised, and a
+`backfillBegin` in a `flush` (a capture re-reads the whole collection), start a new
+generation: the next `write()` has the stream in overwrite mode with `generation_id` =
+`minimum_generation_id` = the new generation (the backfill counter plus the binding's
+truncations so far), so the destination drops the rows of older generations. That write
+stays open until the backfill is stored: the `backfillComplete` ends it with STREAM_STATUS
+COMPLETE (a write that must end earlier says INCOMPLETE for the stream, so a destination
+keeps its old rows meanwhile); without signals, once the runtime goes quiet.
 """
 
 from __future__ import annotations
@@ -118,6 +127,16 @@ class MaterializeShim(Connector):
         self._write_opened = 0.0
         self._write_commits = 0
         self._write_backfills: set[str] = set()
+        self._refreshes: dict[str, int] = {}
+        """Truncations (`backfillBegin`s) per stateKey so far: generations past the counter."""
+        self._refreshing: set[str] = set()
+        """StateKeys whose backfill began and has not completed."""
+        self._signals: list[tuple[str, int]] = []
+        self._truncating: set[str] = set()
+        """StateKeys whose completed backfill's write() already ended: the next write()
+        carries their generation as the minimum, so that its COMPLETE drops older ones."""
+        self._patch: dict[str, Any] = {}
+        """bindingStateV1 changes for the next commit."""
 
     # ---- unary ----
 
@@ -150,19 +169,79 @@ class MaterializeShim(Connector):
         mask_config_secrets(self._airbyte_spec, open.materialization.config)
         state = open.state if isinstance(open.state, Mapping) else {}
         bindings = state.get("bindingStateV1") or {}
-        self._overwritten = {
-            k for k, v in bindings.items() if isinstance(v, Mapping) and v.get("overwritten")
-        }
+        keys = {b.stateKey for b in open.materialization.bindings}
+        entries = {k: v for k, v in bindings.items() if isinstance(v, Mapping) and k in keys}
+        self._overwritten = {k for k, v in entries.items() if v.get("overwritten")}
+        self._refreshes = {k: int(v.get("refreshes") or 0) for k, v in entries.items()}
+        self._refreshing = {k for k, v in entries.items() if v.get("refreshing")}
         self._streams = [stream_of(b.resourcePath) for b in open.materialization.bindings]
         self._pending = [0] * len(self._streams)
         return response.Opened()
 
+    def backfill_begin(self, binding: int, truncated_at: str) -> None:
+        self._signals.append(("begin", binding))
+
+    def backfill_complete(self, binding: int, truncated_at: str) -> None:
+        self._signals.append(("complete", binding))
+
     def flush(self, flush: request.Flush) -> None:
-        """A transaction begins: the timer may no longer end the open write()."""
+        """A transaction begins: the timer may no longer end the open write(). Backfill
+        signals end the open write() (its stores were all committed) and start the next."""
         with self._lock:
             self._in_transaction = True
             self._timer.cancel()
             self._raise_deferred()
+            signals, self._signals = self._signals, []
+            if signals:
+                self._backfill_signals(signals)
+
+    def _backfill_signals(self, signals: list[tuple[str, int]]) -> None:
+        """Completes end the open write() with COMPLETE for their streams; begins start a
+        new generation's write() at once, so that even an empty backfill truncates. A
+        binding's begin and complete in one flush (a backfill stored by earlier
+        transactions, or an empty one) come in that order."""
+        bindings = self._materialization.bindings
+        begun = [bindings[i] for kind, i in signals if kind == "begin"]
+        begun_keys = {b.stateKey for b in begun}
+        completed = [bindings[i] for kind, i in signals if kind == "complete"]
+        done = self._refreshed([b for b in completed if b.stateKey not in begun_keys])
+        if done and self._write is None:  # its write() ended earlier, INCOMPLETE: complete it
+            self._truncating = done
+            self._write = self._start_write()
+        if self._write is not None:
+            self._end_write("a backfill began or completed")
+        self._truncating = set()
+        for b in begun:
+            key = b.stateKey
+            self._refreshes[key] = self._refreshes.get(key, 0) + 1
+            self._overwritten.discard(key)
+            self._refreshing.add(key)
+            self._patch[key] = {
+                "refreshes": self._refreshes[key],
+                "refreshing": True,
+                "overwritten": None,
+            }
+            log.info(
+                "a backfill of stream %s began: writing generation %d, which replaces the "
+                "older ones once the backfill is complete",
+                label(stream_of(b.resourcePath)),
+                self._generation(b),
+            )
+        if begun:
+            self._write = self._start_write()
+        if self._refreshed([b for b in completed if b.stateKey in begun_keys]):
+            self._end_write("an empty backfill is complete")
+
+    def _refreshed(self, completed: list[Any]) -> set[str]:
+        """Bindings whose backfill completed: no longer refreshing. Returns their stateKeys."""
+        done = {b.stateKey for b in completed if b.stateKey in self._refreshing}
+        for key in done:
+            self._refreshing.discard(key)
+            self._patch.setdefault(key, {})["refreshing"] = None
+        return done
+
+    def _generation(self, binding: Any) -> int:
+        return int(binding.backfill) + self._refreshes.get(binding.stateKey, 0)
 
     def store(self, store: request.Store) -> None:
         write = self._write
@@ -197,7 +276,7 @@ class MaterializeShim(Connector):
     def _commit(self) -> response.StartedCommit | None:
         write = self._write
         if write is None or not any(self._pending):
-            return None  # nothing stored since the last commit: nothing to confirm
+            return self._state_update()  # nothing stored since the last commit: nothing to confirm
         self._transaction += 1
         counts = {self._streams[i]: n for i, n in enumerate(self._pending) if n}
         marker = {"session": self._session, "transaction": self._transaction}
@@ -216,15 +295,21 @@ class MaterializeShim(Connector):
         self._pending = [0] * len(self._pending)
         self._records += states.total
         self._write_commits += 1
-        if not ended and not self._write_backfills:
+        if not ended and not self._write_backfills and not self._refreshing:
             age = time.monotonic() - self._write_opened
             if self.bounds.due(self._write_commits, age):
                 self._end_write(f"it served {self._write_commits} transaction(s) in {age:.0f} s")
-        if not self._overwriting:
-            return None
-        patch = {key: {"overwritten": True} for key in sorted(self._overwriting)}
+        return self._state_update()
+
+    def _state_update(self) -> response.StartedCommit | None:
+        """The commit's state: overwrites done, generations begun and completed."""
+        patch, self._patch = self._patch, {}
+        for key in sorted(self._overwriting):
+            patch.setdefault(key, {})["overwritten"] = True
         self._overwritten |= self._overwriting
         self._overwriting = set()
+        if not patch:
+            return None
         return response.StartedCommit(
             state={"updated": {"bindingStateV1": patch}, "mergePatch": True}
         )
@@ -266,7 +351,8 @@ class MaterializeShim(Connector):
         streams = []
         self._write_backfills = set()
         for binding in self._materialization.bindings:
-            wants_overwrite = binding.backfill > 0 and binding.stateKey not in self._overwritten
+            generation = self._generation(binding)
+            wants_overwrite = generation > 0 and binding.stateKey not in self._overwritten
             mode = sync_mode(supported, overwrite=wants_overwrite)
             if wants_overwrite and mode == OVERWRITE:
                 self._overwriting.add(binding.stateKey)
@@ -277,7 +363,10 @@ class MaterializeShim(Connector):
                     "overwrite; its old records stay",
                     binding.stateKey,
                 )
-            streams.append(configured_stream(binding, mode, self._sync_id))
+            key = binding.stateKey
+            refreshing = (key in self._refreshing or key in self._truncating) and mode != APPEND
+            minimum = generation if refreshing else None  # old generations go at COMPLETE
+            streams.append(configured_stream(binding, mode, self._sync_id, generation, minimum))
         log.debug(
             "starting the destination's write()",
             extra={
@@ -297,8 +386,12 @@ class MaterializeShim(Connector):
         return write
 
     def _complete(self, write: DestinationWrite) -> None:
-        for stream in self._streams:
-            write.send(stream_status(stream, "COMPLETE"))
+        """COMPLETE for every stream, but INCOMPLETE for one whose backfill is not stored
+        yet: a destination drops its older generations only at COMPLETE."""
+        bindings = self._materialization.bindings
+        for stream, binding in zip(self._streams, bindings, strict=True):
+            done = binding.stateKey not in self._refreshing
+            write.send(stream_status(stream, "COMPLETE" if done else "INCOMPLETE"))
 
     def _end_write(self, why: str) -> None:
         """End the open `write()` between transactions, every state it got echoed: COMPLETE
@@ -319,6 +412,8 @@ class MaterializeShim(Connector):
     def _arm_timer(self) -> None:
         """Called with the lock held after a commit that left the write() open."""
         now = time.monotonic()
+        if self._refreshing:  # a backfill's write ends at its backfillComplete
+            return
         if self._write_backfills:  # a backfill's write ends once the runtime goes quiet
             self._timer.arm(self.bounds.seconds)
         else:

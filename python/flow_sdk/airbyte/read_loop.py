@@ -1,10 +1,13 @@
 """The translation both delegate modes feed: Airbyte messages → Flow capture responses.
 
 RECORD → `captured` for the binding of its (namespace, stream), with `_meta.row_id` from the
-binding's counter and `_meta.op` (`d` when Airbyte's `_ab_cdc_deleted_at` is set, else `u`)
-(the document is the source's own dict, changed in place, never copied);
-STATE → a checkpoint patching only the bindings it changed; LOG / TRACE → logs; CONTROL →
-a sealed `configUpdate` event and a checkpoint keeping the rotated secrets (`config_update`).
+        if kind == "COMPLETE" and b.full_refresh:
+            # A finished sweep's documents are whole: commit them now, not with whatever
+            # stream comes next (which may fail and take them down with it).
+            patch = self.state.sweep_complete(b)
+            self._complete_sweeps()
+            if patch is not None or self.emit.pending_documents:
+                self.emit.checkpoint(patch or {})
 When the runtime closes stdin, the loop stops at the next message: the Emitter closes the
 open group and raises `SessionStopped`.
 """
@@ -91,6 +94,7 @@ class ReadLoop:
         kind = msg.get("type")
         if kind == "STATE":
             patch = self.state.on_state(msg.get("state") or {})
+            self._complete_sweeps()
             if patch is not None:
                 emit.checkpoint(patch)
         elif kind == "LOG":
@@ -127,8 +131,11 @@ class ReadLoop:
         self._last = b
         kind = status.get("status")
         self._report_status(b, kind, status.get("reasons") or [])
-        if kind == "COMPLETE" and (patch := self.state.sweep_complete(b)):
-            self.emit.checkpoint(patch)
+        if kind == "COMPLETE" and b.full_refresh:
+            patch = self.state.sweep_complete(b)
+            self._complete_sweeps()
+            if patch is not None:
+                self.emit.checkpoint(patch)
 
     def _report_status(self, b: BindingState, kind: Any, reasons: list[Any]) -> None:
         """Flow's `connectorStatus` events (what the UI shows as the task's current doing),
@@ -176,11 +183,27 @@ class ReadLoop:
         which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
         return f"{which} (before any record or stream status arrived)"
 
+    # ---- backfills ----
+
+    def begin(self) -> None:
+        """Before `read()`: `backfillBegin` for every full-refresh sweep starting afresh."""
+        for b in self.state.begin_sweeps():
+            self.emit.backfill_begin(b.index)
+
+    def _complete_sweeps(self) -> None:
+        """`backfillComplete` for every sweep completed since the last call. It commits with
+        the next checkpoint (the sweep's own, or the read's final one): never one of its own,
+        which would also commit other streams' documents ahead of their state."""
+        for b in self.state.completed_sweeps():
+            self.emit.backfill_complete(b.index)
+
     # ---- the end ----
 
     def finish(self) -> None:
         """`read()` ended normally: the final checkpoint (completing full-refresh sweeps)."""
-        self.emit.checkpoint(self.state.end_of_read())
+        patch = self.state.end_of_read()
+        self._complete_sweeps()
+        self.emit.checkpoint(patch)
 
     def describe_failure(self) -> str:
         """What failed, naming the stream: the source's last error, else its last stream."""

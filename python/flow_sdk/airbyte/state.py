@@ -68,6 +68,7 @@ class BindingState:
         "saved",
         "migrate",
         "swept",
+        "backfilling",
     )
 
     def __init__(self, index: int, binding: CaptureBinding) -> None:
@@ -95,6 +96,9 @@ class BindingState:
         """Whether the saved entry is in the 0.1.x / estuary-cdk layout."""
         self.swept = False
         """Whether this full-refresh stream finished its sweep in this read."""
+        self.backfilling = False
+        """Whether a `backfillBegin` of this sweep was sent (in this session or, for a
+        resumed sweep, an earlier one) and its `backfillComplete` was not."""
 
 
 class ShimState:
@@ -318,6 +322,24 @@ class ShimState:
             return None
         b.saved, b.stream_state, b.saved_row, b.migrate = False, None, 0, False
         return {"bindingStateV1": {b.state_key: None}}
+
+    def begin_sweeps(self) -> list[BindingState]:
+        """At the start of a read: the full-refresh bindings whose sweep starts from scratch
+        (each needs a `backfillBegin`); resumed sweeps were begun by an earlier session."""
+        fresh = []
+        for b in self.bindings:
+            if b.full_refresh:
+                if b.stream_state is None:
+                    fresh.append(b)
+                b.backfilling = True
+        return fresh
+
+    def completed_sweeps(self) -> list[BindingState]:
+        """Bindings whose sweep completed since the last call (each needs a `backfillComplete`)."""
+        done = [b for b in self.bindings if b.swept and b.backfilling]
+        for b in done:
+            b.backfilling = False
+        return done
 
     def end_of_read(self) -> dict[str, Any]:
         """The patch of the final checkpoint, after `read()` finished: every sweep is complete."""

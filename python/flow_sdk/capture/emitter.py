@@ -141,6 +141,18 @@ class Emitter:
             {"sourcedSchema": {"binding": binding, "documentSchema": document_schema}}
         )
 
+    def backfill_begin(self, binding: int) -> None:
+        """A backfill (full re-read) of `binding` starts: what its collection held before is
+        superseded once `backfill_complete` follows, and materializations drop it. Must be the
+        binding's first message of its checkpoint group: emit it before the sweep's documents."""
+        self._signal("backfillBegin", binding)
+
+    def backfill_complete(self, binding: int) -> None:
+        """The backfill of `binding` that `backfill_begin` started has captured everything:
+        documents published before its begin are now stale. Emit it after the sweep's last
+        document; the checkpoint that follows commits it."""
+        self._signal("backfillComplete", binding)
+
     def close(self) -> None:
         """End of the session: close an open group with a state-neutral checkpoint and flush."""
         if self.pending_documents:
@@ -185,6 +197,16 @@ class Emitter:
         self._writer.flush()
         if self._on_checkpoint is not None:
             self._on_checkpoint()
+
+    def _signal(self, variant: str, binding: int) -> None:
+        if binding not in self._prefixes:
+            raise ProtocolError(self._bad_binding(binding))
+        self._check_state()
+        name = variant.encode()
+        if binding:
+            self._buf += b'{"%s":{"binding":%d}}\n' % (name, binding)
+        else:
+            self._buf += b'{"%s":{}}\n' % name
 
     def _write_response(self, wire: dict[str, Any]) -> None:
         self._buf += dumps(wire)

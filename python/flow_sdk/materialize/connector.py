@@ -92,8 +92,19 @@ class Connector(BaseConnector):
         )
 
     def flush(self, flush: request.Flush) -> response.Flushed | dict[str, Any] | None:
-        """No more loads in this transaction: send any remaining documents with `loaded`."""
+        """No more loads in this transaction: send any remaining documents with `loaded`.
+        Called after `backfill_begin` / `backfill_complete` for the signals it carries."""
         return None
+
+    def backfill_begin(self, binding: int, truncated_at: str) -> None:
+        """A backfill of binding `binding`'s collection began at `truncated_at` (RFC 3339):
+        this transaction's stores of it and later ones are the backfill's. Called in `flush`,
+        before the stores. Default: nothing."""
+
+    def backfill_complete(self, binding: int, truncated_at: str) -> None:
+        """The backfill that began at `truncated_at` is fully stored (in earlier
+        transactions): rows of the binding published before `truncated_at` are stale, and a
+        connector that can should delete them now. Called in `flush`. Default: nothing."""
 
     @abc.abstractmethod
     def store(self, store: request.Store) -> None:
@@ -166,7 +177,14 @@ class Connector(BaseConnector):
             elif variant == "flush":
                 self._flushing = True
                 try:
-                    result = self.flush(req.flush)
+                    flush = req.flush
+                    for signal in flush.backfillBegin:
+                        self._check_signal("backfillBegin", signal.binding)
+                        self.backfill_begin(signal.binding, signal.truncatedAt)
+                    for signal in flush.backfillComplete:
+                        self._check_signal("backfillComplete", signal.binding)
+                        self.backfill_complete(signal.binding, signal.truncatedAt)
+                    result = self.flush(flush)
                 finally:
                     self._flushing = False
                 self._answer(variant, result)
@@ -180,6 +198,13 @@ class Connector(BaseConnector):
         writer.flush()
         lifecycle.check_eof()
         self.close()
+
+    def _check_signal(self, variant: str, binding: int) -> None:
+        if not 0 <= binding < self._bindings:
+            raise ProtocolError(
+                f"`flush` carries a {variant} of binding {binding}, but the opened "
+                f"materialization has {self._bindings} binding(s)"
+            )
 
     def _bad_binding(self, variant: str, binding: int) -> str:
         return (

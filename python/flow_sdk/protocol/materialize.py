@@ -78,8 +78,20 @@ class Load(WireModel):
     keyPacked: str = ""
 
 
+class BackfillSignal(WireModel):
+    """A capture's backfill of the binding's collection began or completed: documents
+    published before `truncatedAt` (RFC 3339) are superseded by the backfill's."""
+
+    binding: int = 0
+    truncatedAt: str = ""
+
+
 class Flush(WireModel):
-    pass
+    """The end of the load phase, with the backfill signals the runtime read since the last
+    Flush (Flow's `Request.Flush.backfill_begin` / `backfill_complete`)."""
+
+    backfillBegin: list[BackfillSignal] = Field(default_factory=list)
+    backfillComplete: list[BackfillSignal] = Field(default_factory=list)
 
 
 class Store(WireModel):

@@ -5,7 +5,12 @@ The rules of `flow-protocol.md` §2.3, each a named `ProtocolViolation` quoting 
 `binding-index`, `document-object`, `document-depth`, `document-key` (a key value Flow
 cannot key on: missing, null, fractional, array or object), `document-size` (Flow's 16 MB
 limit), `document-schema`, `checkpoint-state`, `eof-within-checkpoint`, `read-stdin` (acks
-must be read promptly).
+must be read promptly), `backfill-begin-first` (a `backfillBegin` must be its binding's first
+message in the transaction) and `backfill-complete-begun` (a `backfillComplete` only for a
+binding whose backfill began, in this session or a committed earlier one; when the session
+starts from a state the runtime did not see committed, such as `--initial-state`, the begin
+may predate it, and the complete is ignored with a warning, as Flow ignores it).
+As in Flow, a checkpoint group carrying backfill signals is a transaction of its own.
 Documents are reduced by collection key within a transaction (last write wins), compared and
 ordered as Flow's combiner does (`keys`), and get the `/_meta/uuid` placeholder.
 """
@@ -47,6 +52,10 @@ class Transaction:
     states: list[ConnectorState] = field(default_factory=list)
     captured: int = 0
     """Documents received before reduction."""
+    backfill_begin: list[int] = field(default_factory=list)
+    """Bindings whose backfill begins with this transaction (before its documents)."""
+    backfill_complete: list[int] = field(default_factory=list)
+    """Bindings whose backfill completes with this transaction (after its documents)."""
 
     @property
     def checkpoints(self) -> int:
@@ -101,11 +110,20 @@ class CaptureSession:
         spec: CaptureSpec,
         validators: SchemaValidators,
         console: Console,
+        backfilling: set[int] | None = None,
+        known_history: bool = True,
     ) -> None:
+        """`backfilling`: bindings whose backfill began in a committed earlier session and has
+        not completed (shared with the caller, and kept current as transactions return).
+        `known_history`: whether every begin before this session is in `backfilling`."""
         self.proc = proc
         self.spec = spec
         self.validators = validators
         self.console = console
+        self.backfilling = backfilling if backfilling is not None else set()
+        self.known_history = known_history
+        self._carried: _Group | None = None
+        """A group that began reading before a backfill signal split it from the transaction."""
         self.explicit_acks = False
         self._keys = [
             KeyExtractor(f"binding {i} ({b.collection.name})", b.collection.key)
@@ -142,11 +160,12 @@ class CaptureSession:
         return txn
 
     def next_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
-        """Read checkpoint groups until one closes and no more output is waiting."""
+        """Read checkpoint groups until one closes and no more output is waiting (a group
+        with backfill signals always closes a transaction of its own)."""
         if self._exited:
             return EXITED
         txn = Transaction()
-        group: dict[tuple[int, Key], dict[str, Any]] = {}
+        group, self._carried = self._carried or _Group(), None
         reduced: dict[tuple[int, Key], dict[str, Any]] = {}
         size = 0
         while True:
@@ -154,40 +173,47 @@ class CaptureSession:
             if line is TIMEOUT:
                 return TIMED_OUT
             if line is EOF:
-                if group and self.proc.wait() != 0:  # a crash, not a protocol slip
+                if group.docs and self.proc.wait() != 0:  # a crash, not a protocol slip
                     raise self.proc.failure(
-                        f"the capture session, leaving {len(group)} uncheckpointed document(s) "
-                        "uncommitted"
+                        f"the capture session, leaving {len(group.docs)} uncheckpointed "
+                        "document(s) uncommitted"
                     )
-                if group:
+                if group.docs:
                     raise ProtocolViolation(
                         "eof-within-checkpoint",
-                        f"the connector exited with {len(group)} document(s) after its last "
+                        f"the connector exited with {len(group.docs)} document(s) after its last "
                         "checkpoint; close every group of documents with a checkpoint",
                     )
                 if txn.states:  # checkpoints that arrived together with the exit still commit
                     self._exited = True
-                    txn.documents = self._ordered(reduced)
-                    return txn
+                    return self._closed(txn, reduced)
                 return EXITED
             assert isinstance(line, bytes)
             size += len(line)
             variant, response = self._parse(line)
             if variant == "captured":
                 key, doc = self._captured(response.captured, line)
-                group.pop(key, None)  # last write wins, and moves to the end
-                group[key] = doc
-                txn.captured += 1
+                group.docs.pop(key, None)  # last write wins, and moves to the end
+                group.docs[key] = doc
+                group.bindings.add(key[0])
+                group.captured += 1
             elif variant == "checkpoint":
                 txn.states.append(self._checkpoint(response.checkpoint, line))
-                for key, doc in group.items():
+                for key, doc in group.docs.items():
                     reduced.pop(key, None)
                     reduced[key] = doc
-                group.clear()
-                if not self.proc.has_line() or size >= MAX_TRANSACTION_BYTES:
-                    txn.documents = self._ordered(reduced)
-                    return txn
-            elif variant in ("sourcedSchema", "backfillBegin", "backfillComplete"):
+                txn.captured += group.captured
+                signalled = bool(group.begin or group.complete)
+                txn.backfill_begin, txn.backfill_complete = group.begin, group.complete
+                group = _Group()
+                if signalled or not self.proc.has_line() or size >= MAX_TRANSACTION_BYTES:
+                    return self._closed(txn, reduced)
+            elif variant in ("backfillBegin", "backfillComplete"):
+                self._backfill_signal(variant, response.payload_of(variant).binding, group, line)
+                if txn.states:  # earlier groups commit first: this one is a transaction alone
+                    self._carried = group
+                    return self._closed(txn, reduced)
+            elif variant == "sourcedSchema":
                 self._binding_notice(variant, response.payload_of(variant), line)
             elif variant == "opened":
                 raise ProtocolViolation("one-opened", "`opened` was sent twice", line)
@@ -198,6 +224,14 @@ class CaptureSession:
                     "captured, sourcedSchema, checkpoint, backfillBegin and backfillComplete are",
                     line,
                 )
+
+    def _closed(
+        self, txn: Transaction, reduced: dict[tuple[int, Key], dict[str, Any]]
+    ) -> Transaction:
+        txn.documents = self._ordered(reduced)
+        self.backfilling.update(txn.backfill_begin)
+        self.backfilling.difference_update(txn.backfill_complete)
+        return txn
 
     def acknowledge(self, checkpoints: int) -> None:
         """Tell the connector its checkpoints committed, if it asked to be told."""
@@ -279,6 +313,50 @@ class CaptureSession:
             )
         return checkpoint.state
 
+    def _backfill_signal(self, variant: str, binding: int, group: _Group, line: bytes) -> None:
+        """Flow's rules for `backfillBegin` / `backfillComplete`."""
+        count = len(self.spec.bindings)
+        if not 0 <= binding < count:
+            raise ProtocolViolation(
+                "binding-index",
+                f"`{variant}` names binding {binding}, but the Open has {count} binding(s)",
+                line,
+            )
+        where = f"binding {binding} ({self.spec.bindings[binding].collection.name})"
+        if variant == "backfillBegin":
+            if binding in group.bindings or binding in group.begin or binding in group.complete:
+                what = "documents" if binding in group.bindings else "another backfill signal"
+                raise ProtocolViolation(
+                    "backfill-begin-first",
+                    f"`backfillBegin` of {where} came after {what} of that binding in the same "
+                    "transaction; it must be the binding's first message of its transaction, so "
+                    "emit it before the backfill's documents (or checkpoint first)",
+                    line,
+                )
+            group.begin.append(binding)
+            return
+        begun = binding in group.begin or (
+            binding in self.backfilling and binding not in group.complete
+        )
+        if not begun and not self.known_history:
+            self.console.log(
+                "warn",
+                f"`backfillComplete` of {where} came without a `backfillBegin` this runtime "
+                "knows of (the session started from a state it did not commit); ignored, as "
+                "Flow ignores a complete without a persisted begin",
+            )
+            return
+        if not begun:
+            raise ProtocolViolation(
+                "backfill-complete-begun",
+                f"`backfillComplete` of {where} came without a `backfillBegin` before it: no "
+                "backfill of that binding is in progress, so there is nothing to complete (Flow "
+                "ignores such a complete and its materializations keep the old rows)",
+                line,
+            )
+        if binding not in group.complete:
+            group.complete.append(binding)
+
     def _binding_notice(self, variant: str, payload: Any, line: bytes) -> None:
         if not 0 <= payload.binding < len(self.spec.bindings):
             raise ProtocolViolation(
@@ -315,6 +393,17 @@ class CaptureSession:
         """By binding, then key: the order Flow's combiner drains a transaction in."""
         names = [b.collection.name for b in self.spec.bindings]
         return [(names[k[0]], reduced[k]) for k in sorted(reduced)]
+
+
+@dataclass
+class _Group:
+    """One checkpoint group as it is read: its documents by (binding, key), and its signals."""
+
+    docs: dict[tuple[int, Key], dict[str, Any]] = field(default_factory=dict)
+    bindings: set[int] = field(default_factory=set)
+    captured: int = 0
+    begin: list[int] = field(default_factory=list)
+    complete: list[int] = field(default_factory=list)
 
 
 def _json_type(value: Any) -> str:

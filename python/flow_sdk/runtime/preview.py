@@ -157,6 +157,8 @@ class _Runner:
         self.state = StateStore(options.initial_state)
         self.progress = Progress(console, options.progress)
         self.timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
+        self.backfilling: set[int] = set()
+        """Bindings whose backfill began in a committed transaction and has not completed."""
 
     def run(self) -> None:
         last_applied: tuple[CaptureSpec, str] | None = None
@@ -197,7 +199,14 @@ class _Runner:
         """One connector process; True when it ended by exiting on its own."""
         proc = self.driver.start(capture.Response)
         with proc:
-            session = CaptureSession(proc, self.spec, self.validators, self.console)
+            session = CaptureSession(
+                proc,
+                self.spec,
+                self.validators,
+                self.console,
+                self.backfilling,
+                known_history=not self.options.initial_state,
+            )
             session.open(self.version, self.state.state)
             done = 0
             while limit < 0 or done < limit:

@@ -23,7 +23,12 @@ from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
 from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.run_capture import CaptureRun, committed_lengths, run_capture
+from flow_sdk.runtime.run_capture import (
+    CaptureRun,
+    committed_lengths,
+    run_capture,
+    truncation_labels,
+)
 from flow_sdk.runtime.run_materialize import (
     TRANSACTION_DOCUMENTS,
     MaterializationRun,
@@ -163,8 +168,10 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
             progress.finish()
         kill_point("captures-done")
         committed: dict[str, int] = {}
+        labels: dict[str, dict[str, Any]] = {}
         for name in catalog.captures:
             committed.update(committed_lengths(data, name))
+            labels.update(truncation_labels(data, name))
         for task in catalog.materializations.values():
             if task.disable:
                 continue
@@ -186,6 +193,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                     stored,
                     kill_point,
                     options.transaction_documents,
+                    labels,
                 )
             )
             progress.finish()

@@ -4,16 +4,23 @@ Each committed transaction is appended to the journals (fsynced), then the captu
 file records the connector state together with every journal's new length (atomic rename).
 A crash between the two leaves journal bytes no state counts: the next run truncates them
 and the connector, resuming from the recorded state, captures them again.
+
+Backfill signals are journal entries of their own (`backfill.py`): a begin is written before
+the transaction's documents and stamps the collection's truncation boundary (`truncatedAt`,
+kept in the state file as Flow keeps it in the journal's `estuary.dev/truncated-at` label,
+with the begin's offset); a complete after them, carrying the boundary of its begin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from flow_sdk.protocol import capture
+from flow_sdk.runtime.backfill import control_line, now_timestamp
 from flow_sdk.runtime.capture_build import spec_version
 from flow_sdk.runtime.capture_session import (
     EXITED,
@@ -49,6 +56,12 @@ class CaptureRun:
 def committed_lengths(data: DataDir, task: str) -> dict[str, int]:
     """Each journal's committed length, as the capture `task`'s state file records it."""
     return dict(read_state(data.state_path("captures", task)).get("journals", {}))
+
+
+def truncation_labels(data: DataDir, task: str) -> dict[str, dict[str, Any]]:
+    """Each collection's last truncation (`truncatedAt` and the journal offset of its begin),
+    as the capture `task`'s state file records it."""
+    return dict(read_state(data.state_path("captures", task)).get("labels", {}))
 
 
 def run_capture(
@@ -90,6 +103,9 @@ def run_capture(
             f"{task.name}: dropped {result.dropped_bytes} uncommitted journal bytes of an "
             "interrupted run; the connector captures them again from its committed state",
         )
+    backfills: dict[str, str] = dict(saved.get("backfills", {}))
+    """Collections whose backfill began and has not completed → its truncatedAt."""
+    labels: dict[str, dict[str, Any]] = dict(saved.get("labels", {}))
     state = StateStore(saved.get("connectorState", {}))
     version = spec_version(spec)
     applied = driver.unary(
@@ -104,7 +120,11 @@ def run_capture(
     try:
         proc = driver.start(capture.Response)
         with proc:
-            session = CaptureSession(proc, spec, validators, console)
+            names = [b.collection.name for b in spec.bindings]
+            backfilling = {i for i, name in enumerate(names) if name in backfills}
+            # A state file from before flow-sdk tracked backfills may have begun one untracked.
+            known = "backfills" in saved or not saved.get("connectorState")
+            session = CaptureSession(proc, spec, validators, console, backfilling, known)
             session.open(version, state.state)
             while True:
                 txn = session.next_transaction_within(timeouts)
@@ -117,16 +137,35 @@ def run_capture(
                     proc.stop(STOP_GRACE_SECONDS)
                     break
                 by_collection: dict[str, list[bytes]] = {}
+                begun = {names[i] for i in txn.backfill_begin}
+                truncated_at = now_timestamp() if begun else ""
+                for collection in sorted(begun):  # before the documents, as Flow publishes them
+                    backfills[collection] = truncated_at
+                    labels[collection] = {
+                        "truncatedAt": truncated_at,
+                        "offset": lengths[collection],
+                    }
+                    by_collection[collection] = [control_line("backfillBegin", truncated_at)]
                 for collection, doc in txn.documents:
                     line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
                     by_collection.setdefault(collection, []).append(line)
+                    result.documents[collection] = result.documents.get(collection, 0) + 1
+                for collection in sorted({names[i] for i in txn.backfill_complete}):
+                    line = control_line("backfillComplete", backfills.pop(collection))
+                    by_collection.setdefault(collection, []).append(line)
                 for collection, lines in by_collection.items():
                     lengths[collection] = journals[collection].append(lines)
-                    result.documents[collection] = result.documents.get(collection, 0) + len(lines)
                 kill_point("capture-appended")
                 for update in txn.states:
                     state.apply(update)
-                write_state(state_path, {"connectorState": state.state, "journals": lengths})
+                committed: dict[str, Any] = {
+                    "connectorState": state.state,
+                    "journals": lengths,
+                    "backfills": backfills,
+                }
+                if labels:
+                    committed["labels"] = labels
+                write_state(state_path, committed)
                 kill_point("capture-committed")
                 result.transactions += 1
                 on_commit(txn)

@@ -10,6 +10,13 @@ that key records by the collection key (as destination-kvdb does) end up the sam
 The spec is built as for preview (`materialize_build`); the session loop is its own because
 the offsets must be recorded between `startedCommit` and `acknowledge`, which the preview
 session (`materialize_session`) sends back to back.
+
+Backfill signals in a journal (`backfill.py`) go to the connector in the `flush` of the
+transaction that reads them, as Flow's runtime sends them: a binding's transaction ends
+before a signal that follows its documents, so a `backfillBegin` always precedes the
+backfill's stores and a `backfillComplete` follows them. A binding whose journal holds a
+truncation past its read offset starts reading at the truncation's begin, as Flow's readers
+skip what the journal's `estuary.dev/truncated-at` label supersedes.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import orjson
 from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
 from flow_sdk.protocol.tuple_pack import pack
+from flow_sdk.runtime.backfill import control_of
 from flow_sdk.runtime.catalog import Catalog, MaterializationDef
 from flow_sdk.runtime.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.driver import Driver, read_one, request_line
@@ -80,9 +88,11 @@ def run_materialization(
     on_commit: Callable[[str, int, int], None],
     kill_point: KillPoint,
     transaction_documents: int = TRANSACTION_DOCUMENTS,
+    labels: dict[str, dict[str, Any]] | None = None,
 ) -> MaterializationRun:
     """Store every committed document each binding has not read yet. `committed` maps each
-    collection to its journal's committed length; `on_plan(bytes)` tells how much is unread,
+    collection to its journal's committed length, `labels` to its last truncation (see
+    `run_capture.truncation_labels`); `on_plan(bytes)` tells how much is unread,
     `on_commit(collection, documents, bytes)` what each transaction stored."""
     driver = Driver(task, console)
     spec_response = driver.unary(
@@ -123,6 +133,17 @@ def run_materialization(
         )
         for i, b in enumerate(spec.bindings)
     ]
+    for cursor in cursors:
+        collection = spec.bindings[cursor.binding].collection.name
+        label = (labels or {}).get(collection) or {}
+        begin = label.get("offset", 0)
+        if cursor.offset < begin <= cursor.end:
+            console.log(
+                "info",
+                f"{task.name}: binding {cursor.binding} skips {begin - cursor.offset} bytes of "
+                f"{collection} published before its truncation at {label.get('truncatedAt')}",
+            )
+            cursor.offset = begin
     result = MaterializationRun(task.name)
     on_plan(sum(max(0, c.end - c.offset) for c in cursors))
     if all(c.offset >= c.end for c in cursors):
@@ -138,10 +159,12 @@ def run_materialization(
         proc.send(request_line("acknowledge", {}))
         _expect(proc, "acknowledged", "the first Acknowledge")
         while True:
-            stores, counts, read_bytes = _next_transaction(spec, cursors, transaction_documents)
-            if not stores:
+            stores, counts, read_bytes, signals = _next_transaction(
+                spec, cursors, transaction_documents
+            )
+            if not stores and not signals:
                 break
-            proc.send(request_line("flush", {}))
+            proc.send(request_line("flush", signals))
             flushed = _expect(proc, "flushed", "a Flush").flushed
             if flushed.state is not None:
                 state.apply(flushed.state)
@@ -179,28 +202,41 @@ def run_materialization(
 
 def _next_transaction(
     spec: MaterializationSpec, cursors: list[Cursor], limit: int
-) -> tuple[list[bytes], dict[str, int], dict[str, int]]:
+) -> tuple[list[bytes], dict[str, int], dict[str, int], dict[str, Any]]:
     """The next transaction's `store` request lines, reduced by key (last write wins) as
-    Flow combines delta-updates documents within a transaction, in Flow's key order."""
+    Flow combines delta-updates documents within a transaction, in Flow's key order; and
+    the `flush` request with the backfill signals read."""
     reduced: dict[tuple[int, Key], bytes] = {}
     # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
     counts: dict[str, int] = {}
     read_bytes: dict[str, int] = {}
+    signals: dict[str, list[dict[str, Any]]] = {}
     taken = 0
     for cursor in cursors:
         if taken >= limit:
             break
         collection = spec.bindings[cursor.binding].collection.name
         start = cursor.offset
-        lines, cursor.offset = cursor.journal.read(cursor.offset, cursor.end, limit - taken)
-        taken += len(lines)
-        counts[collection] = counts.get(collection, 0) + len(lines)
-        read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
+        lines, end = cursor.journal.read(cursor.offset, cursor.end, limit - taken)
         binding = spec.bindings[cursor.binding]
         keys = binding_keys(binding)
         pointers = {p.field: pointer(p.ptr) for p in binding.collection.projections}
         deletes = collection_deletes(binding.collection)
+        documents = 0
         for line in lines:
+            control = control_of(line)
+            if control is not None:
+                if documents:  # the signal opens the binding's next transaction
+                    break
+                variant, truncated_at = control
+                signal = _binding_fields(cursor.binding) | {"truncatedAt": truncated_at}
+                signals.setdefault(variant, []).append(signal)
+                cursor.offset += len(line)
+                if variant == "backfillComplete":
+                    break  # what follows a completed backfill is the next transaction's
+                continue
+            cursor.offset += len(line)
+            documents += 1
             doc = orjson.loads(line)
             key = keys.values(doc)
             store: dict[str, Any] = {
@@ -214,8 +250,16 @@ def _next_transaction(
             if deletes and is_deletion(doc):
                 store["delete"] = True
             reduced[(cursor.binding, comparable(key))] = request_line("store", store)
+        assert cursor.offset <= end
+        taken += documents
+        counts[collection] = counts.get(collection, 0) + documents
+        read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
     ordered = [reduced[k] for k in sorted(reduced)]
-    return ordered, {k: v for k, v in counts.items() if v}, read_bytes
+    return ordered, {k: v for k, v in counts.items() if v}, read_bytes, signals
+
+
+def _binding_fields(index: int) -> dict[str, Any]:
+    return {"binding": index} if index else {}
 
 
 def _expect(proc: ConnectorProcess, variant: str, what: str) -> materialize.Response:

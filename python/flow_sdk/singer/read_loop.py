@@ -2,8 +2,12 @@
 
 RECORD → `captured` with `_meta.row_id` from the binding's counter and `_meta.op` (`d` when
 the tap's `_sdc_deleted_at` is set, else `u`) (the tap's own dict, changed in place); STATE → a checkpoint patching only the bindings whose bookmark moved;
-BATCH → the records of its local JSONL files; SCHEMA and ACTIVATE_VERSION → debug logs;
-anything else is logged and skipped. When the runtime closes stdin, the loop stops at the
+BATCH → the records of its local JSONL files; SCHEMA → a debug log (and optionally the
+binding's sourced schema); anything else is logged and skipped. ACTIVATE_VERSION of a
+FULL_TABLE stream, which singer-sdk writes before a full-table sync's records, is Flow's
+`backfillBegin`: the sync re-reads the whole table, so rows it does not rewrite are gone at
+the source. The sync's end (or a second ACTIVATE_VERSION of the stream, as pipelinewise
+taps write after the records) is its `backfillComplete`. When the runtime closes stdin, the loop stops at the
 next message: the Emitter closes the open group and raises `SessionStopped`.
 """
 
@@ -49,6 +53,9 @@ class SingerReadLoop:
         self._captured = emit.captured
         self._meta_mover = SourceMetaMover(log)
         self._started: set[str] = set()
+        self._first_rows = [b.next_row for b in state.bindings]
+        """Each binding's row id when the sync started: it moved if records arrived."""
+        self._backfilling: set[int] = set()
         self._unbound: set[str] = set()
         self.last_stream: str | None = None
         self.messages = 0
@@ -100,10 +107,30 @@ class SingerReadLoop:
             self.log.debug(
                 "the tap activated version %s of stream %r", msg.get("version"), msg.get("stream")
             )
+            self._activate_version(msg.get("stream"))
         elif kind == "BATCH":
             self.batch(msg)
         else:
             self.log.info("unexpected Singer message of type %r; ignored", kind)
+
+    def _activate_version(self, stream: Any) -> None:
+        """ACTIVATE_VERSION → `backfillBegin` before the stream's records, else (after a begin)
+        `backfillComplete`."""
+        b = self._by_stream.get(stream)
+        if b is None or not b.full_table:
+            return
+        if b.index in self._backfilling:
+            self._backfilling.discard(b.index)
+            self.emit.backfill_complete(b.index)
+        elif b.next_row == self._first_rows[b.index]:
+            self._backfilling.add(b.index)
+            self.emit.backfill_begin(b.index)
+        else:
+            self.log.debug(
+                "ACTIVATE_VERSION of stream %r after its records, without one before them: "
+                "not a backfill of the whole table, so nothing is truncated",
+                stream,
+            )
 
     def _stream_started(self, stream: Any) -> None:
         """A `connectorStatus` event when the tap starts a bound stream (its SCHEMA)."""
@@ -169,7 +196,11 @@ class SingerReadLoop:
 
     def finish(self) -> None:
         """The sync ended normally: the final checkpoint (completing FULL_TABLE sweeps)."""
-        self.emit.checkpoint(self.state.end_of_sync())
+        patch = self.state.end_of_sync()
+        for index in sorted(self._backfilling):
+            self.emit.backfill_complete(index)
+        self._backfilling.clear()
+        self.emit.checkpoint(patch)
         connector_status(self.log, f"All {len(self.state.bindings)} streams are synced")
 
     def describe_failure(self) -> str:

@@ -12,7 +12,8 @@ A stream without COMPLETE keeps its temp rows, invisible, for a later write to f
 Every STATE (STREAM or GLOBAL) is echoed once the records before it are committed to their
 (temp) tables, with `destinationStats.recordCount`. Table `_log` lists what the destination
 saw, in order: `STARTED users`, `STATE STREAM users`, `COMPLETE users`, `FINALIZED users`,
-`END`; table `_writes` the mode of each stream per write.
+`END`; table `_writes` the mode, `generation_id` and `minimum_generation_id` of each stream
+per write.
 Run it as a connector (`python staging_destination.py spec|check|write ...`).
 """
 
@@ -83,7 +84,8 @@ class StagingDestination(Destination):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS _log (n INTEGER PRIMARY KEY, event TEXT)")
         db.execute(
-            "CREATE TABLE IF NOT EXISTS _writes (n INTEGER PRIMARY KEY, stream TEXT, mode TEXT)"
+            "CREATE TABLE IF NOT EXISTS _writes (n INTEGER PRIMARY KEY, stream TEXT, mode TEXT, "
+            "generation INTEGER, minimum INTEGER)"
         )
         modes: dict[StreamId, str] = {}
         keys: dict[StreamId, list[list[str]]] = {}
@@ -100,7 +102,10 @@ class StagingDestination(Destination):
             )
             if mode == "overwrite":
                 db.execute(f'DELETE FROM "{table}__temp"')
-            db.execute("INSERT INTO _writes (stream, mode) VALUES (?, ?)", [label(stream), mode])
+            db.execute(
+                "INSERT INTO _writes (stream, mode, generation, minimum) VALUES (?, ?, ?, ?)",
+                [label(stream), mode, configured.generation_id, configured.minimum_generation_id],
+            )
         complete: set[StreamId] = set()
         buffered: list[tuple[StreamId, str, str]] = []
         since_state: dict[StreamId, int] = {}

@@ -268,3 +268,23 @@ def test_subprocess_that_cannot_start_or_exits_non_zero() -> None:
         == "Airbyte `spec` of python3.11 failed: the connector exited with code 3; its last stderr line: bad things"
         or ("exited with code 3" in crash.last_error and "bad things" in crash.last_error)
     )
+
+
+def test_a_full_refresh_sweep_is_a_backfill(shim: list[str]) -> None:
+    """`backfillBegin` of the full-refresh binding before its first record, and
+    `backfillComplete` after its last, followed by the checkpoint that commits it;
+    incremental bindings get neither."""
+    config = {"count": 3, "every": 2, "api_key": SECRET}
+    done = capture(shim, config, [USERS, EVENTS])
+    events = [
+        (variant, body.get("binding", 0))
+        for r in done.responses
+        for variant, body in r.items()
+        if variant in ("backfillBegin", "backfillComplete", "captured", "checkpoint")
+    ]
+    signals = [e for e in events if e[0].startswith("backfill")]
+    assert signals == [("backfillBegin", 1), ("backfillComplete", 1)]
+    begin, complete = events.index(signals[0]), events.index(signals[1])
+    sweep = [i for i, e in enumerate(events) if e == ("captured", 1)]
+    assert len(sweep) == 3 and begin < sweep[0] and complete > sweep[-1]
+    assert ("checkpoint", 0) in events[complete:], "a checkpoint commits the complete"

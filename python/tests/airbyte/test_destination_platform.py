@@ -449,3 +449,91 @@ def test_bounds_must_be_positive(flag: str) -> None:
     )
     assert done.returncode == 2
     assert f"{flag} must be a positive number, not 0" in done.stderr.splitlines()[-1]
+
+
+# ---- backfill signals: Airbyte refreshes ----
+
+
+def flush_with(session: Session, **signals: list[dict[str, Any]]) -> None:
+    session.send({"flush": signals})
+    assert session.recv() == {"flushed": {}}
+
+
+def commit(session: Session, *stores: dict[str, Any]) -> dict[str, Any]:
+    session.send(*stores, {"startCommit": {"runtimeCheckpoint": {}}})
+    started = session.recv()
+    session.acknowledge()
+    return started
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_backfill_signals_are_a_refresh_with_a_new_generation(mode: str, tmp_path: Path) -> None:
+    """`backfillBegin` in a flush starts generation 1 in overwrite mode (minimum = 1); the
+    write stays open across transactions until `backfillComplete` ends it with COMPLETE, and
+    only then does the destination drop the old generation's rows."""
+    db = tmp_path / "out.db"
+    s = Session(shim(mode, "staging_destination"))
+    s.open(db, [binding("users")])
+    s.transaction(store(1, "old"), store(2, "old"))
+    s.acknowledge()
+    begin = {"truncatedAt": "2026-01-01T00:00:00Z"}
+    flush_with(s, backfillBegin=[begin])
+    assert commit(s, store(1, "new")) == {
+        "startedCommit": {
+            "state": {
+                "updated": {
+                    "bindingStateV1": {
+                        "users": {"refreshes": 1, "refreshing": True, "overwritten": True}
+                    }
+                },
+                "mergePatch": True,
+            }
+        }
+    }
+    flush_with(s)
+    assert commit(s, store(3, "new")) == {"startedCommit": {}}
+    time.sleep(0.5)
+    assert rows(db) == [(1, "old"), (2, "old")], "the old rows stay until the backfill completes"
+    flush_with(s, backfillComplete=[begin])
+    assert rows(db) == [(1, "new"), (3, "new")]
+    assert commit(s) == {
+        "startedCommit": {
+            "state": {
+                "updated": {"bindingStateV1": {"users": {"refreshing": None}}},
+                "mergePatch": True,
+            }
+        }
+    }
+    assert s.finish() == 0
+    with sqlite3.connect(db) as con:
+        writes = con.execute("SELECT mode, generation, minimum FROM _writes").fetchall()
+    assert writes == [("append_dedup", 0, 0), ("overwrite", 1, 1)]
+    assert (
+        column(db, "SELECT event FROM _log WHERE event LIKE 'COMPLETE%'") == ["COMPLETE users"] * 2
+    )
+
+
+def test_a_refresh_interrupted_by_the_session_end_completes_in_the_next(tmp_path: Path) -> None:
+    """A session that ends mid-backfill says INCOMPLETE (old rows stay); the next session's
+    `backfillComplete` completes generation 1 with a write whose minimum is 1."""
+    db = tmp_path / "out.db"
+    s = Session(shim("inprocess", "staging_destination"))
+    s.open(db, [binding("users")])
+    s.transaction(store(1, "old"))
+    s.acknowledge()
+    flush_with(s, backfillBegin=[{"truncatedAt": "2026-01-01T00:00:00Z"}])
+    state = commit(s, store(2, "new"))["startedCommit"]["state"]["updated"]
+    assert s.finish() == 0
+    assert rows(db) == [(1, "old")]
+    assert column(db, "SELECT event FROM _log WHERE event LIKE '%COMPLETE%'") == [
+        "COMPLETE users",
+        "INCOMPLETE users",
+    ]
+    s = Session(shim("inprocess", "staging_destination"))
+    s.open(db, [binding("users")], state=state)
+    flush_with(s, backfillComplete=[{"truncatedAt": "2026-01-01T00:00:00Z"}])
+    commit(s)
+    assert s.finish() == 0
+    with sqlite3.connect(db) as con:
+        writes = con.execute("SELECT mode, generation, minimum FROM _writes").fetchall()
+    assert writes[-1] == ("append_dedup", 1, 1)

@@ -379,3 +379,43 @@ def test_states_and_statuses_without_a_namespace_fail_when_it_is_ambiguous() -> 
     assert state.binding_of("tenant_a", "users") is state.bindings[0]
     assert state.on_state(stream_msg("users", {"c": 1}, "tenant_a")) is not None
     assert ShimState([b("users", namespace="x")], None).binding_of(None, "users") is not None
+
+
+def test_a_resumed_sweep_completes_the_backfill_an_earlier_session_began(tmp_path: Path) -> None:
+    """A full-refresh sweep resumed from its mid-sweep state was begun by the session that
+    started it: this one sends no `backfillBegin` for it, only the `backfillComplete`; a
+    sweep that starts afresh gets its begin before anything else."""
+    mid_sweep = {
+        "bindingStateV1": {
+            "events": {
+                "rowId": 2,
+                "stream": [{"stream_descriptor": {"name": "events"}, "stream_state": {"page": 2}}],
+            }
+        }
+    }
+    state = ShimState([b("events", "full_refresh"), b("logs", "full_refresh")], mid_sweep)
+    with open(tmp_path / "out", "wb") as out:
+        emit = Emitter(ProtocolWriter(out.fileno()), 2)
+        emit.opened()
+        loop = ReadLoop(emit, state, logging.getLogger("flow"))
+        loop.begin()
+        loop.record(None, "events", {"id": 3})
+        status = {"stream_descriptor": {"name": "events"}, "status": "COMPLETE"}
+        loop.message({"type": "TRACE", "trace": {"type": "STREAM_STATUS", "stream_status": status}})
+        loop.record(None, "logs", {"id": 1})
+        loop.finish()
+    lines = [orjson.loads(line) for line in (tmp_path / "out").read_bytes().splitlines()]
+    assert lines == [
+        {"opened": {}},
+        {"backfillBegin": {"binding": 1}},
+        {"captured": {"doc": {"id": 3, "_meta": {"op": "u", "row_id": 2}}}},
+        {"backfillComplete": {}},
+        {
+            "checkpoint": {
+                "state": {"updated": {"bindingStateV1": {"events": None}}, "mergePatch": True}
+            }
+        },
+        {"captured": {"binding": 1, "doc": {"id": 1, "_meta": {"op": "u", "row_id": 0}}}},
+        {"backfillComplete": {"binding": 1}},
+        {"checkpoint": {"state": {"updated": {}, "mergePatch": True}}},
+    ]

@@ -85,6 +85,12 @@ class SqliteMaterialization(Connector):
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def backfill_begin(self, binding: int, truncated_at: str) -> None:
+        self._call("backfillBegin", binding=binding, truncatedAt=truncated_at)
+
+    def backfill_complete(self, binding: int, truncated_at: str) -> None:
+        self._call("backfillComplete", binding=binding, truncatedAt=truncated_at)
+
     def flush(self, flush: request.Flush) -> None:
         self._call("flush")
         if self.config.get("misbehave") == "loaded-in-flush":

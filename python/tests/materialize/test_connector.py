@@ -336,3 +336,21 @@ def test_delta_bindings_get_no_loads_but_a_stray_load_is_served(tmp_path: Path) 
         "startedCommit",
         "acknowledged",
     ]
+
+
+def test_backfill_signals_of_a_flush_reach_their_hooks_before_flush(tmp_path: Path) -> None:
+    db = tmp_path / "out.db"
+    at = "2026-07-07T12:00:00.000001Z"
+    signals = {"backfillBegin": [{"truncatedAt": at}], "backfillComplete": [{"truncatedAt": at}]}
+    out = responses(run([open_request(db), ACK, {"flush": signals}, COMMIT, ACK]))
+    assert out[2] == {"flushed": {}}
+    assert calls(db)[2:5] == [
+        ["backfillBegin", {"binding": 0, "truncatedAt": at}],
+        ["backfillComplete", {"binding": 0, "truncatedAt": at}],
+        ["flush", {}],
+    ]
+    bad = run([open_request(db), ACK, {"flush": {"backfillBegin": [{"binding": 3}]}}])
+    assert last_error(bad) == (
+        "`flush` carries a backfillBegin of binding 3, but the opened materialization has 1 "
+        "binding(s)"
+    )

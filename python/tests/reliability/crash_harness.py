@@ -21,6 +21,7 @@ import yaml
 from secret_scan import record
 
 from flow_sdk.runtime import run_capture as run_capture_module
+from flow_sdk.runtime.backfill import control_of
 from flow_sdk.runtime.catalog import load_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
@@ -131,7 +132,7 @@ class Chain:
         length = self.state().get("journals", {}).get(name, 0)
         journal: Journal = self.data.journal(name)
         lines, _ = journal.read(0, length, 1 << 30)
-        return [orjson.loads(line) for line in lines]
+        return [orjson.loads(line) for line in lines if control_of(line) is None]
 
 
 def capture_session(

@@ -15,6 +15,7 @@ import pytest
 from crash_harness import Chain, Session, capture_session, check_committed
 from fault_catalog import SHIM_MODES, TASK, faulty_catalog
 
+from flow_sdk.runtime.backfill import control_of
 from flow_sdk.runtime.journal import DataDir, read_state
 
 COUNT, EVERY, FAULT_AFTER = 20, 5, 12
@@ -46,7 +47,8 @@ class Faulty:
         cursor = None
         for entry in entries.values():
             cursor = entry["stream"][0]["stream_state"]
-        return [orjson.loads(line)["id"] for line in lines], cursor
+        ids = [orjson.loads(line)["id"] for line in lines if control_of(line) is None]
+        return ids, cursor
 
     def survivors(self) -> list[int]:
         """Processes of this test still alive (the faulty source's own children included)."""

@@ -2,7 +2,7 @@
 
 `SCRIPTED_MODE` (set through the catalog's `env`) picks the behaviour: a rule of the
 strict runtime to break, or a well-behaved script (`acks`, `reduce`, `sessions`, `stream`,
-`idle`) for session tests; `docs` sends the documents of `SCRIPTED_DOCS` (a JSON array) and
+`idle`, `backfill`) for session tests; `docs` sends the documents of `SCRIPTED_DOCS` (a JSON array) and
 `deep` one document nested `SCRIPTED_DEPTH` levels, each in one checkpoint;
 `naive-date-time` captures a timestamp without an offset, and `discover-names` discovers a
 stream whose recommended name is not a catalog name. Stdlib only, so it starts fast."""
@@ -126,6 +126,8 @@ def session(open_: dict, lines) -> None:  # noqa: ANN001
         "session-response": [{"discovered": {"bindings": []}}],
         "document-size": [doc(1, v="x" * (16 * 1024 * 1024)), checkpoint({})],
         "naive-date-time": [doc(1, v="2024-01-02T03:04:05"), checkpoint({})],
+        "backfill-begin-first": [doc(1), {"backfillBegin": {}}, checkpoint({})],
+        "backfill-complete-begun": [doc(1), {"backfillComplete": {}}, checkpoint({})],
     }
     if MODE in broken:
         for message in broken[MODE]:
@@ -154,6 +156,18 @@ def session(open_: dict, lines) -> None:  # noqa: ANN001
             log("waiting for an acknowledgement")
             ack = json.loads(next(lines))
             log("acknowledged", checkpoints=ack["acknowledge"]["checkpoints"])
+        return
+    if MODE == "backfill":  # a sweep over two sessions: ids 1-2, then 3 and the complete
+        if not state.get("sweeping"):
+            for message in [doc(0), checkpoint({})]:
+                send(message)  # an earlier transaction: the begin must not join it
+            for message in [{"backfillBegin": {}}, doc(1), checkpoint({"sweeping": True})]:
+                send(message)
+            for message in [doc(2), checkpoint({})]:
+                send(message)
+            return
+        for message in [doc(3), {"backfillComplete": {}}, checkpoint({"sweeping": None})]:
+            send(message)
         return
     if MODE == "sessions":
         n = state.get("n", 0) + 1

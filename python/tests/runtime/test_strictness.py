@@ -4,6 +4,7 @@ and rejected with its own message that names the rule and quotes the offending l
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,8 @@ RULES = {
     "no-unknown-keys": '"extra":true',
     "binding-index": '"binding": 5',
     "session-response": '{"discovered"',
+    "backfill-begin-first": '{"backfillBegin": {}}',
+    "backfill-complete-begun": '{"backfillComplete": {}}',
 }
 
 
@@ -114,3 +117,44 @@ def test_messages_differ_between_rules(scripted) -> None:
 def test_a_failing_connector_reports_its_last_log_line(scripted) -> None:
     with pytest.raises(ConnectorFailed, match="exit code 3.*the source refused the password"):
         run_preview(scripted("exit-nonzero"))
+
+
+def test_backfill_signals_out_of_order_are_sentences_naming_the_binding(scripted) -> None:
+    with pytest.raises(ProtocolViolation) as caught:
+        run_preview(scripted("backfill-begin-first"))
+    assert caught.value.detail == (
+        "`backfillBegin` of binding 0 (acmeCo/things) came after documents of that binding in "
+        "the same transaction; it must be the binding's first message of its transaction, so "
+        "emit it before the backfill's documents (or checkpoint first)"
+    )
+    with pytest.raises(ProtocolViolation) as caught:
+        run_preview(scripted("backfill-complete-begun"))
+    assert caught.value.detail == (
+        "`backfillComplete` of binding 0 (acmeCo/things) came without a `backfillBegin` before "
+        "it: no backfill of that binding is in progress, so there is nothing to complete (Flow "
+        "ignores such a complete and its materializations keep the old rows)"
+    )
+
+
+def test_a_backfill_begun_in_one_session_completes_in_the_next(scripted) -> None:
+    """The begin's checkpoint group is a transaction of its own (not combined with the
+    checkpoint before it), and a later session may complete what an earlier one began."""
+    out, _ = run_preview(scripted("backfill"), sessions=[-1, -1], output_state=True)
+    lines = [line for line in out.decode().splitlines() if line]
+    ids = [
+        [int(i) for i in re.findall(r'"id":(\d+)', line)]
+        for line in lines
+        if line.startswith('["acmeCo/things"')
+    ]
+    assert ids == [[0], [1], [2], [3]]
+    states = [line for line in lines if line.startswith('["connectorState"')]
+    assert len(states) >= 4, "a transaction before the begin, the begin's, and after"
+
+
+def test_a_complete_after_an_initial_state_is_ignored_as_flow_ignores_it(scripted) -> None:
+    """From `--initial-state` the begin may have come before the preview: the complete is
+    dropped with a warning instead (Flow ignores a complete without a persisted begin)."""
+    out, err = run_preview(scripted("backfill-complete-begun"), initial_state={"resumed": True})
+    assert b'"id":1' in out
+    assert "`backfillComplete` of binding 0 (acmeCo/things) came without a `backfillBegin` " in err
+    assert "ignored, as Flow ignores a complete without a persisted begin" in err

@@ -128,3 +128,32 @@ def test_a_failing_stream_is_named_and_nothing_is_checkpointed_after_it(
     assert failed.code == 1
     assert "users" in failed.last_error and "400" in failed.last_error, failed.last_error
     assert failed.responses[0] == {"opened": {}}
+
+
+def test_activate_version_of_a_full_table_sync_brackets_a_backfill(
+    shim: list[str], config: dict, api
+) -> None:
+    """singer-sdk writes ACTIVATE_VERSION before a FULL_TABLE stream's records when asked
+    (`emit_activate_version_messages`): it is the binding's `backfillBegin`, and the end of
+    the sync its `backfillComplete`, before the final checkpoint. Incremental streams get
+    neither."""
+    activating = {**config, "emit_activate_version_messages": True}
+    done = run(shim, [open_request(activating, [USERS, EVENTS])], session=True)
+    assert done.code == 0, done.text
+    events = [
+        (variant, body.get("binding", 0))
+        for r in done.responses
+        for variant, body in r.items()
+        if variant in ("backfillBegin", "backfillComplete", "captured")
+    ]
+    signals = [e for e in events if e[0] != "captured"]
+    assert signals == [("backfillBegin", 1), ("backfillComplete", 1)]
+    first_event = events.index(("captured", 1))
+    assert events.index(("backfillBegin", 1)) < first_event, "begin precedes the sweep's records"
+    last_event = max(i for i, e in enumerate(events) if e == ("captured", 1))
+    assert events.index(("backfillComplete", 1)) > last_event
+    after = done.responses[[next(iter(r)) for r in done.responses].index("backfillComplete") :]
+    assert "checkpoint" in after[-1], "a checkpoint commits the complete"
+
+    plain = run(shim, [open_request(config, [USERS, EVENTS])], session=True)
+    assert not plain.of("backfillBegin"), "no ACTIVATE_VERSION, no backfill signals"
