@@ -87,7 +87,7 @@ def test_spec_discover_validate(shim: list[str]) -> None:
         "cursorField": ["updated_at"],
     }
     assert users["key"] == ["/id"]
-    assert users["documentSchema"]["properties"]["_meta"]["required"] == ["row_id"]
+    assert users["documentSchema"]["properties"]["_meta"]["required"] == ["op", "row_id"]
     assert events["resourceConfig"] == {"stream": "events", "syncMode": "full_refresh"}
     assert events["key"] == ["/_meta/row_id"]
     assert validated == {"bindings": [{"resourcePath": ["users"]}, {"resourcePath": ["events"]}]}
