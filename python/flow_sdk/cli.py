@@ -94,8 +94,9 @@ def _error(message: str, json_line: bool = False) -> None:
     message = mask(message)
     sys.stderr.flush()
     if json_line:
-        line = {"level": "error", "message": message, "source": "flow-sdk"}
-        sys.stderr.write(orjson.dumps(line).decode() + "\n")
+        from flow_sdk.runtime.logs import LogRecord, as_json
+
+        sys.stderr.write(as_json(LogRecord(level="error", message=message), "flow-sdk") + "\n")
     else:
         sys.stderr.write(f"flow-sdk: error: {message}\n")
     sys.stderr.flush()
@@ -239,20 +240,13 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from flow_sdk.runtime.durations import parse_duration
-    from flow_sdk.runtime.errors import RuntimeFailure
+    from flow_sdk.runtime.durations import flag_duration
     from flow_sdk.runtime.run import RunOptions, run
-
-    def duration(flag: str, value: str | None) -> float | None:
-        try:
-            return None if value is None else parse_duration(value)
-        except ValueError as exc:
-            raise RuntimeFailure(f"{flag}: {exc}") from None
 
     options = RunOptions(
         data_dir=Path(args.data_dir),
-        timeout=duration("--timeout", args.timeout),
-        idle_timeout=duration("--idle-timeout", args.idle_timeout),
+        timeout=flag_duration("--timeout", args.timeout),
+        idle_timeout=flag_duration("--idle-timeout", args.idle_timeout),
         progress=args.progress,
         transaction_documents=args.transaction_documents,
     )

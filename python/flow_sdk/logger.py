@@ -43,7 +43,9 @@ def redact(text: str) -> str:
     return text
 
 
-_shown_tracebacks: set[str] = set()
+SHOWN_TRACEBACKS_KEPT = 256
+_shown_tracebacks: dict[str, None] = {}
+"""The tracebacks shown so far (an insertion-ordered set, bounded)."""
 
 
 def first_showing(stack_trace: str) -> bool:
@@ -55,7 +57,9 @@ def first_showing(stack_trace: str) -> bool:
     key = "\n".join(lines[-3:])
     if key in _shown_tracebacks:
         return False
-    _shown_tracebacks.add(key)
+    if len(_shown_tracebacks) >= SHOWN_TRACEBACKS_KEPT:  # a long session: forget the oldest
+        del _shown_tracebacks[next(iter(_shown_tracebacks))]
+    _shown_tracebacks[key] = None
     return True
 
 

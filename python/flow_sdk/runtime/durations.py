@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from flow_sdk.runtime.errors import RuntimeFailure
+
 _UNITS = {
     "ns": 1e-9,
     "nsec": 1e-9,
@@ -64,3 +66,14 @@ def format_duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
     return out + (f"{secs}s" if secs else "")
+
+
+def flag_duration(flag: str, value: str | None) -> float | None:
+    """A command-line duration flag's seconds (None when not given); a bad value is a
+    RuntimeFailure naming the flag."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise RuntimeFailure(f"{flag}: {exc}") from None

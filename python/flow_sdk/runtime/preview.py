@@ -30,7 +30,7 @@ from flow_sdk.runtime.catalog import CaptureDef, Catalog
 from flow_sdk.runtime.catalog_rules import check_catalog
 from flow_sdk.runtime.config_updates import ConfigInbox
 from flow_sdk.runtime.driver import Driver
-from flow_sdk.runtime.durations import format_duration, parse_duration
+from flow_sdk.runtime.durations import flag_duration, format_duration
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.progress import Progress
@@ -83,25 +83,16 @@ class PreviewOptions:
                 ) from None
             if 0 in out.sessions:
                 raise RuntimeFailure("--sessions: a session needs at least one transaction (or -1)")
-        out.delay = _flag_duration("--delay", delay) or 0.0
-        out.timeout = _flag_duration("--timeout", timeout)
-        out.idle_timeout = _flag_duration("--idle-timeout", idle_timeout)
-        out.max_interval = _flag_duration("--max-interval", max_interval)
+        out.delay = flag_duration("--delay", delay) or 0.0
+        out.timeout = flag_duration("--timeout", timeout)
+        out.idle_timeout = flag_duration("--idle-timeout", idle_timeout)
+        out.max_interval = flag_duration("--max-interval", max_interval)
         if initial_state:
             try:
                 out.initial_state = orjson.loads(initial_state)
             except orjson.JSONDecodeError as exc:
                 raise RuntimeFailure(f"--initial-state is not valid JSON: {exc}") from None
         return out
-
-
-def _flag_duration(flag: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise RuntimeFailure(f"{flag}: {exc}") from None
 
 
 def preview_capture(
