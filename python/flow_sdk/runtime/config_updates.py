@@ -7,6 +7,9 @@ updated plaintext config in (`FLOW_SDK_CONFIG_UPDATE_FILE`, written by flow-sdk'
 shim) and takes it after the process ends. `flow-sdk run` keeps it in the data directory
 (`configs/captures/<task>.json`, mode 0600) for the next run, tied to the catalog config it
 updates: once that is edited (say, a fresh OAuth login), the catalog's config wins again.
+Values the catalog takes from the environment (`{"$env": NAME}`) are kept as those
+references unless the connector changed them, so the file holds no secret of the
+environment's that it did not rotate itself (sops-decrypted values are kept decrypted).
 `flow-sdk preview` keeps it for its next sessions. Image endpoints get no file (their
 container cannot reach it); they rely on the state overlay alone.
 """
@@ -21,6 +24,7 @@ from typing import Any
 import orjson
 
 from flow_sdk.airbyte.config_update import LOCAL_UPDATE_ENV
+from flow_sdk.runtime.env_refs import resolve_env, restore_refs
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.logs import Console
 
@@ -35,12 +39,24 @@ class ConfigInbox:
     """One task's config updates: where its connector leaves them, and the newest one."""
 
     def __init__(
-        self, inbox: Path, catalog_config: Any, console: Console, task: str, store: Path | None
+        self,
+        inbox: Path,
+        catalog_config: Any,
+        console: Console,
+        task: str,
+        store: Path | None,
+        template: Any = None,
+        catalog_file: Path | None = None,
     ) -> None:
+        """`catalog_config` is the config as resolved for the connector; `template` the same
+        before its `$env` references were resolved (from `catalog_file`'s directory)."""
         self.inbox = inbox
         self.store = store
         self.console = console
         self.task = task
+        self.resolved = catalog_config
+        self.template = template
+        self.catalog_file = catalog_file
         self.base = _digest(catalog_config)
         self.config: Any = None
         """The updated config (None: the catalog's)."""
@@ -70,7 +86,9 @@ class ConfigInbox:
             f"{self.task}: using the endpoint config the connector updated in an earlier run "
             f"(kept in {store}, as Flow republishes a task with its config updates)",
         )
-        return kept.get("config")
+        return resolve_env(
+            kept.get("config"), f"the updated config in {store}", self.catalog_file, self.console
+        )
 
     def take(self) -> bool:
         """Take the update a connector process left, if any; True when the config changed."""
@@ -91,7 +109,8 @@ class ConfigInbox:
         self.config = config
         where = " for the next session"
         if self.store is not None:
-            _write_private(self.store, {"base": self.base, "config": config})
+            kept = restore_refs(config, self.template, self.resolved)
+            _write_private(self.store, {"base": self.base, "config": kept})
             where = f" for the next session and run (kept in {self.store})"
         self.console.log("info", f"{self.task}: applied the connector's config update{where}")
         return True

@@ -130,5 +130,27 @@ class _Resolver:
         return value
 
 
+def restore_refs(updated: Any, template: Any, resolved: Any) -> Any:
+    """`updated` (a connector's update of the `resolved` config) with every value that came
+    from a `{"$env": NAME}` of `template` and that the connector left unchanged put back as
+    that reference: a config kept on disk then holds no secret of the environment's that the
+    connector did not rotate itself."""
+    if isinstance(template, dict) and KEY in template:
+        return template if updated == resolved else updated
+    if isinstance(template, dict) and isinstance(updated, dict) and isinstance(resolved, dict):
+        return {
+            k: restore_refs(v, template[k], resolved.get(k)) if k in template else v
+            for k, v in updated.items()
+        }
+    if (
+        isinstance(template, list)
+        and isinstance(updated, list)
+        and isinstance(resolved, list)
+        and len(template) == len(updated) == len(resolved)
+    ):
+        return [restore_refs(u, t, r) for u, t, r in zip(updated, template, resolved, strict=True)]
+    return updated
+
+
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")

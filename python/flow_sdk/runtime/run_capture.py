@@ -36,6 +36,7 @@ from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
+from flow_sdk.runtime.sops import unseal
 from flow_sdk.runtime.state import StateStore
 
 STOP_GRACE_SECONDS = 10.0
@@ -78,8 +79,15 @@ def run_capture(
     timeouts = timeouts or Timeouts()
     driver = Driver(task, console)
     store = data.state_path("configs", task.name)
+    endpoint = task.endpoint
     driver.config_inbox = ConfigInbox(  # tied to the resolved config: a new `$env` value wins
-        store.with_name(f".{store.name}.update"), driver.config, console, task.name, store
+        store.with_name(f".{store.name}.update"),
+        driver.config,
+        console,
+        task.name,
+        store,
+        template=unseal(endpoint.config, endpoint.config_where),
+        catalog_file=endpoint.file,
     )
     driver.take_config_update()  # one an interrupted run left
     _, _, spec = validated_capture(catalog, task, driver)

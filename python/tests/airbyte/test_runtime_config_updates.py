@@ -39,6 +39,7 @@ def write_catalog(
     api_url: str,
     refresh_token: str | dict[str, str],
     check_api: bool = False,
+    client_secret: str | dict[str, str] = CLIENT_SECRET,
 ) -> Path:
     catalog = {
         "captures": {
@@ -51,7 +52,7 @@ def write_catalog(
                             "check_api": check_api,
                             "credentials": {
                                 "client_id": "client-1",
-                                "client_secret": CLIENT_SECRET,
+                                "client_secret": client_secret,
                                 "refresh_token": refresh_token,
                             },
                         },
@@ -171,6 +172,36 @@ def test_a_fresh_token_in_the_environment_wins_over_the_stored_update(
     ]["refresh_token"] == ref  # fmt: skip
     for output in (first, again, fresh):
         assert login not in output.stderr and token_api.refresh_token not in output.stderr
+
+
+def test_the_kept_config_holds_environment_secrets_as_references(
+    tmp_path: Path, api: tuple[TokenApi, str]
+) -> None:
+    """Only what the connector rotated is kept in plaintext: a client secret from the
+    environment stays `{"$env": NAME}` in the data directory and is resolved again."""
+    token_api, url = api
+    ref = {"$env": "ROTATING_CLIENT_SECRET"}
+    catalog = write_catalog(
+        tmp_path / "rotating.flow.yaml",
+        [PYTHON, ROTATING, "--shim"],
+        url,
+        token_api.refresh_token,
+        client_secret=ref,
+    )
+    data = tmp_path / "data"
+    run = ["run", "--source", str(catalog), "--data-dir", str(data)]
+    first = flow_sdk(*run, ROTATING_CLIENT_SECRET=CLIENT_SECRET)
+    assert first.returncode == 0, first.stderr[-3000:]
+    stored_path = data / "configs" / "acmeCo" / "rotating.json"
+    assert CLIENT_SECRET.encode() not in stored_path.read_bytes()
+    credentials = orjson.loads(stored_path.read_bytes())["config"]["credentials"]
+    assert credentials["client_secret"] == ref
+    assert credentials["refresh_token"] == token_api.issued[0]
+    again = flow_sdk(*run, ROTATING_CLIENT_SECRET=CLIENT_SECRET)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "using the endpoint config the connector updated in an earlier run" in again.stderr
+    assert token_api.refused == [] and len(token_api.issued) == 2
+    assert CLIENT_SECRET not in first.stderr + again.stderr
 
 
 def test_preview_opens_its_next_session_with_the_update(
