@@ -19,10 +19,11 @@ import orjson
 
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import mask_config_secrets
+from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
+from flow_sdk.secrets import mask_config_secrets
 from flow_sdk.shared_answers import shared_answer
 
 
@@ -95,7 +96,7 @@ class SubprocessSource:
                 self._spec_thread = None
             spec = self.spec()
             while self._pending_masks:
-                mask_config_secrets(spec, self._pending_masks.pop())
+                mask_config_secrets(connection_schema(spec), self._pending_masks.pop())
 
     def _one(
         self,

@@ -15,9 +15,10 @@ from flow_sdk.capture import Connector, Emitter, request, response
 from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
 from flow_sdk.protocol.flow import OAuth2, Spec, SpecRequest
+from flow_sdk.secrets import mask_config_secrets, with_secret_marks
 from flow_sdk.singer.catalog import discovered, selected_catalog, validated_bindings
 from flow_sdk.singer.read_loop import SingerReadLoop
-from flow_sdk.singer.spec import check_config, flow_spec, mask_config_secrets
+from flow_sdk.singer.spec import check_config, flow_spec
 from flow_sdk.singer.state import SingerState
 
 
@@ -84,7 +85,7 @@ class CaptureShim(Connector):
             raise ValidateError(
                 f"the endpoint config must be a JSON object, not {type(config).__name__}"
             )
-        mask_config_secrets(self._config_schema(), config)
+        mask_config_secrets(with_secret_marks(self._config_schema()), config)
         check_config(self._config_schema(), config)
         return dict(config)
 
