@@ -10,11 +10,12 @@ the adapter looks a record's binding up by its stream key (Singer: the stream na
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.schema import SourceMetaMover, change_op
+from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError
 
 
@@ -55,6 +56,25 @@ class AdapterReadLoop:
         """The binding last read (for errors and the watchdog)."""
         self.messages = 0
         """Messages other than fast-path records (records are counted by the emitter)."""
+
+    def run(self, read: Callable[[], None], idle_seconds: float | None) -> None:
+        """Run the connector's `read` under the idle watchdog, then the final checkpoint.
+        A failure of the connector's own ends the session with one sentence naming the
+        stream (`failed`), its traceback logged once before it."""
+        watchdog = Watchdog(idle_timeout(idle_seconds), self.progress, self.reading)
+        try:
+            with watchdog:
+                read()
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            self.log.error("%s's read failed", self.connector, exc_info=True)
+            raise self.failed(exc) from None
+        self.finish()
+
+    def finish(self) -> None:
+        """The read ended normally: the final checkpoint."""
+        raise NotImplementedError
 
     # ---- the hot path ----
 
