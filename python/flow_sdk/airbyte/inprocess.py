@@ -223,7 +223,7 @@ class InProcessSource:
         self, configured: Mapping[str, Any], catalog: Any, state: list[Any] | None, loop: ReadLoop
     ) -> None:
         messages = self.source.read(self.logger, configured, catalog, state)
-        record = loop.record
+        record = loop.record_keyed
         message = loop.message
         controls = self._controls
         self._loop = loop
@@ -233,7 +233,7 @@ class InProcessSource:
                     self._printed_controls(loop)
                 rec = msg.record
                 if rec is not None:
-                    record(rec.namespace, rec.stream, rec.data)
+                    record((rec.namespace or None, rec.stream), rec.data)
                 else:
                     message(to_plain(msg))
             self._loop = None
