@@ -1,6 +1,7 @@
 """The `flow-sdk` command: flowctl's connector-development commands, offline.
 
-`raw spec | discover | validate` (spec and validate of any kind of task), `preview` (and its
+`raw spec | discover | validate` (spec and validate of any kind of task), `new` (scaffold a
+connector into the workspace), `preview` (and its
 older spelling `raw capture`) drive a connector through the local runtime, `run` is the
 local data plane (captures into local collections, then materializations);
 `airbyte-capture` and `airbyte-materialize` hand their arguments to the Airbyte adapters.

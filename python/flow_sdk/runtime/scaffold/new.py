@@ -47,6 +47,7 @@ def new_connector(plan: Plan, console: Console, discover: bool = True) -> None:
         main = plan.directory / plan.package / "__main__.py"
         main.write_text(templates.package_main(plan, _wiring(plan, console)))
         console.line(f"created {_rel(plan, main)}")
+        _format(plan)
     except BaseException as exc:
         snapshot.restore()
         if isinstance(exc, ScaffoldError):
@@ -108,6 +109,19 @@ def _uv(plan: Plan, args: list[str], step: str) -> None:
     if done.returncode != 0:
         raise ScaffoldError(
             f"`uv {' '.join(args)}` failed while {step}: {reason(done.stderr) or 'no message'}"
+        )
+
+
+def _format(plan: Plan) -> None:
+    """Long names can push a template's line past the workspace's ruff limit: the files are
+    formatted with the workspace's ruff (a dev tool it has), so CI's lint passes."""
+    ruff = _venv(plan) / "ruff"
+    if ruff.exists():
+        subprocess.run(
+            [str(ruff), "format", "--quiet", str(plan.directory)],
+            cwd=plan.workspace,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
         )
 
 

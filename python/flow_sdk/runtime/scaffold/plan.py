@@ -184,10 +184,12 @@ def _dependency(plan: Plan) -> Dependency | None:
         except Exception as exc:  # pip_env's InstallError: says what is wrong
             raise ScaffoldError(f"{flag} {requirement!r}: {exc}") from None
         dependency = Dependency(name, requirement)
-    if dependency.name == plan.name:
+    module = dependency.name.removeprefix("airbyte-").replace("-", "_")
+    if dependency.name == plan.name or module == plan.package:
         raise ScaffoldError(
-            f"{flag} names the package {dependency.name!r}, the name of the connector being "
-            f"created; name the connector directory differently (e.g. {plan.name}-flow)"
+            f"{flag} names the package {dependency.name!r}, whose module {module} would be the "
+            f"connector's own (`python -m {plan.package}` must run the Flow connector); name "
+            f"the connector directory differently, e.g. {plan.name}-flow"
         )
     return dependency
 

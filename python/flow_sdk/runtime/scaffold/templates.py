@@ -113,7 +113,7 @@ def package_main(plan: Plan, wiring: Wiring) -> str:
         module = "capture" if plan.protocol == "capture" else "materialization"
         return render(NATIVE_MAIN, **values, module=module, cls=native_class(plan))
     if wiring.style == "manifest":
-        return render(MANIFEST_MAIN, **values)
+        return manifest_main(plan)
     assert plan.dependency is not None
     values["dependency"] = plan.dependency.name
     if wiring.style == "inprocess":
