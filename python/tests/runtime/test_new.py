@@ -237,3 +237,53 @@ def test_a_native_materialization_skeleton(workspace: Path) -> None:
     config = yaml.safe_load((workspace / "materialize-files/config.yaml").read_text())
     assert config == {"directory": ".flow-data/materialize-files"}
     check_scaffold(workspace, "materialize-files", "materialize")
+
+
+TINY_TAP = '''\
+"""A tiny singer-sdk tap: one stream of `count` numbers."""
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+
+
+class Numbers(Stream):
+    name = "numbers"
+    primary_keys = ["n"]
+    schema = th.PropertiesList(th.Property("n", th.IntegerType)).to_dict()
+
+    def get_records(self, context):
+        for n in range(self.config.get("count", 3)):
+            yield {"n": n}
+
+
+class TapTiny(Tap):
+    name = "tap-tiny"
+    config_jsonschema = th.PropertiesList(
+        th.Property("count", th.IntegerType, default=3)
+    ).to_dict()
+
+    def discover_streams(self):
+        return [Numbers(self)]
+'''
+
+
+def test_a_singer_tap(workspace: Path, tmp_path: Path) -> None:
+    """A singer-sdk tap package from a path: its console script runs behind singer-capture."""
+    package = tmp_path / "tap-tiny"
+    (package / "tap_tiny").mkdir(parents=True)
+    (package / "tap_tiny" / "__init__.py").write_text(TINY_TAP)
+    (package / "pyproject.toml").write_text(
+        '[project]\nname = "tap-tiny"\nversion = "0.1.0"\ndependencies = ["singer-sdk>=0.54"]\n'
+        '[project.scripts]\ntap-tiny = "tap_tiny:TapTiny.cli"\n'
+        '[tool.poetry]\npackages = [{ include = "tap_tiny" }]\n'
+        '[build-system]\nrequires = ["poetry-core>=2.0"]\n'
+        'build-backend = "poetry.core.masonry.api"\n'
+    )
+    done = new(workspace, "source-numbers", "--singer", str(package))
+    assert done.returncode == 0, done.stderr
+    assert "wiring: console script tap-tiny as a subprocess" in done.stderr.splitlines()
+    assert yaml.safe_load((workspace / "source-numbers/config.yaml").read_text()) == {}
+    catalog = yaml.safe_load((workspace / "test.flow.yaml").read_text())
+    bindings = catalog["captures"]["acmeCo/numbers/source-numbers"]["bindings"]
+    assert [b["target"] for b in bindings] == ["acmeCo/numbers/numbers"]
+    check_scaffold(workspace, "source-numbers", "capture")
