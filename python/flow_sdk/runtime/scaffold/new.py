@@ -40,7 +40,10 @@ def new_connector(plan: Plan, console: Console, discover: bool = True) -> None:
         console.line(f"changed {WORKFLOW} (connectors matrix: {plan.name}, {plan.protocol})")
         add_to_catalog(plan)
         console.line(f"changed {CATALOG} ({_kind(plan)} {plan.task}, no bindings yet)")
-        _uv(plan, ["lock"], "locking the workspace")
+        try:
+            _uv(plan, ["lock"], "locking the workspace")
+        except ScaffoldError as exc:
+            raise ScaffoldError(f"{exc}{_lock_hint(plan)}") from None
         console.line("changed uv.lock (uv lock)")
         _uv(plan, ["sync", "--frozen", "--inexact"], "installing it into the workspace")
         console.line(f"installed {plan.name} into {_venv(plan).parent.name}/ (uv sync)")
@@ -55,6 +58,18 @@ def new_connector(plan: Plan, console: Console, discover: bool = True) -> None:
         raise
     with _workspace_path(plan):
         _configure(plan, console, discover)
+
+
+def _lock_hint(plan: Plan) -> str:
+    if plan.dependency is None or plan.dependency.path is not None:
+        return ""
+    command = "singer-capture" if plan.origin.kind == "singer" else "airbyte-capture"
+    if plan.protocol != "capture":
+        command = "airbyte-materialize"
+    return (
+        f" (a package the workspace's pins cannot live with runs in a virtualenv of its own: "
+        f"`command: [flow-sdk, {command}, --pip, {plan.dependency.requirement}]` in a catalog)"
+    )
 
 
 def _kind(plan: Plan) -> str:

@@ -151,8 +151,8 @@ if __name__ == "__main__":
 '''
 
 INPROCESS_MAIN = '''\
-"""`python -m $package`: the Flow $kind, $dependency's `$cls` in process behind
-flow-sdk's $shim."""
+"""`python -m $package`: the Flow $kind,
+$dependency's `$cls` in process behind flow-sdk's $shim."""
 
 from $module import $cls
 
@@ -168,9 +168,9 @@ if __name__ == "__main__":
 '''
 
 SCRIPT_MAIN = '''\
-"""`python -m $package`: the Flow $kind, $dependency's console script `$script` run as
-a subprocess by flow-sdk's $shim_words (it is found beside this Python, so the
-connector's own virtualenv is used)."""
+"""`python -m $package`: the Flow $kind,
+$dependency's console script `$script` run as a subprocess by flow-sdk's
+$shim_words (found beside this Python: the connector's own virtualenv)."""
 
 import sys
 from pathlib import Path
