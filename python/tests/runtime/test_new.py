@@ -287,3 +287,40 @@ def test_a_singer_tap(workspace: Path, tmp_path: Path) -> None:
     bindings = catalog["captures"]["acmeCo/numbers/source-numbers"]["bindings"]
     assert [b["target"] for b in bindings] == ["acmeCo/numbers/numbers"]
     check_scaffold(workspace, "source-numbers", "capture")
+
+
+def test_an_airbyte_destination_from_a_local_path(workspace: Path, tmp_path: Path) -> None:
+    """The materialize tests' airbyte-cdk destination, packaged, is wired in process behind
+    the MaterializeShim."""
+    package = tmp_path / "destination-sqlite3"
+    (package / "destination_sqlite3").mkdir(parents=True)
+    shutil.copy(
+        ROOT / "python/tests/materialize/sqlite_destination.py",
+        package / "destination_sqlite3" / "destination.py",
+    )
+    (package / "destination_sqlite3" / "__init__.py").write_text(
+        "from destination_sqlite3.destination import SqliteDestination\n\n"
+        "__all__ = ['SqliteDestination']\n"
+    )
+    (package / "pyproject.toml").write_text(
+        '[project]\nname = "airbyte-destination-sqlite3"\nversion = "0.1.0"\n'
+        'dependencies = ["airbyte-cdk>=7,<8"]\n'
+        '[tool.poetry]\npackages = [{ include = "destination_sqlite3" }]\n'
+        '[build-system]\nrequires = ["poetry-core>=2.0"]\n'
+        'build-backend = "poetry.core.masonry.api"\n'
+    )
+    config = tmp_path / "sqlite.config.yaml"
+    config.write_text(yaml.safe_dump({"destination_path": str(tmp_path / "out.sqlite")}))
+    done = new(
+        workspace, "destination-sqlite-flow", "--airbyte", str(package), "--config", str(config)
+    )
+    assert done.returncode == 0, done.stderr
+    said = done.stderr.splitlines()
+    assert "wiring: destination_sqlite3.SqliteDestination in process" in said
+    assert not any("discovered" in line for line in said)
+    main = (workspace / "destination-sqlite-flow/destination_sqlite_flow/__main__.py").read_text()
+    assert "MaterializeShim(delegate=SqliteDestination()).main()" in main
+    catalog = yaml.safe_load((workspace / "test.flow.yaml").read_text())
+    task = catalog["materializations"]["acmeCo/sqlite-flow/destination-sqlite-flow"]
+    assert task["bindings"] == []
+    check_scaffold(workspace, "destination-sqlite-flow", "materialize")
