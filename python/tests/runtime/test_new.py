@@ -156,21 +156,26 @@ def test_a_failed_lock_puts_the_workspace_back(workspace: Path, tmp_path: Path) 
     assert texts(workspace) == before and not (workspace / "source-impossible").exists()
 
 
-def test_an_airbyte_source_from_a_local_path(workspace: Path, tmp_path: Path) -> None:
-    """A tiny airbyte-cdk source package (the shim tests' cdk7 source) is wired in process."""
-    package = tmp_path / "source-tiny"
-    (package / "source_tiny").mkdir(parents=True)
-    shutil.copy(AIRBYTE_TESTS / "cdk7_source.py", package / "source_tiny" / "source.py")
-    (package / "source_tiny" / "__init__.py").write_text(
-        "from source_tiny.source import TestSource\n\n__all__ = ['TestSource']\n"
+def tiny_source(package: Path, module: str) -> None:
+    """A tiny airbyte-cdk source package (the shim tests' cdk7 source), `airbyte-<module>`."""
+    (package / module).mkdir(parents=True)
+    shutil.copy(AIRBYTE_TESTS / "cdk7_source.py", package / module / "source.py")
+    (package / module / "__init__.py").write_text(
+        f"from {module}.source import TestSource\n\n__all__ = ['TestSource']\n"
     )
     (package / "pyproject.toml").write_text(
-        '[project]\nname = "airbyte-source-tiny"\nversion = "0.1.0"\n'
+        f'[project]\nname = "airbyte-{module.replace("_", "-")}"\nversion = "0.1.0"\n'
         'dependencies = ["airbyte-cdk>=7,<8"]\n'
-        '[tool.poetry]\npackages = [{ include = "source_tiny" }]\n'
+        f'[tool.poetry]\npackages = [{{ include = "{module}" }}]\n'
         '[build-system]\nrequires = ["poetry-core>=2.0"]\n'
         'build-backend = "poetry.core.masonry.api"\n'
     )
+
+
+def test_an_airbyte_source_from_a_local_path(workspace: Path, tmp_path: Path) -> None:
+    """A tiny airbyte-cdk source package is wired in process."""
+    package = tmp_path / "source-tiny"
+    tiny_source(package, "source_tiny")
     config = tmp_path / "tiny.config.yaml"
     config.write_text("count: 3\n")
     done = new(workspace, "source-tiny", "--airbyte", str(package), "--config", str(config))
@@ -324,3 +329,24 @@ def test_an_airbyte_destination_from_a_local_path(workspace: Path, tmp_path: Pat
     task = catalog["materializations"]["acmeCo/sqlite-flow/destination-sqlite-flow"]
     assert task["bindings"] == []
     check_scaffold(workspace, "destination-sqlite-flow", "materialize")
+
+
+def test_an_airbyte_source_from_git(workspace: Path, tmp_path: Path) -> None:
+    """`NAME @ git+URL#subdirectory=...` is the connector's dependency as written."""
+    repo = tmp_path / "repo"
+    tiny_source(repo / "connectors" / "source-tinygit", "source_tinygit")
+    for git in (["init", "-q"], ["add", "."], ["commit", "-qm", "tiny"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *git], cwd=repo, check=True
+        )
+    requirement = (
+        f"airbyte-source-tinygit @ git+file://{repo}#subdirectory=connectors/source-tinygit"
+    )
+    config = tmp_path / "tiny.config.yaml"
+    config.write_text("count: 2\n")
+    done = new(workspace, "source-git-tiny", "--airbyte", requirement, "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "wiring: source_tinygit.TestSource in process" in done.stderr.splitlines()
+    connector = (workspace / "source-git-tiny/pyproject.toml").read_text()
+    assert f'    "{requirement}",\n' in connector
+    check_scaffold(workspace, "source-git-tiny", "capture")
