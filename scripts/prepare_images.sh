@@ -70,7 +70,7 @@ fi
 CONF=/etc/containers/containers.conf.d/50-flow-sdk.conf
 cap_eff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
 reasons=()
-((((16#$cap_eff >> 24) & 1))) || reasons+=("no CAP_SYS_RESOURCE: podman's default ulimits cannot be set")
+(((16#$cap_eff >> 24) & 1)) || reasons+=("no CAP_SYS_RESOURCE: podman's default ulimits cannot be set")
 [[ -d /run/systemd/system ]] || reasons+=("no systemd: no systemd cgroup manager, no journald")
 # crun (Debian's default runtime) refuses cgroup v1/v2 hybrid hierarchies; runc runs there.
 [[ -f /sys/fs/cgroup/cgroup.controllers ]] || reasons+=("cgroup v1 or hybrid hierarchy: crun refuses it, runc runs")
