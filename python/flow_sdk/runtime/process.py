@@ -1,8 +1,9 @@
 """A connector as a child process: JSON lines on stdin/stdout, logs on stderr.
 
 `local` endpoints run their command with the endpoint's `env` and `LOG_LEVEL`; `connector`
-images run through `docker run -i --rm` when a Docker engine answers. Output lines are read
-on threads so that a session can wait with a timeout and notice a stalled stdin.
+images run through `<engine> run -i --rm` with the engine `CONTAINER_ENGINE` names (docker or
+podman), else Docker when its engine answers, else Podman. Output lines are read on threads
+so that a session can wait with a timeout and notice a stalled stdin.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -28,6 +30,9 @@ EOF = object()
 """Returned by `ConnectorProcess.next_line` when stdout has ended."""
 TIMEOUT = object()
 """Returned by `ConnectorProcess.next_line` when no line arrived in time."""
+ENGINE_ENV = "CONTAINER_ENGINE"
+"""Names the engine that runs image connectors (docker or podman), as for build-local.sh."""
+ENGINES = ("docker", "podman")
 
 
 @dataclass
@@ -38,6 +43,8 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     label: str = "connector"
     image: str = ""
+    cleanup: list[str] = field(default_factory=list)
+    """A command that removes what a kill leaves behind (the container outlives its client)."""
 
 
 def local_launch(command: list[str], env: dict[str, str], log_level: str, label: str) -> Launch:
@@ -48,28 +55,60 @@ def local_launch(command: list[str], env: dict[str, str], log_level: str, label:
 def image_launch(
     image: str, env: dict[str, str], log_level: str, label: str, network: str = "bridge"
 ) -> Launch:
-    """A `connector` endpoint: `docker run -i --rm` of its image, if a Docker engine answers."""
-    if not docker_available():
-        raise ConnectorFailed(
-            f"{label} runs the image {image!r}, which needs a Docker engine, and none answered "
-            "(`docker info` failed); start Docker, or use an `endpoint.local` command instead"
-        )
-    argv = ["docker", "run", "-i", "--rm", "--network", network, "-e", f"LOG_LEVEL={log_level}"]
+    """A `connector` endpoint: `<engine> run -i --rm` of its image, if a container engine answers."""
+    engine = container_engine()
+    if engine is None:
+        raise ConnectorFailed(f"{label} runs the image {image!r}, which {_no_engine_reason()}")
+    name = f"flow-sdk-{uuid.uuid4().hex[:12]}"
+    argv = [engine, "run", "-i", "--rm", "--name", name, "--network", network]
+    argv += ["-e", f"LOG_LEVEL={log_level}"]
     for key, value in env.items():
         argv += ["-e", f"{key}={value}"]
-    return Launch(argv=[*argv, image], label=label, image=image)
+    return Launch(
+        argv=[*argv, image], label=label, image=image, cleanup=[engine, "rm", "--force", name]
+    )
+
+
+def container_engine() -> str | None:
+    """The engine that runs image connectors: `$CONTAINER_ENGINE` if it answers, else Docker,
+    else Podman, whichever answers first (None when none does)."""
+    chosen = os.environ.get(ENGINE_ENV, "")
+    if chosen:
+        return chosen if chosen in ENGINES and engine_answers(chosen) else None
+    return next((engine for engine in ENGINES if engine_answers(engine)), None)
+
+
+def _no_engine_reason() -> str:
+    chosen = os.environ.get(ENGINE_ENV, "")
+    if chosen and chosen not in ENGINES:
+        return f"cannot run: {ENGINE_ENV} must be docker or podman, not {chosen!r}"
+    if chosen:
+        return (
+            f"needs {chosen} ({ENGINE_ENV}={chosen}), and it did not answer (`{chosen} info` "
+            f"failed); start it, or unset {ENGINE_ENV}"
+        )
+    return (
+        "needs a container engine (Docker or Podman), and none answered (`docker info` and "
+        "`podman info` failed); start Docker, install Podman (scripts/prepare_images.sh), or "
+        "use an `endpoint.local` command instead"
+    )
 
 
 @functools.cache
-def docker_available() -> bool:
-    """Whether a Docker engine answers (not merely whether the client is installed)."""
-    if shutil.which("docker") is None:
+def engine_answers(engine: str) -> bool:
+    """Whether a container engine answers (not merely whether its client is installed)."""
+    if shutil.which(engine) is None:
         return False
     try:
         done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            [
+                engine,
+                "info",
+                "--format",
+                "{{.Host.Arch}}" if engine == "podman" else "{{.ServerVersion}}",
+            ],
             capture_output=True,
-            timeout=10,
+            timeout=20,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -164,6 +203,8 @@ class ConnectorProcess:
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+            if self.launch.cleanup:  # a killed `run` client leaves its container running
+                subprocess.run(self.launch.cleanup, capture_output=True, timeout=30, check=False)
 
     def failure(self, what: str) -> ConnectorFailed:
         """The error for a non-zero exit: the connector's last error (or log) line is the cause."""
