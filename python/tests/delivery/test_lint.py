@@ -17,6 +17,7 @@ SCRIPTS = [
     "python/pull_upstream.sh",
     "scripts/install_connector.sh",
     "scripts/prepare_images.sh",
+    ".ci/run",
 ]
 
 

@@ -17,7 +17,8 @@ from kvdb_server import FakeKvdb, serving
 
 from flow_sdk.runtime.process import ENGINE_ENV
 
-pytestmark = pytest.mark.images
+# A cold build of both images takes minutes on two busy cores: above the suite's 300 s.
+pytestmark = [pytest.mark.images, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[3]
 CONNECTORS = {"source-bigdata": "capture", "destination-kvdb": "materialize"}
