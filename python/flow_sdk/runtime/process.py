@@ -8,10 +8,8 @@ so that a session can wait with a timeout and notice a stalled stdin.
 
 from __future__ import annotations
 
-import functools
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import threading
@@ -20,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from flow_sdk.containers import container_engine, no_engine_reason
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
 from flow_sdk.runtime.logs import Console, LogRecord, parse_log_line
 
@@ -30,9 +29,6 @@ EOF = object()
 """Returned by `ConnectorProcess.next_line` when stdout has ended."""
 TIMEOUT = object()
 """Returned by `ConnectorProcess.next_line` when no line arrived in time."""
-ENGINE_ENV = "CONTAINER_ENGINE"
-"""Names the engine that runs image connectors (docker or podman), as for build-local.sh."""
-ENGINES = ("docker", "podman")
 
 
 @dataclass
@@ -58,7 +54,7 @@ def image_launch(
     """A `connector` endpoint: `<engine> run -i --rm` of its image, if a container engine answers."""
     engine = container_engine()
     if engine is None:
-        raise ConnectorFailed(f"{label} runs the image {image!r}, which {_no_engine_reason()}")
+        raise ConnectorFailed(f"{label} runs the image {image!r}, which {no_engine_reason()}")
     name = f"flow-sdk-{uuid.uuid4().hex[:12]}"
     argv = [engine, "run", "-i", "--rm", "--name", name, "--network", network]
     argv += ["-e", f"LOG_LEVEL={log_level}"]
@@ -67,52 +63,6 @@ def image_launch(
     return Launch(
         argv=[*argv, image], label=label, image=image, cleanup=[engine, "rm", "--force", name]
     )
-
-
-def container_engine() -> str | None:
-    """The engine that runs image connectors: `$CONTAINER_ENGINE` if it answers, else Docker,
-    else Podman, whichever answers first (None when none does)."""
-    chosen = os.environ.get(ENGINE_ENV, "")
-    if chosen:
-        return chosen if chosen in ENGINES and engine_answers(chosen) else None
-    return next((engine for engine in ENGINES if engine_answers(engine)), None)
-
-
-def _no_engine_reason() -> str:
-    chosen = os.environ.get(ENGINE_ENV, "")
-    if chosen and chosen not in ENGINES:
-        return f"cannot run: {ENGINE_ENV} must be docker or podman, not {chosen!r}"
-    if chosen:
-        return (
-            f"needs {chosen} ({ENGINE_ENV}={chosen}), and it did not answer (`{chosen} info` "
-            f"failed); start it, or unset {ENGINE_ENV}"
-        )
-    return (
-        "needs a container engine (Docker or Podman), and none answered (`docker info` and "
-        "`podman info` failed); start Docker, install Podman (scripts/prepare_images.sh), or "
-        "use an `endpoint.local` command instead"
-    )
-
-
-@functools.cache
-def engine_answers(engine: str) -> bool:
-    """Whether a container engine answers (not merely whether its client is installed)."""
-    if shutil.which(engine) is None:
-        return False
-    try:
-        done = subprocess.run(
-            [
-                engine,
-                "info",
-                "--format",
-                "{{.Host.Arch}}" if engine == "podman" else "{{.ServerVersion}}",
-            ],
-            capture_output=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
 
 
 class ConnectorProcess:

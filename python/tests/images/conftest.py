@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flow_sdk.runtime.process import ENGINE_ENV, container_engine
+from flow_sdk.containers import ENGINE_ENV, container_engine
 
 ROOT = Path(__file__).resolve().parents[3]
 PREPARE = "run scripts/prepare_images.sh (as root) to install and prepare Podman"

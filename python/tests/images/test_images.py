@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kvdb_server import FakeKvdb, serving
 
-from flow_sdk.runtime.process import ENGINE_ENV
+from flow_sdk.containers import ENGINE_ENV
 
 # A cold build of both images takes minutes on two busy cores: above the suite's 300 s.
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1200)]
