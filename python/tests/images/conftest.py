@@ -16,6 +16,8 @@ import pytest
 from flow_sdk.containers import ENGINE_ENV, container_engine
 
 ROOT = Path(__file__).resolve().parents[3]
+REQUIRE_ENV = "FLOW_SDK_REQUIRE_IMAGES"
+"""Set (to 1) where an engine must exist, as in GitHub's CI: no engine fails instead of skipping."""
 PREPARE = "run scripts/prepare_images.sh (as root) to install and prepare Podman"
 # The bases python/Dockerfile builds FROM; without a registry only the stand-ins exist.
 BASES = ("docker.io/library/python:3.11-slim", "ghcr.io/astral-sh/uv:")
@@ -23,12 +25,18 @@ BASES = ("docker.io/library/python:3.11-slim", "ghcr.io/astral-sh/uv:")
 sys.path.insert(0, str(ROOT / "destination-kvdb" / "tests"))  # the loopback KvDB server
 
 
+def _skip(reason: str) -> None:
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1, but {reason}")
+    pytest.skip(reason)
+
+
 def engine_or_skip() -> str:
     """The engine to build and run images with; the tests skip, saying why, without one."""
     engine = container_engine()
     if engine is None:
         chosen = os.environ.get(ENGINE_ENV)
-        pytest.skip(
+        _skip(
             f"no container engine answers ({ENGINE_ENV}={chosen} does not)"
             if chosen
             else f"no container engine answers (`docker info` and `podman info` failed): {PREPARE}"
