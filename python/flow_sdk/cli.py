@@ -276,6 +276,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         idle_timeout=flag_duration("--idle-timeout", args.idle_timeout),
         progress=args.progress,
         transaction_documents=args.transaction_documents,
+        network=args.network,
     )
     console = _console(args)
     summary = run(args.source, options, console)
@@ -290,7 +291,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--source", required=True, help="catalog file (e.g. test.flow.yaml)")
-    common.add_argument("--network", default="bridge", help="Docker network for image connectors")
+    common.add_argument(
+        "--network",
+        default="bridge",
+        help="container network of image connectors (docker/podman run --network; host reaches loopback servers)",
+    )
     common.add_argument(
         "-o",
         "--output",
