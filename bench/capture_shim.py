@@ -8,6 +8,8 @@ Variants, each a fresh process (imports and start-up included), run interleaved:
   subprocess     flow-sdk airbyte-capture -- python capture_source.py
   v019           capture_shim_main.py under flow-sdk 0.1.9 + airbyte-cdk 0.52
                  (bench/.venvs/flow-sdk-019; skipped when that venv is missing)
+  estuary        capture_estuary_main.py: estuary-cdk's Airbyte shim (estuary-cdk from PyPI,
+                 airbyte-cdk 4.6.2; bench/.venvs/estuary-cdk; skipped when missing)
   bare@100, inprocess@100   the same records spread over 100 streams
 
 `--suite memory` instead runs the in-process shim at `--records` and `--memory-records`
@@ -35,9 +37,10 @@ from capture_source import configured_catalog  # noqa: E402
 
 PY = sys.executable
 PY019 = HERE / ".venvs" / "flow-sdk-019" / "bin" / "python"
+PYESTUARY = HERE / ".venvs" / "estuary-cdk" / "bin" / "python"
 CAPTURED = b'{"captured":'
 RECORD = b'"type":"RECORD"'
-ALL_VARIANTS = "bare,inprocess,launch,subprocess,v019,bare@100,inprocess@100"
+ALL_VARIANTS = "bare,inprocess,launch,subprocess,v019,estuary,bare@100,inprocess@100"
 
 
 def open_request(config: dict, streams: int) -> bytes:
@@ -65,7 +68,9 @@ def open_request(config: dict, streams: int) -> bytes:
                 "connectorType": "LOCAL",
                 "config": config,
                 "bindings": bindings,
+                "intervalSeconds": 1,
             },
+            "version": "bench",
             "range": {"keyEnd": 4294967295, "rClockEnd": 4294967295},
             "state": {},
         }
@@ -101,9 +106,15 @@ class Capture:
         self.wide = wide
         self.wide_request = open_request(wide, 100)
 
-    def shim(self, python: str | Path, request: bytes, name: str | None = None) -> Run:
+    def shim(
+        self,
+        python: str | Path,
+        request: bytes,
+        name: str | None = None,
+        script: str = "capture_shim_main.py",
+    ) -> Run:
         """The shim in process; with a `name`, its output is kept in `<name>.out`."""
-        argv = [str(python), "capture_shim_main.py"]
+        argv = [str(python), script]
         out = self.tmp / f"{name}.out" if name else None
         return run_process(
             argv, stdin=request, marker=CAPTURED, env=self.env, cwd=str(HERE), save_to=out
@@ -134,6 +145,9 @@ class Capture:
             "launch": self.launch,
             "subprocess": self.subprocess,
             "v019": lambda: self.shim(PY019, self.request, "v019"),
+            "estuary": lambda: self.shim(
+                PYESTUARY, self.request, "estuary", script="capture_estuary_main.py"
+            ),
             "bare@100": lambda: self.bare(self.wide),
             "inprocess@100": lambda: self.shim(PY, self.wide_request, "inprocess@100"),
         }
@@ -142,7 +156,7 @@ class Capture:
         """Checkpoints' share of the output bytes, from each shim variant's last run."""
         return {
             name: round(checkpoint_share(self.tmp / f"{name}.out"), 6)
-            for name in ("inprocess", "v019", "inprocess@100")
+            for name in ("inprocess", "v019", "estuary", "inprocess@100")
             if name in chosen
         }
 
@@ -165,6 +179,7 @@ def ratios(results: dict[str, list[Run]]) -> dict[str, float]:
         "bare100_over_bare": ("bare@100", "bare"),
         # documents per second end to end: ours / 0.1.9 is their wall / ours
         "v019_speedup_end_to_end": ("v019", "inprocess"),
+        "estuary_speedup_end_to_end": ("estuary", "inprocess"),
     }
     out = {}
     for key, (a, b) in pairs.items():
@@ -172,6 +187,7 @@ def ratios(results: dict[str, list[Run]]) -> dict[str, float]:
             out[key] = round(paired_ratio(wall(a), wall(b)), 3)
     for key, (a, b) in {
         "v019_speedup_steady": ("inprocess", "v019"),
+        "estuary_speedup_steady": ("inprocess", "estuary"),
         "inprocess_steady_over_bare_steady": ("inprocess", "bare"),
     }.items():
         if a in results and b in results:
@@ -196,9 +212,10 @@ def main() -> None:
         capture = Capture(args.records, args.streams, args.every, Path(tmp))
         chosen = [v for v in args.variants.split(",") if v]
         skipped = []
-        if "v019" in chosen and not PY019.exists():
-            chosen.remove("v019")
-            skipped.append("v019")
+        for name, python in (("v019", PY019), ("estuary", PYESTUARY)):
+            if name in chosen and not python.exists():
+                chosen.remove(name)
+                skipped.append(name)
         every = capture.variants()
         results = interleaved({name: every[name] for name in chosen}, args.runs)
         emit(

@@ -6,8 +6,9 @@ the results as JSON and prints the summary table of docs/benchmarks.md.
 
 Builds (skipped with --quick or --no-build): the workspace's virtualenv (`uv sync --frozen
 --inexact`: the lock as it is, extra tools such as profilers left alone) and, cached under
-bench/.venvs/flow-sdk-019, Python 3.11 with flow-sdk 0.1.9 + airbyte-cdk 0.52 from PyPI
-for the comparison (skipped when missing and not built). Runs on the standard library
+bench/.venvs/, Python 3.11 with flow-sdk 0.1.9 + airbyte-cdk 0.52 (`flow-sdk-019`) and with
+estuary-cdk + airbyte-cdk 4.6.2 (`estuary-cdk`) from PyPI for the comparisons, bytecode
+compiled as the workspace's is (each skipped when missing and not built). Runs on the standard library
 only; every benchmark runs under the workspace's Python and prints one JSON line.
 """
 
@@ -29,6 +30,10 @@ PY = ROOT / ".venv" / "bin" / "python"
 VENV019 = HERE / ".venvs" / "flow-sdk-019"
 PY019 = VENV019 / "bin" / "python"
 REQUIREMENTS019 = ["flow-sdk==0.1.9", "airbyte-cdk==0.52.*"]
+VENVESTUARY = HERE / ".venvs" / "estuary-cdk"
+PYESTUARY = VENVESTUARY / "bin" / "python"
+ESTUARY_CDK = "0.3.0.dev31"
+REQUIREMENTS_ESTUARY = [f"estuary-cdk=={ESTUARY_CDK}", "airbyte-cdk==4.6.2"]
 
 # name: (script, full-size arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -87,9 +92,42 @@ def build_v019() -> None:
     say(f"building: {VENV019} (Python 3.11, {' '.join(REQUIREMENTS019)})")
     shutil.rmtree(VENV019, ignore_errors=True)
     subprocess.run(["uv", "venv", "--python", "3.11", str(VENV019)], check=True)
-    subprocess.run(["uv", "pip", "install", "--python", str(PY019), *REQUIREMENTS019], check=True)
+    subprocess.run(
+        ["uv", "pip", "install", "--compile-bytecode", "--python", str(PY019), *REQUIREMENTS019],
+        check=True,
+    )
     if v019_versions() is None:
         raise SystemExit(f"{VENV019} was built but does not hold {REQUIREMENTS019}")
+
+
+def estuary_versions() -> tuple[str, str] | None:
+    """(estuary-cdk, airbyte-cdk) versions of the cached estuary-cdk venv, None when unusable."""
+    if not PYESTUARY.exists():
+        return None
+    probe = (
+        "from importlib.metadata import version as v; import estuary_cdk.shim_airbyte_cdk; "
+        "print(v('estuary-cdk'), v('airbyte-cdk'))"
+    )
+    done = subprocess.run([str(PYESTUARY), "-c", probe], capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    est, cdk = done.stdout.split()
+    return (est, cdk) if (est, cdk) == (ESTUARY_CDK, "4.6.2") else None
+
+
+def build_estuary() -> None:
+    if estuary_versions() is not None:
+        return
+    say(f"building: {VENVESTUARY} (Python 3.11, {' '.join(REQUIREMENTS_ESTUARY)})")
+    shutil.rmtree(VENVESTUARY, ignore_errors=True)
+    subprocess.run(["uv", "venv", "--python", "3.11", str(VENVESTUARY)], check=True)
+    subprocess.run(
+        ["uv", "pip", "install", "--compile-bytecode", "--python", str(PYESTUARY)]
+        + REQUIREMENTS_ESTUARY,
+        check=True,
+    )
+    if estuary_versions() is None:
+        raise SystemExit(f"{VENVESTUARY} was built but does not hold {REQUIREMENTS_ESTUARY}")
 
 
 def versions() -> dict[str, str | None]:
@@ -100,17 +138,21 @@ def versions() -> dict[str, str | None]:
     )
     ours = json.loads(subprocess.run([str(PY), "-c", probe], capture_output=True).stdout)
     old = v019_versions()
+    est = estuary_versions()
     return ours | {
         "flow-sdk (comparison)": old[0] if old else None,
         "airbyte-cdk (comparison)": old[1] if old else None,
+        "estuary-cdk (comparison)": est[0] if est else None,
+        "airbyte-cdk (estuary-cdk comparison)": est[1] if est else None,
     }
 
 
-def run_benchmark(name: str, quick: bool, skip_v019: bool) -> dict:
+def run_benchmark(name: str, quick: bool, skipped: list[str]) -> dict:
     script, full, small = BENCHMARKS[name]
     argv = [str(PY), str(HERE / script), *(small if quick else full)]
-    if name == "capture" and skip_v019:
-        argv += ["--variants", "bare,inprocess,launch,subprocess,bare@100,inprocess@100"]
+    if name == "capture" and skipped:
+        variants = "bare,inprocess,launch,subprocess,v019,estuary,bare@100,inprocess@100"
+        argv += ["--variants", ",".join(v for v in variants.split(",") if v not in skipped)]
     say(f"running {name}: {' '.join(argv[1:])}")
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
@@ -171,6 +213,16 @@ def targets(results: dict) -> list[tuple[str, str, float | None, str, str]]:
             "≥ 2.5×",
             r >= 2.5,
         )
+    for key, how in (
+        ("estuary_speedup_end_to_end", ("end to end", "docs/s ours / estuary-cdk, whole process")),
+        (
+            "estuary_speedup_steady",
+            ("steady state", "docs/s ours / estuary-cdk, first to last doc"),
+        ),
+    ):
+        if key in cap:
+            r = cap[key]
+            row(f"vs estuary-cdk's Airbyte shim, {how[0]}", how[1], r, "— (#18 §5)", None)
     if "subprocess_over_launch" in cap:
         r = cap["subprocess_over_launch"]
         row(
@@ -191,6 +243,9 @@ def targets(results: dict) -> list[tuple[str, str, float | None, str, str]]:
         if key in mat:
             r = mat[key]
             row(label, "wall s, shim / write", r, "≤ 1.15×", r <= 1.15)
+    if "shim-subprocess-nocache_over_direct_wall" in mat:
+        r = mat["shim-subprocess-nocache_over_direct_wall"]
+        row("… with no spec kept (`spec`, then `write`)", "wall s, shim / write", r, "—", None)
     if "shim-subprocess_over_direct_marginal_wall" in mat:
         r = mat["shim-subprocess_over_direct_marginal_wall"]
         row("materialize subprocess, documents only", "wall s over start-up", r, "(≤ 1.15×)", None)
@@ -209,7 +264,9 @@ def markdown(report: dict) -> str:
         f"{report['date']} · {m['cpus']} cores, {m['platform']} · load average "
         f"{m['load_average_start']} → {m['load_average_end']} · Python {v['python']}, "
         f"flow-sdk {v['flow-sdk']}, airbyte-cdk {v['airbyte-cdk']}; comparison flow-sdk "
-        f"{v['flow-sdk (comparison)']}, airbyte-cdk {v['airbyte-cdk (comparison)']}"
+        f"{v['flow-sdk (comparison)']}, airbyte-cdk {v['airbyte-cdk (comparison)']}; "
+        f"estuary-cdk {v.get('estuary-cdk (comparison)')}, airbyte-cdk "
+        f"{v.get('airbyte-cdk (estuary-cdk comparison)')}"
         f"{' · QUICK (sizes too small to mean anything)' if report['quick'] else ''}"
     )
     out = [head, "", "| what | measured as | median | target | |", "|---|---|---|---|---|"]
@@ -256,11 +313,16 @@ def main() -> None:
     if not args.quick and not args.no_build:
         build_workspace()
         build_v019()
-    skip_v019 = v019_versions() is None
-    if skip_v019:
+        build_estuary()
+    skipped = []
+    if v019_versions() is None:
+        skipped.append("v019")
         say(f"{VENV019} is missing: the flow-sdk 0.1.9 comparison is skipped")
+    if estuary_versions() is None:
+        skipped.append("estuary")
+        say(f"{VENVESTUARY} is missing: the estuary-cdk comparison is skipped")
     load_start = [round(x, 1) for x in os.getloadavg()]
-    results = {name: run_benchmark(name, args.quick, skip_v019) for name in args.only.split(",")}
+    results = {name: run_benchmark(name, args.quick, skipped) for name in args.only.split(",")}
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "quick": args.quick,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import ctypes.util
+import functools
 import logging
 import os
 import signal
@@ -25,15 +25,40 @@ from flow_sdk.errors import ConnectorError
 _PR_SET_PDEATHSIG = 1
 
 
-def parent_death_signal() -> Any:
-    """A preexec hook that makes the child get SIGKILL when this process dies (Linux).
+@functools.cache
+def _prctl() -> Any:
+    """libc's prctl, looked up once per process. `libc.so.6` first: `ctypes.util.find_library`
+    runs `ldconfig -p` (a fork and exec, 5-100 ms) on every call."""
+    for name in ("libc.so.6", None):
+        try:
+            if name is None:
+                import ctypes.util as ctypes_util
+
+                name = ctypes_util.find_library("c")
+                if name is None:
+                    return None
+            return ctypes.CDLL(name, use_errno=True).prctl
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def parent_death_signal(nice: int = 0) -> Any:
+    """A preexec hook that makes the child get SIGKILL when this process dies (Linux), and
+    lowers its priority by `nice` (for work off the critical path).
 
     Resolved before any fork: between fork and exec the hook only calls into libc."""
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
+    prctl = _prctl()
+    if prctl is None and not nice:
         return None
-    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def hook() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if nice:
+            os.nice(nice)
+
+    return hook
 
 
 class ChildProcess:
@@ -47,8 +72,10 @@ class ChildProcess:
         env: Mapping[str, str] | None = None,
         files_dir: str | None = None,
         kind: str = "connector",
+        nice: int = 0,
     ) -> None:
         self.command = list(command)
+        self.nice = nice
         self.kind = kind
         self.files_dir = files_dir
         self.log = log
@@ -85,7 +112,7 @@ class ChildProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=self.env,
-                preexec_fn=parent_death_signal(),
+                preexec_fn=parent_death_signal(self.nice),
             )
         except OSError as exc:
             self.cleanup()

@@ -14,3 +14,12 @@ CONNECTORS = TESTS / "connectors"
 def counter_capture() -> Path:
     """A small native capture connector script (see connectors/counter_capture.py)."""
     return CONNECTORS / "counter_capture.py"
+
+
+@pytest.fixture(autouse=True)
+def own_spec_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test keeps wrapped connectors' specs in its own directory (`flow_sdk.spec_cache`),
+    so no test answers from a spec an earlier test's connector left."""
+    monkeypatch.setenv("FLOW_SDK_SPEC_CACHE", str(tmp_path_factory.mktemp("spec-cache")))

@@ -24,8 +24,6 @@ import copy
 import hashlib
 import logging
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,6 +77,9 @@ def encryption_url() -> str:
 
 def seal(config: Any, schema: Any, url: str, timeout: float = SEAL_TIMEOUT_SECONDS) -> Any:
     """The sealed config, as the config-encryption service at `url` returns it."""
+    import urllib.error  # only a rotated config is sealed: no process pays for it at start-up
+    import urllib.request
+
     body = orjson.dumps({"config": _sorted(config), "schema": schema or {}})
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}

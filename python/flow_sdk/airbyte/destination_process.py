@@ -17,7 +17,7 @@ import os
 import termios
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -45,6 +45,10 @@ class SubprocessDestination:
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return self._unary.check(config)
+
+    def on_spec_changed(self, callback: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+        """`callback(kept, fresh)` when the spec used was a stale kept one."""
+        self._unary.on_spec_changed = callback
 
     def start_write(
         self,

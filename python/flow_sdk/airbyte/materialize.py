@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flow_sdk.airbyte.destination_bounds import (
     WRITE_SECONDS,
@@ -37,8 +37,6 @@ from flow_sdk.airbyte.destination_bounds import (
     WriteBounds,
     WriteTimer,
 )
-from flow_sdk.airbyte.destination_inprocess import InProcessDestination
-from flow_sdk.airbyte.destination_process import SubprocessDestination
 from flow_sdk.airbyte.destination_spec import (
     APPEND,
     CDC_DELETED_AT,
@@ -63,6 +61,10 @@ from flow_sdk.materialize import Connector, request, response
 from flow_sdk.protocol.flow import MaterializationSpec, Spec, SpecRequest
 from flow_sdk.protocol.tuple_pack import TupleError, unpack_b64
 from flow_sdk.secrets import mask_config_secrets
+
+if TYPE_CHECKING:
+    from flow_sdk.airbyte.destination_inprocess import InProcessDestination
+    from flow_sdk.airbyte.destination_process import SubprocessDestination
 
 ECHO_TIMEOUT_SECONDS = 5.0
 """How long a subprocess destination may take to echo a state before the shim ends its
@@ -98,17 +100,26 @@ class MaterializeShim(Connector):
             raise TypeError("MaterializeShim needs exactly one of delegate= or command=")
         if state_type not in (STREAM, GLOBAL):
             raise ValueError(f"state_type must be {STREAM!r} or {GLOBAL!r}, not {state_type!r}")
-        self.destination: InProcessDestination | SubprocessDestination = (
-            InProcessDestination(delegate)
-            if delegate is not None
-            else SubprocessDestination(command or [], env)
-        )
+        # Each mode imports only its own half: a subprocess shim never loads the CDK glue.
+        self.destination: InProcessDestination | SubprocessDestination
+        self.in_process = delegate is not None
+        if delegate is not None:
+            from flow_sdk.airbyte.destination_inprocess import InProcessDestination
+
+            self.destination = InProcessDestination(delegate)
+        else:
+            from flow_sdk.airbyte.destination_process import SubprocessDestination
+
+            self.destination = SubprocessDestination(command or [], env)
+            self.destination.on_spec_changed(self._spec_changed)
         self.documentation_url = documentation_url
         self.echo_timeout = echo_timeout
         self.state_type = state_type
         self.bounds = WriteBounds(write_transactions, write_seconds)
         self._write: DestinationWrite | None = None
         self._materialization = MaterializationSpec()
+        self._masked: list[Any] = []
+        """Configs whose secrets were masked with the destination's spec."""
         self._airbyte_spec: dict[str, Any] = {}
         self._streams: list[StreamId] = []
         self._overwritten: set[str] = set()
@@ -155,11 +166,33 @@ class MaterializeShim(Connector):
     def _check(self, config: Any) -> None:
         airbyte_spec = self.destination.spec()
         mask_config_secrets(connection_schema(airbyte_spec), config)
+        self._masked.append(config)
         status = self.destination.check(config if isinstance(config, Mapping) else {})
         if status.get("status") != "SUCCEEDED":
             why = status.get("message") or "no reason given"
             raise ValidateError(
                 f"the Airbyte destination {self.destination.name} rejected the config: {why}"
+            )
+
+    def _spec_changed(self, kept: dict[str, Any], fresh: dict[str, Any]) -> None:
+        """A kept spec was stale (checked beside the session): mask the new spec's secrets
+        too; if the sync modes this session chose from differ, it stops at its next
+        transaction (the next one uses the new spec), else it goes on with a warning."""
+        for config in list(self._masked):
+            mask_config_secrets(connection_schema(fresh), config)
+        modes = "supported_destination_sync_modes"
+        if kept.get(modes) == fresh.get(modes) or not self._streams:
+            log.warning(
+                "the spec of the Airbyte destination %s changed since an earlier run kept it; "
+                "this session goes on (its sync modes are the same), later ones use the new one",
+                self.destination.name,
+            )
+            return
+        with self._lock:
+            self._deferred = ConnectorError(
+                f"the Airbyte destination {self.destination.name} now supports the sync modes "
+                f"{fresh.get(modes)}, but this session chose its modes from a kept spec that "
+                f"said {kept.get(modes)}; it stops so that the next session uses the new spec"
             )
 
     # ---- the session ----
@@ -168,6 +201,7 @@ class MaterializeShim(Connector):
         self._materialization = open.materialization
         self._airbyte_spec = self.destination.spec()
         mask_config_secrets(connection_schema(self._airbyte_spec), open.materialization.config)
+        self._masked.append(open.materialization.config)
         state = open.state if isinstance(open.state, Mapping) else {}
         bindings = state.get("bindingStateV1") or {}
         keys = {b.stateKey for b in open.materialization.bindings}
@@ -284,9 +318,7 @@ class MaterializeShim(Connector):
         states = TransactionStates(self.destination.name, self.state_type, marker, counts)
         write.states(states.messages())
         if not self._echoes_late:
-            timeout = (
-                None if isinstance(self.destination, InProcessDestination) else self.echo_timeout
-            )
+            timeout = None if self.in_process else self.echo_timeout
             while states.pending and (echo := write.wait_for_state(timeout)) is not None:
                 states.accept(echo)
         ended = False
@@ -324,7 +356,7 @@ class MaterializeShim(Connector):
                 "input; ending its write() at every commit from now on",
                 self.destination.name,
             )
-        if not isinstance(self.destination, InProcessDestination):
+        if not self.in_process:
             self._echoes_late = True
         self._write = None
         self._write_backfills = set()

@@ -13,16 +13,21 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flow_sdk import spec_cache
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
-from flow_sdk.airbyte.read_loop import ReadLoop
 from flow_sdk.airbyte.spec import connection_schema
-from flow_sdk.capture.child_messages import child_messages
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 from flow_sdk.secrets import mask_config_secrets
-from flow_sdk.shared_answers import shared_answer
+from flow_sdk.shared_answers import SHARED_ANSWERS_ENV, shared_answer
+
+if TYPE_CHECKING:  # a destination's process never loads the capture side
+    from flow_sdk.airbyte.read_loop import ReadLoop
+
+SPEC_CHECK_NICE = 10
+"""The check of a kept spec runs beside the session's own launch, at a lower priority."""
 
 
 class SubprocessSource:
@@ -58,6 +63,12 @@ class SubprocessSource:
         self._gated = False
         self.on_control: Callable[[Mapping[str, Any]], None] | None = None
         """Takes the CONTROL messages of check and discover (set by the shim)."""
+        self.on_spec_changed: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+        """Called (from a thread) with (kept, fresh) when a kept spec turned out stale; the
+        default logs a warning. The fresh spec's secrets are masked before it is called."""
+        self.spec_check: threading.Thread | None = None
+        """The check of a kept spec, while it runs (`flow_sdk.spec_cache`)."""
+        self._masked: list[Mapping[str, Any]] = []
 
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
         """Secrets are known once the connector's spec is, and a connector takes seconds to
@@ -94,7 +105,9 @@ class SubprocessSource:
                 self._spec_thread = None
             spec = self.spec()
             while self._pending_masks:
-                mask_config_secrets(connection_schema(spec), self._pending_masks.pop())
+                config = self._pending_masks.pop()
+                mask_config_secrets(connection_schema(spec), config)
+                self._masked.append(config)
 
     def _one(
         self,
@@ -103,12 +116,20 @@ class SubprocessSource:
         want: str,
         key: str,
         config: Any = None,
+        nice: int = 0,
     ) -> Any:
         """Run a unary command and return the payload of its `want` message. The `spec` run
         has no config, so it logs past the secrets gate (on a child logger of `flow`)."""
+        from flow_sdk.capture.child_messages import child_messages
+
         log = self.log if config is not None else self.spec_log
         run = ChildProcess(
-            self.command, log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
+            self.command,
+            log,
+            self.env,
+            files_dir=self.files_dir,
+            kind="Airbyte connector",
+            nice=nice,
         )
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config), *self.args]
@@ -145,12 +166,51 @@ class SubprocessSource:
 
     def spec(self) -> dict[str, Any]:
         """The connector's spec: fetched once per shim process, and once per local-runtime
-        invocation where the runtime shares answers (`flow_sdk.shared_answers`)."""
+        invocation where the runtime shares answers (`flow_sdk.shared_answers`); elsewhere
+        a spec kept by an earlier process is used at once and checked alongside
+        (`flow_sdk.spec_cache`)."""
         if self._spec is None:
-            self._spec = shared_answer(
-                "airbyte-spec", self.command, lambda: self._one("spec", ["spec"], "SPEC", "spec")
-            )
+            self._spec = shared_answer("airbyte-spec", self.command, self._kept_or_fetched)
         return self._spec
+
+    def _fetch(self, nice: int = 0) -> dict[str, Any]:
+        return self._one("spec", ["spec"], "SPEC", "spec", nice=nice)
+
+    def _kept_or_fetched(self) -> dict[str, Any]:
+        if os.environ.get(SHARED_ANSWERS_ENV):  # the runtime keeps it for its invocation
+            return self._fetch()
+        kept = spec_cache.load("airbyte-spec", self.command)
+        if not isinstance(kept, dict):
+            fresh = self._fetch()
+            spec_cache.store("airbyte-spec", self.command, fresh)
+            return fresh
+        self.spec_check = threading.Thread(
+            target=self._check_kept, args=(kept,), name="airbyte spec check", daemon=True
+        )
+        self.spec_check.start()
+        return kept
+
+    def _check_kept(self, kept: dict[str, Any]) -> None:
+        """Run `spec` beside the session; a different answer replaces the kept one, its
+        secrets are masked too, and `on_spec_changed` says what this session used."""
+        try:
+            fresh = self._fetch(nice=SPEC_CHECK_NICE)
+        except ConnectorError as exc:
+            self.log.warning("checking the kept spec of %s failed: %s", self.name, exc)
+            return
+        if fresh == kept:
+            return
+        spec_cache.store("airbyte-spec", self.command, fresh)
+        for config in list(self._masked):
+            mask_config_secrets(connection_schema(fresh), config)
+        if self.on_spec_changed is not None:
+            self.on_spec_changed(kept, fresh)
+        else:
+            self.log.warning(
+                "the spec of the Airbyte connector %s changed since an earlier run kept it; "
+                "this process used the kept one, later ones use the new one",
+                self.name,
+            )
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return self._one("check", ["check"], "CONNECTION_STATUS", "connectionStatus", config)
@@ -165,6 +225,8 @@ class SubprocessSource:
         state: list[dict[str, Any]],
         loop: ReadLoop,
     ) -> None:
+        from flow_sdk.capture.child_messages import child_messages
+
         run = ChildProcess(
             self.command, self.log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
         )

@@ -1,7 +1,8 @@
 """The benchmark suite's quick mode: every script runs and its output is complete.
 
 No timing assertions (timings belong in docs/benchmarks.md): small sizes, one run each, and
-the flow-sdk 0.1.9 comparison only when its virtualenv is already cached (never built here).
+the flow-sdk 0.1.9 and estuary-cdk comparisons only when their virtualenvs are already cached
+(never built here).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 PY019 = ROOT / "bench" / ".venvs" / "flow-sdk-019" / "bin" / "python"
+PYESTUARY = ROOT / "bench" / ".venvs" / "estuary-cdk" / "bin" / "python"
 CAPTURE_VARIANTS = {"bare", "inprocess", "launch", "subprocess", "bare@100", "inprocess@100"}
 RUN_KEYS = {"runs", "wall_s", "wall_min_s", "wall_max_s", "cpu_s", "peak_rss_mib"}
 COUNTED_KEYS = {"documents", "first_document_s", "steady_per_s", "end_to_end_per_s"}
@@ -63,6 +65,7 @@ def test_report_names_machine_versions_and_every_benchmark(report: dict) -> None
 def test_capture_variants_ratios_and_checkpoint_shares(report: dict) -> None:
     capture = report["results"]["capture"]
     expected = CAPTURE_VARIANTS | ({"v019"} if PY019.exists() else set())
+    expected |= {"estuary"} if PYESTUARY.exists() else set()
     assert set(capture["variants"]) == expected
     for name, summary in capture["variants"].items():
         positive(summary, RUN_KEYS | COUNTED_KEYS, f"capture variant {name}")
@@ -77,8 +80,10 @@ def test_capture_variants_ratios_and_checkpoint_shares(report: dict) -> None:
     }
     if "v019" in expected:
         ratios |= {"v019_speedup_end_to_end", "v019_speedup_steady"}
+    if "estuary" in expected:
+        ratios |= {"estuary_speedup_end_to_end", "estuary_speedup_steady"}
     positive(capture["ratios"], ratios, "capture ratios")
-    shares = {"inprocess", "inprocess@100"} | ({"v019"} & expected)
+    shares = {"inprocess", "inprocess@100"} | ({"v019", "estuary"} & expected)
     positive(capture["checkpoint_share"], shares, "checkpoint shares")
 
 
@@ -92,7 +97,7 @@ def test_memory_at_two_sizes(report: dict) -> None:
 
 def test_materialize_variants_startup_and_ratios(report: dict) -> None:
     materialize = report["results"]["materialize"]
-    names = {"direct", "shim-inprocess", "shim-subprocess"}
+    names = {"direct", "shim-inprocess", "shim-subprocess", "shim-subprocess-nocache"}
     assert set(materialize["variants"]) == names == set(materialize["startup"])
     for name in names:
         positive(materialize["variants"][name], RUN_KEYS | {"end_to_end_per_s"}, name)
@@ -100,7 +105,7 @@ def test_materialize_variants_startup_and_ratios(report: dict) -> None:
     ratios = materialize["ratios"]
     wall_and_cpu = {
         f"{name}_over_direct_{what}"
-        for name in ("shim-inprocess", "shim-subprocess")
+        for name in ("shim-inprocess", "shim-subprocess", "shim-subprocess-nocache")
         for what in ("wall", "cpu")
     }
     positive(ratios, wall_and_cpu, "materialize ratios")
