@@ -71,7 +71,11 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "--documentation-url", default="", help="documentation link of the Spec response"
+        "--docs-url",
+        "--documentation-url",  # the older name, kept
+        dest="documentation_url",
+        default="",
+        help="documentation link of the Spec response (as airbyte-capture and singer-capture)",
     )
     pip_env.add_arguments(p)
     return p
