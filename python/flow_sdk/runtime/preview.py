@@ -222,8 +222,9 @@ class _Runner:
         before = self.state.state if self.options.output_state and txn.checkpoints > 1 else None
         if before is not None:
             before = orjson.loads(orjson.dumps(before))
-        for collection, doc in txn.documents:
-            _emit(self.output, [collection, doc], flush=False)
+        write, dumps, option = self.output.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        for entry in txn.documents:  # each line written at once: orjson's buffers are reused
+            write(dumps(entry, option=option))
         for update in txn.states:
             self.state.apply(update)
         if self.options.output_state:
