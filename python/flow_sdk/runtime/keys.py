@@ -98,15 +98,19 @@ class KeyExtractor:
         return out
 
     def key(self, doc: Any) -> Key:
-        """The document's key in comparable form. Integer and string components at object
+        """The document's key in comparable form."""
+        return self.values_and_key(doc)[1]
+
+    def values_and_key(self, doc: Any) -> tuple[list[Any], Key]:
+        """`values(doc)` and its comparable form. Integer and string components at object
         members are read directly (one dict lookup each); anything else, including every
         error, takes the general path of `values`."""
-        out = []
+        values, out = [], []
         for ptr in self.pointers:
             node = doc
             for token in ptr.tokens:
                 if type(node) is not dict:
-                    return comparable(self.values(doc))
+                    return self._general(doc)
                 node = node.get(token, _MISSING)
             kind = type(node)
             if kind is int:
@@ -114,8 +118,13 @@ class KeyExtractor:
             elif kind is str:
                 out.append((_STRING, node))
             else:
-                return comparable(self.values(doc))
-        return tuple(out)
+                return self._general(doc)
+            values.append(node)
+        return values, tuple(out)
+
+    def _general(self, doc: Any) -> tuple[list[Any], Key]:
+        values = self.values(doc)
+        return values, comparable(values)
 
 
 def comparable(values: Sequence[Any]) -> Key:

@@ -32,6 +32,11 @@ TIMEOUT = object()
 """Returned by `ConnectorProcess.next_line` when no line arrived in time."""
 READ_CHUNK = 1 << 16
 """Bytes of connector stdout read at once (a pipe holds 64 KiB)."""
+MAX_BATCHES = 64
+"""Chunks of stdout read ahead of the runtime at most (about 4 MiB): a connector faster than
+the runtime waits on its pipe instead of filling the runtime's memory. Once the runtime waits
+for the exit (or stops the connector), reading is unbounded again, so an exit never waits on
+output nobody reads."""
 
 
 @dataclass
@@ -94,6 +99,8 @@ class ConnectorProcess:
         self._batch: list[bytes | object] = []
         self._taken = 0
         """Lines of `_batch` already returned by `next_line`."""
+        self._room = threading.Condition()
+        self._unbounded = False
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._write_started: float | None = None
         try:
@@ -142,17 +149,27 @@ class ConnectorProcess:
 
     def next_line(self, timeout: float | None = None) -> bytes | object:
         """The next stdout line (with its newline), `EOF`, or `TIMEOUT`."""
-        if self._taken >= len(self._batch):
-            try:
-                self._batch = self._lines.get(timeout=timeout)
-            except queue.Empty:
-                return TIMEOUT
-            self._taken = 0
+        if self._taken >= len(self._batch) and not self._take_batch(timeout):
+            return TIMEOUT
         line = self._batch[self._taken]
         if line is EOF:  # EOF stays: every later call returns it too
             return line
         self._taken += 1
         return line
+
+    def wait_line(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a line (or EOF); whether one is waiting now."""
+        return self.has_line() or self._take_batch(timeout)
+
+    def _take_batch(self, timeout: float | None) -> bool:
+        try:
+            self._batch = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        self._taken = 0
+        with self._room:
+            self._room.notify()
+        return True
 
     def has_line(self) -> bool:
         """Whether a line (or EOF) is already waiting, so reading would not block."""
@@ -162,6 +179,7 @@ class ConnectorProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the exit and for the last log lines; returns the exit code."""
+        self._unbound()
         code = self.proc.wait(timeout=timeout)
         self._writes.put(None)  # nobody reads requests any more; let the writer finish
         self._threads[1].join(timeout=5)
@@ -175,6 +193,12 @@ class ConnectorProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             return self.wait()
+
+    def _unbound(self) -> None:
+        """Read the rest of stdout without waiting for room (see `MAX_BATCHES`)."""
+        with self._room:
+            self._unbounded = True
+            self._room.notify()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -205,6 +229,7 @@ class ConnectorProcess:
         tb: TracebackType | None,
     ) -> None:
         if self.proc.poll() is None:
+            self._unbound()
             self.close_stdin()
             try:
                 self.proc.wait(timeout=0 if exc_type else 5)
@@ -217,7 +242,13 @@ class ConnectorProcess:
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
         pending: list[bytes] = []  # the start of a line that spans chunks
-        while chunk := self.proc.stdout.read1(READ_CHUNK):
+        while True:
+            with self._room:
+                while self._lines.qsize() >= MAX_BATCHES and not self._unbounded:
+                    self._room.wait()
+            chunk = self.proc.stdout.read1(READ_CHUNK)
+            if not chunk:
+                break
             if b"\n" not in chunk:
                 pending.append(chunk)
                 continue

@@ -13,7 +13,7 @@ with the begin's offset); a complete after them, carrying the boundary of its be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,8 @@ def run_capture(
                     console.log("info", f"{task.name}: ending the session: {txn.reason}")
                     proc.stop(STOP_GRACE_SECONDS)
                     break
-                by_collection: dict[str, list[bytes]] = {}
+                # Per collection: control lines and documents, serialized as they are written.
+                by_collection: dict[str, list[bytes | dict[str, Any]]] = {}
                 begun = {names[i] for i in txn.backfill_begin}
                 truncated_at = now_timestamp() if begun else ""
                 for collection in sorted(begun):  # before the documents, as Flow publishes them
@@ -155,14 +156,14 @@ def run_capture(
                     }
                     by_collection[collection] = [control_line("backfillBegin", truncated_at)]
                 for collection, doc in txn.documents:
-                    line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
-                    by_collection.setdefault(collection, []).append(line)
-                    result.documents[collection] = result.documents.get(collection, 0) + 1
+                    by_collection.setdefault(collection, []).append(doc)
                 for collection in sorted({names[i] for i in txn.backfill_complete}):
                     line = control_line("backfillComplete", backfills.pop(collection))
                     by_collection.setdefault(collection, []).append(line)
-                for collection, lines in by_collection.items():
-                    lengths[collection] = journals[collection].append(lines)
+                for collection, entries in by_collection.items():
+                    lengths[collection] = journals[collection].append(_lines(entries))
+                    documents = sum(1 for entry in entries if isinstance(entry, dict))
+                    result.documents[collection] = result.documents.get(collection, 0) + documents
                 kill_point("capture-appended")
                 for update in txn.states:
                     state.apply(update)
@@ -181,3 +182,11 @@ def run_capture(
     finally:
         driver.take_config_update()  # the next run opens with it, as after a republish
     return result
+
+
+def _lines(entries: list[bytes | dict[str, Any]]) -> Iterator[bytes]:
+    """Journal lines: documents serialized one at a time, as the journal writes them (a
+    transaction's lines are never all held at once)."""
+    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    for entry in entries:
+        yield entry if isinstance(entry, bytes) else dumps(entry, option=option)
