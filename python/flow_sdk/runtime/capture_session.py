@@ -57,8 +57,9 @@ _CAPTURED_BINDING = re.compile(rb'^\{"captured":\{"binding":(\d+)')
 class Transaction:
     """What one commit holds: reduced documents, and the checkpoints that closed them."""
 
-    documents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    """(collection, document) pairs, ordered by binding then key."""
+    documents: list[tuple[str, bytes]] = field(default_factory=list)
+    """(collection, document JSON) pairs, ordered by binding then key. Kept serialized: a
+    transaction may hold 32 MB of documents, which as Python objects take ten times that."""
     states: list[ConnectorState] = field(default_factory=list)
     captured: int = 0
     """Documents received before reduction."""
@@ -180,7 +181,7 @@ class CaptureSession:
     def _read_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
         txn = Transaction()
         group, self._carried = self._carried or _Group(), None
-        reduced: dict[tuple[int, Key], dict[str, Any]] = {}
+        reduced: dict[tuple[int, Key], bytes] = {}
         size = 0
         while True:
             line = self._next(timeout)
@@ -236,9 +237,7 @@ class CaptureSession:
                     line,
                 )
 
-    def _closed(
-        self, txn: Transaction, reduced: dict[tuple[int, Key], dict[str, Any]]
-    ) -> Transaction:
+    def _closed(self, txn: Transaction, reduced: dict[tuple[int, Key], bytes]) -> Transaction:
         txn.documents = self._ordered(reduced)
         self.backfilling.update(txn.backfill_begin)
         self.backfilling.difference_update(txn.backfill_complete)
@@ -282,9 +281,7 @@ class CaptureSession:
         where = f"binding {index} ({self.spec.bindings[index].collection.name})"
         return ProtocolViolation("document-depth", too_deep(where, levels), line)
 
-    def _captured(
-        self, index: int, doc: Any, line: bytes
-    ) -> tuple[tuple[int, Key], dict[str, Any]]:
+    def _captured(self, index: int, doc: Any, line: bytes) -> tuple[tuple[int, Key], bytes]:
         if not 0 <= index < len(self.spec.bindings):
             raise ProtocolViolation(
                 "binding-index",
@@ -320,7 +317,7 @@ class CaptureSession:
                 "document-object", f"`_meta` of a binding {index} document must be an object", line
             )
         meta["uuid"] = UUID_PLACEHOLDER
-        return (index, key), doc
+        return (index, key), orjson.dumps(doc)
 
     def _checkpoint(self, checkpoint: capture.Checkpoint, line: bytes) -> ConnectorState:
         if checkpoint.state is None:
@@ -408,9 +405,7 @@ class CaptureSession:
             raise self.proc.failure("the capture session")
         raise ProtocolViolation("opened-first", f"the connector exited without answering {what}")
 
-    def _ordered(
-        self, reduced: dict[tuple[int, Key], dict[str, Any]]
-    ) -> list[tuple[str, dict[str, Any]]]:
+    def _ordered(self, reduced: dict[tuple[int, Key], bytes]) -> list[tuple[str, bytes]]:
         """By binding, then key: the order Flow's combiner drains a transaction in."""
         names = [b.collection.name for b in self.spec.bindings]
         return [(names[k[0]], doc) for k, doc in sorted(reduced.items(), key=itemgetter(0))]
@@ -434,7 +429,7 @@ def gc_paused() -> Iterator[None]:
 class _Group:
     """One checkpoint group as it is read: its documents by (binding, key), and its signals."""
 
-    docs: dict[tuple[int, Key], dict[str, Any]] = field(default_factory=dict)
+    docs: dict[tuple[int, Key], bytes] = field(default_factory=dict)
     bindings: set[int] = field(default_factory=set)
     captured: int = 0
     begin: list[int] = field(default_factory=list)

@@ -222,9 +222,13 @@ class _Runner:
         before = self.state.state if self.options.output_state and txn.checkpoints > 1 else None
         if before is not None:
             before = orjson.loads(orjson.dumps(before))
-        write, dumps, option = self.output.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-        for entry in txn.documents:  # each line written at once: orjson's buffers are reused
-            write(dumps(entry, option=option))
+        write = self.output.write
+        heads: dict[str, bytes] = {}
+        for collection, doc in txn.documents:  # `["<collection>",<doc>]` lines
+            head = heads.get(collection)
+            if head is None:
+                head = heads[collection] = b"[" + orjson.dumps(collection) + b","
+            write(head + doc + b"]\n")
         for update in txn.states:
             self.state.apply(update)
         if self.options.output_state:

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.backfill import control_line, now_timestamp
 from flow_sdk.runtime.capture_build import spec_version
@@ -144,8 +142,9 @@ def run_capture(
                     console.log("info", f"{task.name}: ending the session: {txn.reason}")
                     proc.stop(STOP_GRACE_SECONDS)
                     break
-                # Per collection: control lines and documents, serialized as they are written.
-                by_collection: dict[str, list[bytes | dict[str, Any]]] = {}
+                begins: dict[str, bytes] = {}
+                documents: dict[str, list[bytes]] = {}
+                completes: dict[str, bytes] = {}
                 begun = {names[i] for i in txn.backfill_begin}
                 truncated_at = now_timestamp() if begun else ""
                 for collection in sorted(begun):  # before the documents, as Flow publishes them
@@ -154,16 +153,18 @@ def run_capture(
                         "truncatedAt": truncated_at,
                         "offset": lengths[collection],
                     }
-                    by_collection[collection] = [control_line("backfillBegin", truncated_at)]
+                    begins[collection] = control_line("backfillBegin", truncated_at)
                 for collection, doc in txn.documents:
-                    by_collection.setdefault(collection, []).append(doc)
+                    documents.setdefault(collection, []).append(doc)
                 for collection in sorted({names[i] for i in txn.backfill_complete}):
-                    line = control_line("backfillComplete", backfills.pop(collection))
-                    by_collection.setdefault(collection, []).append(line)
-                for collection, entries in by_collection.items():
-                    lengths[collection] = journals[collection].append(_lines(entries))
-                    documents = sum(1 for entry in entries if isinstance(entry, dict))
-                    result.documents[collection] = result.documents.get(collection, 0) + documents
+                    completes[collection] = control_line(
+                        "backfillComplete", backfills.pop(collection)
+                    )
+                for collection in {**begins, **documents, **completes}:
+                    docs = documents.get(collection, [])
+                    lines = _lines(begins.get(collection), docs, completes.get(collection))
+                    lengths[collection] = journals[collection].append(lines)
+                    result.documents[collection] = result.documents.get(collection, 0) + len(docs)
                 kill_point("capture-appended")
                 for update in txn.states:
                     state.apply(update)
@@ -184,9 +185,12 @@ def run_capture(
     return result
 
 
-def _lines(entries: list[bytes | dict[str, Any]]) -> Iterator[bytes]:
-    """Journal lines: documents serialized one at a time, as the journal writes them (a
-    transaction's lines are never all held at once)."""
-    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    for entry in entries:
-        yield entry if isinstance(entry, bytes) else dumps(entry, option=option)
+def _lines(begin: bytes | None, documents: list[bytes], complete: bytes | None) -> Iterator[bytes]:
+    """One collection's journal lines of a transaction: a backfill begin, the documents, a
+    backfill complete."""
+    if begin is not None:
+        yield begin
+    for doc in documents:
+        yield doc + b"\n"
+    if complete is not None:
+        yield complete
