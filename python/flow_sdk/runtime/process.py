@@ -228,8 +228,8 @@ class ConnectorProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._unbound()  # a reader waiting for room would otherwise wait forever
         if self.proc.poll() is None:
-            self._unbound()
             self.close_stdin()
             try:
                 self.proc.wait(timeout=0 if exc_type else 5)
