@@ -15,7 +15,8 @@ Builds the image ghcr.io/estuary/CONNECTOR:local from the workspace root.
               connector has its own, else python/Dockerfile (the shared template)
 
 Environment: DOCS_URL (default https://go.estuary.dev/CONNECTOR), PLATFORM (default
-linux/amd64, what Flow runs).
+linux/amd64, what Flow runs), CONTAINER_ENGINE (docker or podman; default: Docker when
+its engine answers and has buildx, else Podman).
 
 Example: ./build-local.sh source-bigdata
 EOF
@@ -58,20 +59,60 @@ else
 fi
 [[ -f "$DOCKERFILE" ]] || fail "Dockerfile '$DOCKERFILE' does not exist (paths are relative to $PWD)"
 
-command -v docker >/dev/null 2>&1 \
-  || fail "the docker command is not installed; install Docker (or a compatible engine) to build images"
-if ! ENGINE_ERROR=$(docker info 2>&1 >/dev/null); then
-  fail "no Docker engine answers ('docker info' failed: ${ENGINE_ERROR//$'\n'/ }); start Docker or point DOCKER_HOST at a running engine"
-fi
+# The engine: CONTAINER_ENGINE if set, else Docker when its engine answers and it has
+# BuildKit (buildx), else Podman (buildah ignores the Dockerfile's `# syntax=` line and
+# supports its RUN --mount flags).
+docker_answers() {
+  command -v docker >/dev/null 2>&1 || {
+    ENGINE_ERROR="the docker command is not installed"
+    return 1
+  }
+  local out
+  if ! out=$(docker info 2>&1 >/dev/null); then
+    ENGINE_ERROR="no Docker engine answers ('docker info' failed: ${out//$'\n'/ })"
+    return 1
+  fi
+}
+ENGINE=${CONTAINER_ENGINE:-}
+case "$ENGINE" in
+  docker)
+    docker_answers || fail "$ENGINE_ERROR; start Docker or point DOCKER_HOST at a running engine (or set CONTAINER_ENGINE=podman)"
+    ;;
+  podman)
+    command -v podman >/dev/null 2>&1 || fail "CONTAINER_ENGINE=podman, but the podman command is not installed (scripts/prepare_images.sh installs it)"
+    ;;
+  "")
+    if docker_answers && docker buildx version >/dev/null 2>&1; then
+      ENGINE=docker
+    elif command -v podman >/dev/null 2>&1; then
+      ENGINE=podman
+    elif [[ -n "${ENGINE_ERROR:-}" ]]; then
+      fail "$ENGINE_ERROR, and podman is not installed; start Docker or point DOCKER_HOST at a running engine, or install Podman"
+    else
+      fail "Docker answers but has no buildx (BuildKit), which RUN --mount needs, and podman is not installed; install docker-buildx or Podman"
+    fi
+    ;;
+  *) fail "CONTAINER_ENGINE must be docker or podman, not '$ENGINE'" ;;
+esac
 
 IMAGE=ghcr.io/estuary/$CONNECTOR:local
-echo "build-local.sh: building $IMAGE ($TYPE) with $DOCKERFILE" >&2
-DOCKER_BUILDKIT=1 docker build \
-  --platform "${PLATFORM:-linux/amd64}" \
-  --file "$DOCKERFILE" \
-  --build-arg "CONNECTOR_NAME=$CONNECTOR" \
-  --build-arg "CONNECTOR_TYPE=$TYPE" \
-  --build-arg "DOCS_URL=${DOCS_URL:-https://go.estuary.dev/$CONNECTOR}" \
-  --tag "$IMAGE" \
-  . || fail "docker build of $IMAGE failed (see the build output above)"
+echo "build-local.sh: building $IMAGE ($TYPE) with $DOCKERFILE ($ENGINE)" >&2
+ARGS=(
+  --platform "${PLATFORM:-linux/amd64}"
+  --file "$DOCKERFILE"
+  --build-arg "CONNECTOR_NAME=$CONNECTOR"
+  --build-arg "CONNECTOR_TYPE=$TYPE"
+  --build-arg "DOCS_URL=${DOCS_URL:-https://go.estuary.dev/$CONNECTOR}"
+  --tag "$IMAGE"
+  .
+)
+if [[ "$ENGINE" == docker ]]; then
+  DOCKER_BUILDKIT=1 docker build "${ARGS[@]}" || fail "docker build of $IMAGE failed (see the build output above)"
+else
+  podman build "${ARGS[@]}" || fail "podman build of $IMAGE failed (see the build output above)"
+fi
 echo "build-local.sh: built $IMAGE" >&2
+# Images on scripts/prepare_images.sh's stand-in bases inherit this label from them.
+if [[ $("$ENGINE" image inspect --format '{{ index .Config.Labels "dev.flow-sdk.stand-in-base" }}' "$IMAGE" 2>/dev/null) == true ]]; then
+  echo "build-local.sh: warning: $IMAGE is built on stand-in base images (scripts/prepare_images.sh): for local checks only, never push it" >&2
+fi

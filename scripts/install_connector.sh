@@ -63,6 +63,19 @@ UNPINNED=$(LC_ALL=C comm -23 "$WORK/installed.txt" "$WORK/pinned.txt")
 "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$MODULE.__main__') is None)" \
   || fail "connector '$CONNECTOR' has no Flow entry module: add $CONNECTOR/$MODULE/__main__.py"
 
+# Slimmer images: CONNECTOR/image-exclude.txt names locked distributions the connector
+# never imports (airbyte-cdk requires pandas, numpy, ... for features it does not use);
+# they are removed, and the entry module must still import without them.
+if [[ -f "$CONNECTOR/image-exclude.txt" ]]; then
+  mapfile -t EXCLUDED < <(sed 's/#.*//; s/[[:space:]]//g; /^$/d' "$CONNECTOR/image-exclude.txt")
+  if ((${#EXCLUDED[@]})); then
+    uv pip uninstall --quiet --python "$PY" "${EXCLUDED[@]}" \
+      || fail "cannot remove the distributions of $CONNECTOR/image-exclude.txt (see above)"
+    "$PY" -c "import $MODULE.__main__" \
+      || fail "connector '$CONNECTOR' does not import without the distributions of $CONNECTOR/image-exclude.txt (see above); remove the one it needs from that file"
+  fi
+fi
+
 cat >"$VENV/bin/flow-connector" <<LAUNCHER
 #!/bin/sh
 # Runs the $CONNECTOR connector's Flow module with this virtualenv's interpreter.

@@ -1,6 +1,7 @@
 """The `flow-sdk` command: flowctl's connector-development commands, offline.
 
-`raw spec | discover | validate` (spec and validate of any kind of task), `preview` (and its
+`raw spec | discover | validate` (spec and validate of any kind of task), `new` (scaffold a
+connector into the workspace), `preview` (and its
 older spelling `raw capture`) drive a connector through the local runtime, `run` is the
 local data plane (captures into local collections, then materializations);
 `airbyte-capture` and `airbyte-materialize` hand their arguments to the Airbyte adapters.
@@ -182,6 +183,32 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flow_sdk.runtime.scaffold import Origin, make_plan, new_connector
+
+    if args.airbyte or args.singer:
+        kind = "airbyte" if args.airbyte else "singer"
+        given = args.airbyte or args.singer
+        local = Path(given).expanduser()
+        path = local.resolve() if local.is_dir() else None
+        origin = Origin(kind, requirement=given, path=path)
+    elif args.manifest:
+        origin = Origin(
+            "manifest",
+            path=Path(args.manifest).resolve(),
+            components=Path(args.components).resolve() if args.components else None,
+        )
+    else:
+        origin = Origin("native")
+    if args.components and not args.manifest:
+        origin = Origin(origin.kind, origin.requirement, origin.path, Path(args.components))
+    plan = make_plan(args.directory, origin, config=args.config, prefix=args.prefix)
+    new_connector(plan, _console(args), discover=not args.no_discover)
+    return 0
+
+
 def _cmd_preview(args: argparse.Namespace) -> int:
     from flow_sdk.runtime.catalog import MaterializationDef, load_catalog
     from flow_sdk.runtime.errors import RuntimeFailure
@@ -249,6 +276,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         idle_timeout=flag_duration("--idle-timeout", args.idle_timeout),
         progress=args.progress,
         transaction_documents=args.transaction_documents,
+        network=args.network,
     )
     console = _console(args)
     summary = run(args.source, options, console)
@@ -263,7 +291,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--source", required=True, help="catalog file (e.g. test.flow.yaml)")
-    common.add_argument("--network", default="bridge", help="Docker network for image connectors")
+    common.add_argument(
+        "--network",
+        default="bridge",
+        help="container network of image connectors (docker/podman run --network; host reaches loopback servers)",
+    )
     common.add_argument(
         "-o",
         "--output",
@@ -326,6 +358,48 @@ def _parser() -> argparse.ArgumentParser:
         help="write stub files for the catalog's missing endpoint and resource configs",
     )
     generate.set_defaults(handler=_cmd_generate)
+
+    new = commands.add_parser(
+        "new",
+        help="scaffold a connector in the workspace: directory, pyproject, entry point, "
+        "catalog entry (discovered), CI matrix entry, workspace dependency and lock, tests",
+        description="Scaffold DIR (source-*: a capture; destination-* or materialize-*: a "
+        "materialization) in the connectors workspace that contains it. Refuses when anything "
+        "it would create exists, and says every file it created or changed.",
+    )
+    new.add_argument("directory", metavar="DIR", help="e.g. source-hello, at the workspace root")
+    origin = new.add_mutually_exclusive_group(required=True)
+    origin.add_argument("--native", action="store_true", help="a native Flow connector skeleton")
+    origin.add_argument(
+        "--airbyte",
+        metavar="REQ",
+        help="an Airbyte source or destination package: a PyPI requirement "
+        "('airbyte-source-faker==7.2.1'), 'NAME @ git+https://...#subdirectory=...', or a "
+        "local package directory",
+    )
+    origin.add_argument(
+        "--manifest", metavar="FILE", help="a manifest-only Airbyte source's manifest.yaml"
+    )
+    origin.add_argument(
+        "--singer", metavar="REQ", help="a Singer tap package (requirement or directory)"
+    )
+    new.add_argument("--components", metavar="FILE", help="the manifest's components.py")
+    new.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the endpoint config the catalog uses (default: a stub DIR/config.yaml written "
+        "from the connector's Spec)",
+    )
+    new.add_argument(
+        "--prefix",
+        help="catalog name prefix of the task and its collections (default: "
+        "<tenant>/<DIR without source-/destination-/materialize->)",
+    )
+    new.add_argument(
+        "--no-discover", action="store_true", help="leave the capture's bindings empty"
+    )
+    new.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    new.set_defaults(handler=_cmd_new)
 
     preview = commands.add_parser(
         "preview", parents=[common], help="run a task's sessions and print its documents"

@@ -15,13 +15,13 @@ from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, w
 from flow_sdk.airbyte.discover import discovered, validated_bindings
 from flow_sdk.airbyte.manifest import Manifest, SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import flow_spec, with_secret_marks
+from flow_sdk.airbyte.spec import connection_schema, flow_spec
 from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
 from flow_sdk.capture.schema import document_schema, source_schema
-from flow_sdk.capture.watchdog import Watchdog, idle_timeout
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
+from flow_sdk.secrets import with_secret_marks
 
 
 class AirbyteDelegate(Protocol):
@@ -124,8 +124,7 @@ class CaptureShim(Connector):
         """The endpoint config's schema as Flow knows it (the Spec's `configSchema`, secrets
         marked `secret`): what the config-encryption service seals by."""
         if self._sealing_schema is None:
-            airbyte = self.delegate.spec().get("connectionSpecification") or {}
-            self._sealing_schema = with_secret_marks(airbyte)
+            self._sealing_schema = with_secret_marks(connection_schema(self.delegate.spec()))
         return self._sealing_schema
 
     def _route_controls(self, handler: Callable[[Mapping[str, Any]], Any]) -> None:
@@ -171,7 +170,6 @@ class CaptureShim(Connector):
         updates = ConfigUpdates(config, self._config_schema, self.log, kept)
         loop = ReadLoop(emit, state, self.log, self._config_schema, updates)
         self._route_controls(loop.control)
-        watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
         emit.opened()
         if self.sourced_schemas:
             self._emit_sourced_schemas(config, bindings, emit)
@@ -181,15 +179,10 @@ class CaptureShim(Connector):
         elif dropped:
             emit.checkpoint(dropped)
         loop.begin()
-        try:
-            with watchdog:
-                self.delegate.read(config, catalog, state.airbyte_input(), loop)
-        except ConnectorError:
-            raise
-        except Exception as exc:
-            self.log.error("the source's read failed", exc_info=True)
-            raise loop.failed(exc) from None
-        loop.finish()
+        loop.run(
+            lambda: self.delegate.read(config, catalog, state.airbyte_input(), loop),
+            self.idle_timeout,
+        )
 
     def _emit_sourced_schemas(
         self, config: dict[str, Any], bindings: list[CaptureBinding], emit: Emitter

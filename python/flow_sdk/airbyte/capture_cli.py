@@ -4,8 +4,11 @@ Flow capture connector, usable directly as `endpoint.local.command` in a catalog
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 from flow_sdk import pip_env
 from flow_sdk.airbyte.capture import CaptureShim
@@ -18,12 +21,14 @@ from flow_sdk.airbyte.manifest import (
 )
 from flow_sdk.airbyte.process import SubprocessSource
 from flow_sdk.connector import DOCS_URL_ENV
+from flow_sdk.containers import image_command
 from flow_sdk.errors import ConnectorError
 
 USAGE = (
     "flow-sdk airbyte-capture [options] -- <airbyte connector command...>\n"
     "       flow-sdk airbyte-capture --pip REQUIREMENT [--python PY] [--constraint FILE] "
     "[options] [-- <entry point...>]\n"
+    "       flow-sdk airbyte-capture --image IMAGE [--network NET] [options]\n"
     "       flow-sdk airbyte-capture --manifest PATH [--components PATH] [options] [-- <runner...>]"
 )
 
@@ -48,6 +53,16 @@ def parser() -> argparse.ArgumentParser:
         "--files-dir",
         help="directory for the config, catalog and state files handed to the connector "
         "(default: the temp directory); for `docker run`, mount it into the container at the same path",
+    )
+    p.add_argument(
+        "--image",
+        help="an Airbyte connector image, run with `docker|podman run -i --rm` ($CONTAINER_ENGINE, "
+        "else whichever answers) as this user, with the files directory mounted at its own path",
+    )
+    p.add_argument(
+        "--network",
+        default="bridge",
+        help="the container network of --image (default: bridge; host reaches loopback servers)",
     )
     p.add_argument(
         "--oauth2",
@@ -93,7 +108,16 @@ def main(argv: list[str]) -> None:
         parser().error("--components needs --manifest")
     if args.manifest and (args.pip or args.python or args.constraint):
         parser().error("--pip, --python and --constraint do not apply with --manifest")
-    if not args.manifest:
+    if args.image and (command or args.manifest or args.pip):
+        parser().error(
+            "--image runs the image's own entry point: drop `-- <command>`, --manifest and --pip"
+        )
+    if args.image:
+        try:
+            command = image_command(args.image, _files_dir(args), args.network)
+        except ConnectorError as exc:
+            parser().error(str(exc))
+    elif not args.manifest:
         command = pip_env.command_of(args, command)
     if args.manifest:
         delegate = _manifest_source(args, command)
@@ -111,6 +135,14 @@ def main(argv: list[str]) -> None:
         sourced_schemas=args.sourced_schemas,
     )
     shim.main()
+
+
+def _files_dir(args: argparse.Namespace) -> str:
+    """--files-dir, else a private directory of this process, removed when it exits."""
+    if not args.files_dir:
+        args.files_dir = tempfile.mkdtemp(prefix="flow-sdk-airbyte-image-")
+        atexit.register(shutil.rmtree, args.files_dir, True)
+    return args.files_dir
 
 
 def _manifest_source(args: argparse.Namespace, command: list[str]) -> SubprocessSource:

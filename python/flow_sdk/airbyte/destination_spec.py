@@ -16,11 +16,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.airbyte.spec import with_secret_marks
+from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.errors import ValidateError
 from flow_sdk.protocol.flow import CollectionSpec, MaterializationBinding, Spec
 from flow_sdk.protocol.materialize import Constraint, Validate, Validated, ValidatedBinding
+from flow_sdk.secrets import with_secret_marks
 
 RESOURCE_CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -64,7 +65,7 @@ def materialize_spec(airbyte_spec: Mapping[str, Any], documentation_url: str = "
         or ""
     )
     return Spec(
-        configSchema=with_secret_marks(airbyte_spec.get("connectionSpecification") or {}),
+        configSchema=with_secret_marks(connection_schema(airbyte_spec)),
         resourceConfigSchema=copy.deepcopy(RESOURCE_CONFIG_SCHEMA),
         documentationUrl=docs,
     )

@@ -22,8 +22,9 @@ from flow_sdk.airbyte.codec import to_plain
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
 from flow_sdk.airbyte.manifest import SourceFactory
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import mask_config_secrets
+from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.logger import FlowLogFormatter, RedactingWriter, init_logger
+from flow_sdk.secrets import mask_config_secrets
 
 REQUEST_CACHE_ENV = "REQUEST_CACHE_PATH"
 """Where airbyte-cdk's HTTP request cache keeps its files (its entrypoint sets it)."""
@@ -98,7 +99,7 @@ class InProcessSource:
         return self._spec
 
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
-        mask_config_secrets(self.spec(), config)
+        mask_config_secrets(connection_schema(self.spec()), config)
 
     @contextlib.contextmanager
     def _request(self, config: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -222,7 +223,7 @@ class InProcessSource:
         self, configured: Mapping[str, Any], catalog: Any, state: list[Any] | None, loop: ReadLoop
     ) -> None:
         messages = self.source.read(self.logger, configured, catalog, state)
-        record = loop.record
+        record = loop.record_keyed
         message = loop.message
         controls = self._controls
         self._loop = loop
@@ -232,7 +233,7 @@ class InProcessSource:
                     self._printed_controls(loop)
                 rec = msg.record
                 if rec is not None:
-                    record(rec.namespace, rec.stream, rec.data)
+                    record((rec.namespace or None, rec.stream), rec.data)
                 else:
                     message(to_plain(msg))
             self._loop = None

@@ -57,11 +57,12 @@ from flow_sdk.airbyte.destination_states import (
     stream_status,
 )
 from flow_sdk.airbyte.destination_write import DestinationWrite
-from flow_sdk.airbyte.spec import mask_config_secrets
+from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.materialize import Connector, request, response
 from flow_sdk.protocol.flow import MaterializationSpec, Spec, SpecRequest
 from flow_sdk.protocol.tuple_pack import TupleError, unpack_b64
+from flow_sdk.secrets import mask_config_secrets
 
 ECHO_TIMEOUT_SECONDS = 5.0
 """How long a subprocess destination may take to echo a state before the shim ends its
@@ -153,7 +154,7 @@ class MaterializeShim(Connector):
 
     def _check(self, config: Any) -> None:
         airbyte_spec = self.destination.spec()
-        mask_config_secrets(airbyte_spec, config)
+        mask_config_secrets(connection_schema(airbyte_spec), config)
         status = self.destination.check(config if isinstance(config, Mapping) else {})
         if status.get("status") != "SUCCEEDED":
             why = status.get("message") or "no reason given"
@@ -166,7 +167,7 @@ class MaterializeShim(Connector):
     def open(self, open: request.Open) -> response.Opened:
         self._materialization = open.materialization
         self._airbyte_spec = self.destination.spec()
-        mask_config_secrets(self._airbyte_spec, open.materialization.config)
+        mask_config_secrets(connection_schema(self._airbyte_spec), open.materialization.config)
         state = open.state if isinstance(open.state, Mapping) else {}
         bindings = state.get("bindingStateV1") or {}
         keys = {b.stateKey for b in open.materialization.bindings}

@@ -15,14 +15,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
 from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.spec import mask_config_secrets
-from flow_sdk.capture.values import decode_line
+from flow_sdk.airbyte.spec import connection_schema
+from flow_sdk.capture.child_messages import child_messages
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
+from flow_sdk.secrets import mask_config_secrets
 from flow_sdk.shared_answers import shared_answer
 
 
@@ -95,7 +94,7 @@ class SubprocessSource:
                 self._spec_thread = None
             spec = self.spec()
             while self._pending_masks:
-                mask_config_secrets(spec, self._pending_masks.pop())
+                mask_config_secrets(connection_schema(spec), self._pending_masks.pop())
 
     def _one(
         self,
@@ -117,14 +116,8 @@ class SubprocessSource:
         found = None
         whose = f"the Airbyte connector {self.name}"
         try:
-            for line in run.start(args):
-                msg = decode_line(line, whose, lambda: f"answering `{verb}`")
-                if msg is None or type(msg.get("type")) is not str:
-                    if line.strip():
-                        log.info(
-                            "%s", line.decode(errors="replace").rstrip(), extra={"stdout": True}
-                        )
-                elif msg["type"] == want and found is None:
+            for msg in child_messages(run.start(args), whose, lambda: f"answering `{verb}`", log):
+                if msg["type"] == want and found is None:
                     found = msg.get(key)
                 elif msg["type"] == "LOG":
                     log_message(log, msg.get("log") or {})
@@ -185,9 +178,7 @@ class SubprocessSource:
         if state:
             args += ["--state", run.write_file("state.json", state)]
         args += self.args
-        loads = orjson.loads
-        dumps = orjson.dumps
-        record = loop.record
+        record = loop.record_keyed
         message = loop.message
         whose = f"the Airbyte connector {self.name}"
 
@@ -195,20 +186,8 @@ class SubprocessSource:
             return f"while reading {loop.reading()}"
 
         try:
-            for line in run.start(args):
-                # Exact JSON takes orjson alone: a line that is orjson's own encoding of
-                # what it parses to lost nothing. Anything else takes the value rule.
-                try:
-                    msg = loads(line)
-                    if type(msg) is not dict or dumps(msg) != line[:-1]:
-                        msg = decode_line(line, whose, reading)
-                except orjson.JSONDecodeError:
-                    msg = decode_line(line, whose, reading)
-                if msg is None:
-                    self._stray(line)
-                    continue
-                kind = msg.get("type")
-                if kind == "RECORD":
+            for msg in child_messages(run.start(args), whose, reading, self.log):
+                if msg["type"] == "RECORD":
                     rec = msg.get("record")
                     try:
                         data = rec["data"]
@@ -217,22 +196,17 @@ class SubprocessSource:
                         data = stream = None
                     if type(data) is not dict or type(stream) is not str:
                         raise ConnectorError(
-                            f"the connector wrote a RECORD without a stream name or data object: {line[:300]!r}"
+                            "the connector wrote a RECORD without a stream name or data "
+                            f"object: {str(msg)[:300]}"
                         )
-                    record(rec.get("namespace"), stream, data)
-                elif type(kind) is str:
-                    message(msg)
+                    record((rec.get("namespace") or None, stream), data)
                 else:
-                    self._stray(line)
+                    message(msg)
             code = run.wait()
         finally:
             run.stop()
         if code != 0:
             raise ConnectorError(run.exit_error(code, loop.describe_failure()))
-
-    def _stray(self, line: bytes) -> None:
-        if line.strip():
-            self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})
 
 
 def command_name(command: Sequence[str]) -> str:

@@ -22,9 +22,9 @@ from flow_sdk.airbyte.config_update import ConfigUpdates
 from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
 from flow_sdk.airbyte.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SourceMetaMover, change_op
+from flow_sdk.capture.read_loop import AdapterReadLoop
 from flow_sdk.capture.status import connector_status
-from flow_sdk.errors import ConnectorError, SessionStopped
+from flow_sdk.errors import ConnectorError
 
 CDC_DELETED_AT = "_ab_cdc_deleted_at"
 """Airbyte's CDC sources set it on a deleted row (null otherwise)."""
@@ -37,8 +37,11 @@ _STATUS_WORDS = {
 }
 
 
-class ReadLoop:
+class ReadLoop(AdapterReadLoop):
     """One `read()` of the source, translated onto `emit`."""
+
+    cdc_deleted_at = CDC_DELETED_AT
+    first_news = "any record or stream status"
 
     def __init__(
         self,
@@ -48,49 +51,31 @@ class ReadLoop:
         config_schema: Callable[[], Any] | None = None,
         config_updates: ConfigUpdates | None = None,
     ) -> None:
-        self.emit = emit
+        super().__init__(emit, log, state.by_stream, state.bindings)
         self.config_updates = config_updates
         self.state = state
-        self.log = log
         self.config_schema = config_schema
         self.failure = SourceFailure()
-        self._by_stream = state.by_stream
-        self._captured = emit.captured
-        self._meta_mover = SourceMetaMover(log)
         self._statuses: dict[str, Any] = {}
-        self._last: BindingState | None = None
-        self._unbound: set[tuple[str | None, str]] = set()
-        self.records = 0
-        self.messages = 0
-        """Messages other than records (records are counted by the emitter)."""
 
-    # ---- the hot path ----
+    # ---- the hot path (`record_keyed` with `(namespace or None, stream)`) ----
 
     def record(self, namespace: str | None, stream: str, data: Any) -> None:
         """One RECORD: stamp the binding's next row id into `data` and emit it."""
-        b = self._by_stream.get((namespace or None, stream))
+        self.record_keyed((namespace or None, stream), data)
+
+    def unmatched(self, key: tuple[str | None, str]) -> BindingState | None:
+        b = self.state.binding_of(*key)
         if b is None:
-            b = self.state.binding_of(namespace, stream)
-            if b is None:
-                self._record_of_unbound(namespace, stream)
-                return
-        row = b.next_row
-        if "_meta" in data:
-            self._meta_mover.move(data, b.stream)
-        data["_meta"] = {"op": change_op(data, CDC_DELETED_AT), "row_id": row}
-        b.next_row = row + 1
-        self._last = b
-        self._captured(b.index, data)
+            self.skip_unbound("/".join(filter(None, key)))
+        return b
 
     # ---- everything else ----
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message that is not a RECORD, as a plain dict."""
         emit = self.emit
-        self.messages += 1
-        if emit.stopping:
-            emit.close()
-            raise SessionStopped()
+        self.arrived()
         kind = msg.get("type")
         if kind == "STATE":
             patch = self.state.on_state(msg.get("state") or {})
@@ -108,7 +93,9 @@ class ReadLoop:
             self.control(msg.get("control") or {})
         elif kind == "RECORD":  # a record that did not take the fast path
             rec = msg.get("record") or {}
-            self.record(rec.get("namespace"), rec.get("stream", ""), rec.get("data") or {})
+            self.record_keyed(
+                (rec.get("namespace") or None, rec.get("stream", "")), rec.get("data") or {}
+            )
         else:
             log_unknown(self.log, msg)
 
@@ -159,29 +146,6 @@ class ReadLoop:
                 self.log,
                 f"Stream {label!r} {_STATUS_WORDS[kind]} ({done} of {total} streams complete)",
             )
-
-    def _record_of_unbound(self, namespace: str | None, stream: str) -> None:
-        key = (namespace or None, stream)
-        if key not in self._unbound:
-            self._unbound.add(key)
-            self.log.warning(
-                "the source emitted records of stream %r, which no binding captures; skipping them",
-                "/".join(filter(None, key)),
-            )
-
-    # ---- the watchdog's view ----
-
-    def progress(self) -> int:
-        """A count that moves with every message of the source."""
-        return self.emit.documents + self.emit.pending_documents + self.messages
-
-    def reading(self) -> str:
-        """What the source was last busy with, for an error."""
-        if self._last is not None:
-            return f"stream {self._last.label!r}"
-        names = [repr(b.label) for b in self.state.bindings]
-        which = f"stream {names[0]}" if len(names) == 1 else f"streams {', '.join(names)}"
-        return f"{which} (before any record or stream status arrived)"
 
     # ---- backfills ----
 

@@ -1,6 +1,6 @@
 """Airbyte's ConnectorSpecification → Flow's Spec, and the secret values of a config.
 
-`airbyte_secret` fields are also marked `secret: true` (Flow's spelling), `advanced_auth`
+secret fields (`flow_sdk.secrets`) are also marked `secret: true` (Flow's spelling), `advanced_auth`
 becomes `oauth2` when it describes the whole flow (declarative OAuth), and the values of
 secret fields in a config are registered with the logger so no log line shows them.
 """
@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flow_sdk.connector import DOCS_URL_ENV
-from flow_sdk.logger import mask_secrets
 from flow_sdk.protocol.flow import OAuth2, Spec
-from flow_sdk.secrets import secret_values
+from flow_sdk.secrets import with_secret_marks
 
 """When set, the documentation link every Spec answers with (as in flow-sdk 0.1.x)."""
 
@@ -54,7 +53,7 @@ def flow_spec(airbyte_spec: Mapping[str, Any], oauth2: OAuth2 | Mapping[str, Any
         oauth2 = oauth2_from_advanced_auth(airbyte_spec.get("advanced_auth"))
     elif not isinstance(oauth2, OAuth2):
         oauth2 = OAuth2.model_validate(dict(oauth2))
-    config_schema = with_secret_marks(airbyte_spec.get("connectionSpecification") or {})
+    config_schema = with_secret_marks(connection_schema(airbyte_spec))
     if oauth2 is not None:
         mark_oauth_provider(config_schema, airbyte_spec.get("advanced_auth"), oauth2.provider)
     spec = Spec(
@@ -68,21 +67,9 @@ def flow_spec(airbyte_spec: Mapping[str, Any], oauth2: OAuth2 | Mapping[str, Any
     return spec
 
 
-def with_secret_marks(schema: Any) -> Any:
-    """A copy of `schema` where every `airbyte_secret: true` node also has `secret: true`."""
-    if isinstance(schema, dict):
-        out = {k: with_secret_marks(v) for k, v in schema.items()}
-        if out.get("airbyte_secret") is True:
-            out["secret"] = True
-        return out
-    if isinstance(schema, list):
-        return [with_secret_marks(v) for v in schema]
-    return schema
-
-
-def mask_config_secrets(airbyte_spec: Mapping[str, Any], config: Any) -> None:
-    """Register the secret values of `config` with the logger (masked in every later line)."""
-    mask_secrets(secret_values(airbyte_spec.get("connectionSpecification") or {}, config))
+def connection_schema(airbyte_spec: Mapping[str, Any]) -> Any:
+    """The config schema of an Airbyte spec (its `connectionSpecification`)."""
+    return airbyte_spec.get("connectionSpecification") or {}
 
 
 # ---- advanced_auth → oauth2 ----

@@ -153,6 +153,14 @@ class Emitter:
         document; the checkpoint that follows commits it."""
         self._signal("backfillComplete", binding)
 
+    def stop_if_asked(self) -> None:
+        """End the session here if the runtime asked it to stop (closed stdin): the open
+        group is closed with a state-neutral checkpoint, then `SessionStopped` unwinds the
+        connector. Read loops call it at every message that is not a record."""
+        if self.stopping:
+            self.close()
+            raise SessionStopped()
+
     def close(self) -> None:
         """End of the session: close an open group with a state-neutral checkpoint and flush."""
         if self.pending_documents:
@@ -215,9 +223,7 @@ class Emitter:
     def _check_state(self) -> None:
         if not self.is_opened:
             raise ProtocolError("a document was emitted before `opened`")
-        if self.stopping:
-            self.close()
-            raise SessionStopped()
+        self.stop_if_asked()
 
     def where(self, binding: int) -> str:
         """How errors and warnings name a binding: its stream, when the shim said."""

@@ -1,25 +1,26 @@
 """A connector as a child process: JSON lines on stdin/stdout, logs on stderr.
 
 `local` endpoints run their command with the endpoint's `env` and `LOG_LEVEL`; `connector`
-images run through `docker run -i --rm` when a Docker engine answers. Output lines are read
-on threads so that a session can wait with a timeout and notice a stalled stdin; stdout is
-read in large chunks and handed over a chunk's lines at a time, so a fast connector costs the
-runtime one queue hand-off per chunk, not per document.
+images run through `<engine> run -i --rm` with the engine `CONTAINER_ENGINE` names (docker or
+podman), else Docker when its engine answers, else Podman. Output lines are read on threads
+so that a session can wait with a timeout and notice a stalled stdin; stdout is read in large
+chunks and handed over a chunk's lines at a time, so a fast connector costs the runtime one
+queue hand-off per chunk, not per document.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from flow_sdk.containers import container_engine, no_engine_reason
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
 from flow_sdk.runtime.logs import Console, LogRecord, parse_log_line
 
@@ -47,6 +48,8 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     label: str = "connector"
     image: str = ""
+    cleanup: list[str] = field(default_factory=list)
+    """A command that removes what a kill leaves behind (the container outlives its client)."""
 
 
 def local_launch(command: list[str], env: dict[str, str], log_level: str, label: str) -> Launch:
@@ -57,32 +60,18 @@ def local_launch(command: list[str], env: dict[str, str], log_level: str, label:
 def image_launch(
     image: str, env: dict[str, str], log_level: str, label: str, network: str = "bridge"
 ) -> Launch:
-    """A `connector` endpoint: `docker run -i --rm` of its image, if a Docker engine answers."""
-    if not docker_available():
-        raise ConnectorFailed(
-            f"{label} runs the image {image!r}, which needs a Docker engine, and none answered "
-            "(`docker info` failed); start Docker, or use an `endpoint.local` command instead"
-        )
-    argv = ["docker", "run", "-i", "--rm", "--network", network, "-e", f"LOG_LEVEL={log_level}"]
+    """A `connector` endpoint: `<engine> run -i --rm` of its image, if a container engine answers."""
+    engine = container_engine()
+    if engine is None:
+        raise ConnectorFailed(f"{label} runs the image {image!r}, which {no_engine_reason()}")
+    name = f"flow-sdk-{uuid.uuid4().hex[:12]}"
+    argv = [engine, "run", "-i", "--rm", "--name", name, "--network", network]
+    argv += ["-e", f"LOG_LEVEL={log_level}"]
     for key, value in env.items():
         argv += ["-e", f"{key}={value}"]
-    return Launch(argv=[*argv, image], label=label, image=image)
-
-
-@functools.cache
-def docker_available() -> bool:
-    """Whether a Docker engine answers (not merely whether the client is installed)."""
-    if shutil.which("docker") is None:
-        return False
-    try:
-        done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+    return Launch(
+        argv=[*argv, image], label=label, image=image, cleanup=[engine, "rm", "--force", name]
+    )
 
 
 class ConnectorProcess:
@@ -203,6 +192,8 @@ class ConnectorProcess:
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+            if self.launch.cleanup:  # a killed `run` client leaves its container running
+                subprocess.run(self.launch.cleanup, capture_output=True, timeout=30, check=False)
 
     def failure(self, what: str) -> ConnectorFailed:
         """The error for a non-zero exit: the connector's last error (or log) line is the cause."""

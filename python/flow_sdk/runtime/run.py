@@ -52,6 +52,8 @@ class RunOptions:
     """End a capture session when no data arrives for this long."""
     progress: bool | None = None
     transaction_documents: int = TRANSACTION_DOCUMENTS
+    network: str = "bridge"
+    """The container network of image connectors (`--network`)."""
 
 
 @dataclass
@@ -163,7 +165,9 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                 progress_so_far.committed(name, txn)
 
             summary.captures.append(
-                run_capture(catalog, task, data, console, captured, kill_point, timeouts)
+                run_capture(
+                    catalog, task, data, console, captured, kill_point, timeouts, options.network
+                )
             )
             progress.finish()
         kill_point("captures-done")
@@ -194,6 +198,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                     kill_point,
                     options.transaction_documents,
                     labels,
+                    network=options.network,
                 )
             )
             progress.finish()

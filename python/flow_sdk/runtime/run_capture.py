@@ -71,11 +71,12 @@ def run_capture(
     on_commit: Callable[[Transaction], None],
     kill_point: KillPoint,
     timeouts: Timeouts | None = None,
+    network: str = "bridge",
 ) -> CaptureRun:
     """Validate, Apply and run one session of `task` until its connector exits (or the
     `timeouts` end it), committing every transaction to the data directory."""
     timeouts = timeouts or Timeouts()
-    driver = Driver(task, console)
+    driver = Driver(task, console, network)
     store = data.state_path("configs", task.name)
     endpoint = task.endpoint
     driver.config_inbox = ConfigInbox(  # tied to the resolved config: a new `$env` value wins

@@ -90,12 +90,13 @@ def run_materialization(
     kill_point: KillPoint,
     transaction_documents: int = TRANSACTION_DOCUMENTS,
     labels: dict[str, dict[str, Any]] | None = None,
+    network: str = "bridge",
 ) -> MaterializationRun:
     """Store every committed document each binding has not read yet. `committed` maps each
     collection to its journal's committed length, `labels` to its last truncation (see
     `run_capture.truncation_labels`); `on_plan(bytes)` tells how much is unread,
     `on_commit(collection, documents, bytes)` what each transaction stored."""
-    driver = Driver(task, console)
+    driver = Driver(task, console, network)
     spec_response = driver.unary(
         materialize.Response,
         "spec",

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flow_sdk.capture import Connector, Emitter, request, response
-from flow_sdk.capture.watchdog import Watchdog, idle_timeout
-from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
+from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import OAuth2, Spec, SpecRequest
+from flow_sdk.secrets import mask_config_secrets, with_secret_marks
 from flow_sdk.singer.catalog import discovered, selected_catalog, validated_bindings
 from flow_sdk.singer.read_loop import SingerReadLoop
-from flow_sdk.singer.spec import check_config, flow_spec, mask_config_secrets
+from flow_sdk.singer.spec import check_config, flow_spec
 from flow_sdk.singer.state import SingerState
 
 
@@ -84,7 +84,7 @@ class CaptureShim(Connector):
             raise ValidateError(
                 f"the endpoint config must be a JSON object, not {type(config).__name__}"
             )
-        mask_config_secrets(self._config_schema(), config)
+        mask_config_secrets(with_secret_marks(self._config_schema()), config)
         check_config(self._config_schema(), config)
         return dict(config)
 
@@ -127,13 +127,7 @@ class CaptureShim(Connector):
         if state.migrated:
             self.log.info("rewriting the state of flow-sdk 0.1.x's Singer shim in this layout")
             emit.checkpoint(state.full_state(), merge_patch=False)
-        watchdog = Watchdog(idle_timeout(self.idle_timeout), loop.progress, loop.reading)
-        try:
-            with watchdog:
-                self.delegate.sync(config, catalog, state.singer_state(), loop)
-        except (ConnectorError, SessionStopped):
-            raise
-        except Exception as exc:
-            self.log.error("the tap's sync failed", exc_info=True)
-            raise loop.failed(exc) from None
-        loop.finish()
+        loop.run(
+            lambda: self.delegate.sync(config, catalog, state.singer_state(), loop),
+            self.idle_timeout,
+        )

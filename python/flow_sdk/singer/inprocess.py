@@ -32,7 +32,7 @@ class LoopWriter(GenericSingerWriter[str, Message]):
     rest as plain dicts."""
 
     def __init__(self, loop: SingerReadLoop) -> None:
-        self._record = loop.record
+        self._record = loop.record_keyed
         self._message = loop.message
 
     def serialize_message(self, message: Message) -> str:

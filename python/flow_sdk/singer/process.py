@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from flow_sdk.capture.child_messages import child_messages
 from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError, ValidateError
@@ -155,9 +156,7 @@ class SubprocessTap:
         ]
         if state:
             args += ["--state", run.write_file("state.json", state)]
-        loads = orjson.loads
-        dumps = orjson.dumps
-        record = loop.record
+        record = loop.record_keyed
         message = loop.message
         whose = f"the Singer tap {self.name}"
 
@@ -165,36 +164,19 @@ class SubprocessTap:
             return f"while reading {loop.reading()}"
 
         try:
-            for line in run.start(args):
-                # Exact JSON takes orjson alone (see the Airbyte adapter); anything else
-                # takes the value rule.
-                try:
-                    msg = loads(line)
-                    if type(msg) is not dict or dumps(msg) != line[:-1]:
-                        msg = decode_line(line, whose, reading)
-                except orjson.JSONDecodeError:
-                    msg = decode_line(line, whose, reading)
-                if msg is None:
-                    self._stray(line)
-                    continue
-                kind = msg.get("type")
-                if kind == "RECORD":
+            for msg in child_messages(run.start(args), whose, reading, self.log):
+                if msg["type"] == "RECORD":
                     data, stream = msg.get("record"), msg.get("stream")
                     if type(data) is not dict or type(stream) is not str:
                         raise ConnectorError(
-                            f"the Singer tap wrote a RECORD without a stream name or record object: {line[:300]!r}"
+                            "the Singer tap wrote a RECORD without a stream name or record "
+                            f"object: {str(msg)[:300]}"
                         )
                     record(stream, data)
-                elif type(kind) is str:
-                    message(msg)
                 else:
-                    self._stray(line)
+                    message(msg)
             code = run.wait()
         finally:
             run.stop()
         if code != 0:
             raise ConnectorError(run.exit_error(code, loop.describe_failure()))
-
-    def _stray(self, line: bytes) -> None:
-        if line.strip():
-            self.log.info("%s", line.decode(errors="replace").rstrip(), extra={"stdout": True})

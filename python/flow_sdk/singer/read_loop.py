@@ -24,17 +24,24 @@ from typing import Any, BinaryIO
 import orjson
 
 from flow_sdk.capture.emitter import Emitter
-from flow_sdk.capture.schema import SourceMetaMover, change_op, document_schema
+from flow_sdk.capture.read_loop import AdapterReadLoop
+from flow_sdk.capture.schema import document_schema
 from flow_sdk.capture.status import connector_status
-from flow_sdk.errors import ConnectorError, SessionStopped
+from flow_sdk.errors import ConnectorError
 from flow_sdk.singer.state import BindingState, SingerState
 
 CDC_DELETED_AT = "_sdc_deleted_at"
 """Singer taps' log-based replication sets it on a deleted row."""
 
 
-class SingerReadLoop:
+class SingerReadLoop(AdapterReadLoop):
     """One sync of the tap, translated onto `emit`."""
+
+    cdc_deleted_at = CDC_DELETED_AT
+    connector = "the Singer tap"
+
+    record = AdapterReadLoop.record_keyed
+    """One RECORD of a stream (by name): stamped with its binding's next row id, emitted."""
 
     def __init__(
         self,
@@ -44,48 +51,21 @@ class SingerReadLoop:
         sourced_schemas: bool = False,
     ) -> None:
         """`sourced_schemas`: tell Flow each SCHEMA message as the binding's sourced schema."""
-        self.emit = emit
+        super().__init__(emit, log, state.by_stream, state.bindings)
         self.sourced_schemas = sourced_schemas
         self._schemas: dict[str, Any] = {}
         self.state = state
-        self.log = log
-        self._by_stream = state.by_stream
-        self._captured = emit.captured
-        self._meta_mover = SourceMetaMover(log)
         self._started: set[str] = set()
         self._first_rows = [b.next_row for b in state.bindings]
         """Each binding's row id when the sync started: it moved if records arrived."""
         self._backfilling: set[int] = set()
-        self._unbound: set[str] = set()
-        self.last_stream: str | None = None
-        self.messages = 0
-        """Messages other than fast-path records (records are counted by the emitter)."""
-
-    # ---- the hot path ----
-
-    def record(self, stream: str, data: dict[str, Any]) -> None:
-        """One RECORD: stamp the binding's next row id into `data` and emit it."""
-        b = self._by_stream.get(stream)
-        if b is None:
-            self._record_of_unbound(stream)
-            return
-        row = b.next_row
-        if "_meta" in data:
-            self._meta_mover.move(data, b.stream)
-        data["_meta"] = {"op": change_op(data, CDC_DELETED_AT), "row_id": row}
-        b.next_row = row + 1
-        self.last_stream = stream
-        self._captured(b.index, data)
 
     # ---- everything else ----
 
     def message(self, msg: Mapping[str, Any]) -> None:
         """Any message as a plain dict (a RECORD too, off the fast path)."""
         emit = self.emit
-        self.messages += 1
-        if emit.stopping:
-            emit.close()
-            raise SessionStopped()
+        self.arrived()
         kind = message_type(msg)
         if kind == "RECORD":
             record, stream = msg.get("record"), msg.get("stream")
@@ -171,27 +151,6 @@ class SingerReadLoop:
                     if line.strip():
                         self.record(stream, orjson.loads(line))
 
-    def _record_of_unbound(self, stream: str) -> None:
-        if stream not in self._unbound:
-            self._unbound.add(stream)
-            self.log.warning(
-                "the tap wrote records of stream %r, which no binding captures; skipping them",
-                stream,
-            )
-
-    # ---- the watchdog's view ----
-
-    def progress(self) -> int:
-        """A count that moves with every message of the tap."""
-        return self.emit.documents + self.emit.pending_documents + self.messages
-
-    def reading(self) -> str:
-        """What the tap was last busy with, for an error."""
-        if self.last_stream is not None:
-            return f"stream {self.last_stream!r}"
-        names = ", ".join(repr(b.stream) for b in self.state.bindings)
-        return f"streams {names} (before any record arrived)"
-
     # ---- the end ----
 
     def finish(self) -> None:
@@ -202,15 +161,6 @@ class SingerReadLoop:
         self._backfilling.clear()
         self.emit.checkpoint(patch)
         connector_status(self.log, f"All {len(self.state.bindings)} streams are synced")
-
-    def describe_failure(self) -> str:
-        """What failed, naming the stream being read."""
-        where = f" while reading stream {self.last_stream!r}" if self.last_stream else ""
-        return f"the Singer tap failed{where}"
-
-    def failed(self, cause: BaseException) -> ConnectorError:
-        """The error to end the session with when the tap's sync raised `cause`."""
-        return ConnectorError(f"{self.describe_failure()}: {type(cause).__name__}: {cause}")
 
     def binding_of(self, stream: str) -> BindingState | None:
         return self._by_stream.get(stream)

@@ -17,9 +17,8 @@ import jsonschema
 
 from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.errors import ValidateError
-from flow_sdk.logger import mask_secrets
 from flow_sdk.protocol.flow import OAuth2, Spec
-from flow_sdk.secrets import secret_values
+from flow_sdk.secrets import with_secret_marks
 
 DEFAULT_DOCS_URL = "https://docs.estuary.dev"
 RESOURCE_CONFIG_SCHEMA: dict[str, Any] = {
@@ -66,19 +65,6 @@ def flow_spec(
     return spec
 
 
-def with_secret_marks(schema: Any) -> Any:
-    """A copy of `schema` where every secret node (`writeOnly`, `airbyte_secret` or
-    `secret`) has `secret: true`."""
-    if isinstance(schema, dict):
-        out = {k: with_secret_marks(v) for k, v in schema.items()}
-        if out.get("writeOnly") is True or out.get("airbyte_secret") is True:
-            out["secret"] = True
-        return out
-    if isinstance(schema, list):
-        return [with_secret_marks(v) for v in schema]
-    return schema
-
-
 def check_config(config_schema: Mapping[str, Any], config: Any) -> None:
     """Raise a ValidateError naming every setting of `config` the schema rejects. Singer taps
     validate their config only on some commands; checking first gives one clear error."""
@@ -93,8 +79,3 @@ def check_config(config_schema: Mapping[str, Any], config: Any) -> None:
             f"{'/'.join(map(str, e.path)) or 'config'}: {e.message}" for e in errors[:5]
         )
         raise ValidateError(f"the endpoint config does not match the tap's settings: {problems}")
-
-
-def mask_config_secrets(config_schema: Mapping[str, Any], config: Any) -> None:
-    """Register the secret values of `config` with the logger (masked in every later line)."""
-    mask_secrets(secret_values(with_secret_marks(dict(config_schema)), config))

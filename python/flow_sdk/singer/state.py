@@ -39,13 +39,24 @@ def _copy(value: Any) -> Any:
 class BindingState:
     """One binding's stream, row counter and the bookmark last saved for it."""
 
-    __slots__ = ("index", "state_key", "stream", "full_table", "next_row", "saved_row", "bookmark")
+    __slots__ = (
+        "index",
+        "state_key",
+        "stream",
+        "label",
+        "full_table",
+        "next_row",
+        "saved_row",
+        "bookmark",
+    )
 
     def __init__(self, index: int, binding: CaptureBinding) -> None:
         config = binding.resourceConfig or {}
         self.index = index
         self.state_key = binding.stateKey
         self.stream = resource_stream(config)
+        self.label = self.stream
+        """The stream as errors name it."""
         self.full_table = config.get("replication_method") == FULL_TABLE
         self.next_row = 0
         """The row id the next record of this binding gets."""

@@ -5,14 +5,10 @@ import logging
 
 import pytest
 
-from flow_sdk.airbyte.spec import (
-    flow_spec,
-    oauth2_from_advanced_auth,
-    secret_values,
-    with_secret_marks,
-)
+from flow_sdk.airbyte.spec import flow_spec, oauth2_from_advanced_auth
 from flow_sdk.logger import FlowLogFormatter, mask_secrets
 from flow_sdk.protocol.flow import OAuth2
+from flow_sdk.secrets import secret_values, with_secret_marks
 
 CONN = {
     "type": "object",
@@ -98,6 +94,15 @@ def test_masked_values_never_reach_a_log_line() -> None:
     record.config = {"api_key": "super-secret-value"}
     line = FlowLogFormatter().format(record)
     assert "super-secret-value" not in line and "**********" in line
+
+
+def test_a_write_only_field_is_a_secret_to_airbyte_and_singer_alike() -> None:
+    """One rule for every adapter: `writeOnly` (what singer-sdk's `secret=True` writes, and
+    plain JSON Schema's word) is a Flow secret and masked, in an Airbyte spec too."""
+    conn = {"type": "object", "properties": {"token": {"type": "string", "writeOnly": True}}}
+    spec = flow_spec({"connectionSpecification": conn}, None)
+    assert spec.configSchema["properties"]["token"]["secret"] is True
+    assert list(secret_values(conn, {"token": "tok-0123456789"})) == ["tok-0123456789"]
 
 
 def test_spec_maps_docs_url_resource_schema_and_pointers(monkeypatch: pytest.MonkeyPatch) -> None:

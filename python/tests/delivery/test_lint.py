@@ -16,6 +16,8 @@ SCRIPTS = [
     "pull_upstream.sh",
     "python/pull_upstream.sh",
     "scripts/install_connector.sh",
+    "scripts/prepare_images.sh",
+    ".ci/run",
 ]
 
 

@@ -86,3 +86,25 @@ def test_images_are_built_from_the_template_and_pushed_from_main_only(
     assert published["with"]["push"] == "${{ env.PUBLISH == 'true' }}"
     login = steps_using(job, "docker/login-action")[0]
     assert login["if"] == "env.PUBLISH == 'true'" and login["with"]["registry"] == "ghcr.io"
+
+
+def test_the_uv_versions_agree_with_the_dockerfile(workflow: dict[str, Any]) -> None:
+    """The uv image tag is the one scripts/prepare_images.sh built a stand-in of (from
+    PyPI's wheel of that version) and the image tests built with; CI's uv is the same."""
+    dockerfile = (ROOT / "python" / "Dockerfile").read_text()
+    tag = re.search(r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:(\S+)$", dockerfile, re.M)
+    assert tag, "python/Dockerfile names no ghcr.io/astral-sh/uv:TAG"
+    setup_uv = steps_using(workflow["jobs"]["test"], "astral-sh/setup-uv")[0]
+    assert setup_uv["with"]["version"] == tag.group(1)
+
+
+def test_ci_requires_the_image_tests_and_never_publishes_stand_in_bases(
+    workflow: dict[str, Any],
+) -> None:
+    suite = next(s for s in workflow["jobs"]["test"]["steps"] if s.get("run") == "./run-tests.sh")
+    assert suite["env"]["FLOW_SDK_REQUIRE_IMAGES"] == "1"
+    steps = workflow["jobs"]["connectors"]["steps"]
+    names = [s.get("name", "") for s in steps]
+    guard = names.index("Never publish an image built on stand-in bases")
+    assert guard < names.index("Publish ${{ matrix.connector }} (main only)")
+    assert "dev.flow-sdk.stand-in-base" in steps[guard]["run"]

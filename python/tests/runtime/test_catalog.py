@@ -10,7 +10,6 @@ import yaml
 
 from flow_sdk.runtime.catalog import CaptureDef, MaterializationDef, load_catalog
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.process import docker_available
 
 
 def write(path: Path, data: dict) -> Path:
@@ -207,18 +206,27 @@ def test_two_captures_without_a_name_via_cli(tmp_path: Path, cli) -> None:
     assert discover.last_error.endswith("choose one with --capture"), "discover is captures-only"
 
 
-@pytest.mark.skipif(docker_available(), reason="a Docker engine answers here")
-def test_image_connectors_without_docker_are_a_clear_error(tmp_path: Path, cli) -> None:
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({}, "which needs a container engine (Docker or Podman), and none answered"),
+        ({"CONTAINER_ENGINE": "podman"}, "which needs podman (CONTAINER_ENGINE=podman)"),
+        ({"CONTAINER_ENGINE": "nerdctl"}, "CONTAINER_ENGINE must be docker or podman"),
+    ],
+)
+def test_image_connectors_without_an_engine_are_a_clear_error(
+    tmp_path: Path, cli, env: dict[str, str], complaint: str
+) -> None:
     image = capture(endpoint={"connector": {"image": "ghcr.io/estuary/source-x:dev", "config": {}}})
     path = write(
         tmp_path / "flow.yaml", {"collections": COLLECTIONS, "captures": {"acmeCo/c": image}}
     )
-    result = cli("raw", "spec", "--source", str(path))
+    no_engines = tmp_path / "empty-bin"  # a PATH where neither docker nor podman is found
+    no_engines.mkdir()
+    result = cli("raw", "spec", "--source", str(path), env={"PATH": str(no_engines), **env})
     assert result.code == 1
-    assert (
-        "runs the image 'ghcr.io/estuary/source-x:dev', which needs a Docker engine"
-        in result.last_error
-    )
+    assert "runs the image 'ghcr.io/estuary/source-x:dev'" in result.last_error
+    assert complaint in result.last_error
 
 
 def test_a_missing_command_is_a_clear_error(tmp_path: Path, cli) -> None:
