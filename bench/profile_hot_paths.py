@@ -8,6 +8,8 @@ py-spy is not a dependency of the workspace; install it into the venv first:
     .venv/bin/python bench/profile_hot_paths.py capture-subprocess
     .venv/bin/python bench/profile_hot_paths.py materialize-inprocess [--records 200000]
     .venv/bin/python bench/profile_hot_paths.py materialize-subprocess
+    .venv/bin/python bench/profile_hot_paths.py runtime-preview --records 100000
+    .venv/bin/python bench/profile_hot_paths.py runtime-run --records 100000
 
 Raw collapsed stacks are kept in bench/out/profile-<target>.raw (for flamegraph tools).
 """
@@ -34,6 +36,10 @@ PY = sys.executable
 def target(name: str, records: int, tmp: Path) -> tuple[list[str], Path]:
     """The command to profile and the file its stdin reads."""
     stdin = tmp / "stdin"
+    if name.startswith("runtime"):  # the local runtime's own scripts, one run each
+        stdin.write_bytes(b"")
+        script = "runtime_preview.py" if name == "runtime-preview" else "runtime_run.py"
+        return [PY, str(HERE / script), "--documents", str(records), "--runs", "1"], stdin
     if name.startswith("capture"):
         config = {"records": records, "streams": 2, "every": 1000}
         stdin.write_bytes(open_request(config, 2))
@@ -81,6 +87,8 @@ def main() -> None:
             "capture-subprocess",
             "materialize-inprocess",
             "materialize-subprocess",
+            "runtime-preview",
+            "runtime-run",
         ],
     )
     p.add_argument("--records", type=int, default=200_000)

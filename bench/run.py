@@ -62,6 +62,18 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--messages", "1000000", "--runs", "5"],
         ["--messages", "20000", "--runs", "1"],
     ),
+    # the local runtime (issue #18); the 10M-document scale figure is a separate, long run:
+    # bench/runtime_run.py --documents 100000 --runs 1 --scale-documents 10000000
+    "runtime_preview": (
+        "runtime_preview.py",
+        ["--documents", "200000", "--runs", "3"],
+        ["--documents", "2000", "--runs", "1"],
+    ),
+    "runtime_run": (
+        "runtime_run.py",
+        ["--documents", "300000", "--runs", "1", "--scale-documents", "1000000"],
+        ["--documents", "2000", "--runs", "1"],
+    ),
 }
 
 
@@ -255,7 +267,30 @@ def targets(results: dict) -> list[tuple[str, str, float | None, str, str]]:
     if "destination_kvdb" in results:
         r = results["destination_kvdb"]["median_per_s"]
         row("destination-kvdb local bucket", "records/s, in process", r, "—", None)
+    rows += runtime_rows(results)
     return rows
+
+
+def runtime_rows(results: dict) -> list[tuple[str, str, float | None, str, str]]:
+    """The local runtime's rows (issue #18)."""
+    out = []
+    pre = results.get("runtime_preview", {})
+    if "session_over_connector" in pre:
+        r = pre["session_over_connector"]
+        met = "met" if r >= 0.8 else "NOT met"
+        out.append(("`preview` session vs the connector alone", "docs/s ratio", r, "≥ 0.8×", met))
+    run = results.get("runtime_run", {})
+    if "per_s" in run:
+        r = run["per_s"]
+        met = "met" if r >= 50_000 else "NOT met"
+        out.append(("`run` end to end into kvdb", "docs/s", r, "≥ 50,000", met))
+    if "rss_growth_mib" in run:
+        r = run["rss_growth_mib"]
+        how = f"MiB, runtime RSS {run['documents']:,} → {run['scale_documents']:,} docs"
+        out.append(
+            ("`run` memory in documents", how, r, "≤ 50 MB", "met" if r <= 50 else "NOT met")
+        )
+    return out
 
 
 def markdown(report: dict) -> str:

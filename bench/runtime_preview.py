@@ -1,6 +1,15 @@
-"""Throughput of the local runtime's capture preview: documents per second through the
-strict session (strict JSON parsing with duplicate-key checks, write-schema validation,
-reduction by key, stdout lines), fed by the counter capture.
+"""Throughput of the local runtime's capture preview beside the connector's own output rate,
+same workload, same run (interleaved): documents per second of
+
+- `connector`: the counter capture alone, answering an Open with its documents into a pipe
+  drained here (one process, start to exit);
+- `session`: `flow-sdk preview`'s capture session of the same connector (one process, from its
+  start to the last document printed: strict JSON parsing with duplicate-key checks, key
+  checks, write-schema validation, reduction by key, stdout lines);
+- `preview`: the whole `preview_capture` call, including Spec, Validate and Apply, each in a
+  connector process of its own (as Flow runs them).
+
+The target (issue #18) is `session / connector` ≥ 0.8; ratios are taken run by run.
 
     .venv/bin/python bench/runtime_preview.py --documents 100000 --runs 3
 """
@@ -9,17 +18,26 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from flow_sdk.protocol import capture
+from flow_sdk.protocol.flow import RangeSpec
+from flow_sdk.runtime import preview
+from flow_sdk.runtime.capture_build import spec_version
 from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.driver import Driver, request_line
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+from flow_sdk.runtime.raw import validated_capture
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Run, emit, interleaved, median, paired_ratio, run_process  # noqa: E402
 
 COUNTER = Path(__file__).resolve().parent.parent / "python/tests/connectors/counter_capture.py"
 SCHEMA = {
@@ -49,32 +67,92 @@ def catalog(directory: Path, documents: int) -> Path:
     return path
 
 
-def run_once(path: Path) -> tuple[float, int]:
+def open_line(path: Path) -> bytes:
+    """The Open the runtime sends the session (built as `preview` builds it)."""
+    loaded = load_catalog(path)
+    task = loaded.capture(None)
+    _, _, spec = validated_capture(loaded, task, Driver(task, Console(io.StringIO())))
+    request = capture.Open(capture=spec, version=spec_version(spec), range=RangeSpec.full())
+    return request_line("open", request.to_wire() | {"state": {}})
+
+
+class SessionClock:
+    """Times `preview`'s sessions (connector start to the last document printed)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        original = preview._Runner._session
+
+        def timed(runner: Any, limit: int) -> bool:
+            started = time.perf_counter()
+            try:
+                return original(runner, limit)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        preview._Runner._session = timed  # type: ignore[method-assign]
+
+
+CLOCK = SessionClock()
+
+
+def connector_run(request: bytes, documents: int) -> Run:
+    run = run_process([sys.executable, str(COUNTER)], stdin=request, marker=b'{"captured":')
+    assert run.documents == documents, (run.documents, documents)
+    return run
+
+
+def preview_run(path: Path, documents: int) -> Run:
     loaded = load_catalog(path)
     out = io.BytesIO()
+    CLOCK.seconds = 0.0
     started = time.perf_counter()
     progress = preview_capture(
         loaded, loaded.capture(None), PreviewOptions(progress=False), out, Console(io.StringIO())
     )
-    return time.perf_counter() - started, sum(progress.documents.values())
+    wall = time.perf_counter() - started
+    got = sum(progress.documents.values())
+    assert got == documents, (got, documents)
+    return Run(wall=wall, documents=got, extra={"session_s": CLOCK.seconds})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    n = args.documents
     with tempfile.TemporaryDirectory() as tmp:
-        path = catalog(Path(tmp), args.documents)
-        rates = []
-        for _ in range(args.runs):
-            seconds, docs = run_once(path)
-            assert docs == args.documents, (docs, args.documents)
-            rates.append(docs / seconds)
-            print(f"{docs} documents in {seconds:.2f}s: {docs / seconds:,.0f} docs/s")
+        path = catalog(Path(tmp), n)
+        request = open_line(path)
+        runs = interleaved(
+            {
+                "connector": lambda: connector_run(request, n),
+                "preview": lambda: preview_run(path, n),
+            },
+            args.runs,
+        )
+    connector = [n / r.wall for r in runs["connector"]]
+    session = [n / r.extra["session_s"] for r in runs["preview"]]
+    whole = [n / r.wall for r in runs["preview"]]
+    for i, (c, s, w) in enumerate(zip(connector, session, whole, strict=True)):
+        print(f"run {i + 1}: connector {c:,.0f} docs/s, session {s:,.0f}, preview {w:,.0f}")
+    result = {
+        "bench": "runtime_preview",
+        "documents": n,
+        "runs": args.runs,
+        "connector_per_s": round(median(connector) or 0),
+        "session_per_s": round(median(session) or 0),
+        "preview_per_s": round(median(whole) or 0),
+        "session_over_connector": round(paired_ratio(session, connector), 3),
+        "preview_over_connector": round(paired_ratio(whole, connector), 3),
+    }
     print(
-        f"median: {statistics.median(rates):,.0f} docs/s (min {min(rates):,.0f}, max {max(rates):,.0f})"
+        f"median: connector {result['connector_per_s']:,} docs/s, session "
+        f"{result['session_per_s']:,} ({result['session_over_connector']}×), preview "
+        f"{result['preview_per_s']:,} ({result['preview_over_connector']}×)"
     )
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,13 @@ ordered as Flow's combiner does (`keys`), and get the `/_meta/uuid` placeholder.
 
 from __future__ import annotations
 
+import gc
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -33,7 +37,13 @@ from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
-from flow_sdk.runtime.strict import MessageTooDeep, parse_response, parse_variant
+from flow_sdk.runtime.strict import (
+    MessageTooDeep,
+    captured_fields,
+    check_variant,
+    decode_strict,
+    parse_response,
+)
 
 UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 MAX_TRANSACTION_BYTES = 32 << 20
@@ -47,8 +57,9 @@ _CAPTURED_BINDING = re.compile(rb'^\{"captured":\{"binding":(\d+)')
 class Transaction:
     """What one commit holds: reduced documents, and the checkpoints that closed them."""
 
-    documents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    """(collection, document) pairs, ordered by binding then key."""
+    documents: list[tuple[str, bytes]] = field(default_factory=list)
+    """(collection, document JSON) pairs, ordered by binding then key. Kept serialized: a
+    transaction may hold 32 MB of documents, which as Python objects take ten times that."""
     states: list[ConnectorState] = field(default_factory=list)
     captured: int = 0
     """Documents received before reduction."""
@@ -164,9 +175,13 @@ class CaptureSession:
         with backfill signals always closes a transaction of its own)."""
         if self._exited:
             return EXITED
+        with gc_paused():
+            return self._read_transaction(timeout)
+
+    def _read_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
         txn = Transaction()
         group, self._carried = self._carried or _Group(), None
-        reduced: dict[tuple[int, Key], dict[str, Any]] = {}
+        reduced: dict[tuple[int, Key], bytes] = {}
         size = 0
         while True:
             line = self._next(timeout)
@@ -192,16 +207,13 @@ class CaptureSession:
             size += len(line)
             variant, response = self._parse(line)
             if variant == "captured":
-                key, doc = self._captured(response.captured, line)
-                group.docs.pop(key, None)  # last write wins, and moves to the end
-                group.docs[key] = doc
+                key, doc = self._captured(*response, line)
+                group.docs[key] = doc  # last write wins (the order is the key's, see `_ordered`)
                 group.bindings.add(key[0])
                 group.captured += 1
             elif variant == "checkpoint":
                 txn.states.append(self._checkpoint(response.checkpoint, line))
-                for key, doc in group.docs.items():
-                    reduced.pop(key, None)
-                    reduced[key] = doc
+                reduced.update(group.docs)
                 txn.captured += group.captured
                 signalled = bool(group.begin or group.complete)
                 txn.backfill_begin, txn.backfill_complete = group.begin, group.complete
@@ -225,9 +237,7 @@ class CaptureSession:
                     line,
                 )
 
-    def _closed(
-        self, txn: Transaction, reduced: dict[tuple[int, Key], dict[str, Any]]
-    ) -> Transaction:
+    def _closed(self, txn: Transaction, reduced: dict[tuple[int, Key], bytes]) -> Transaction:
         txn.documents = self._ordered(reduced)
         self.backfilling.update(txn.backfill_begin)
         self.backfilling.difference_update(txn.backfill_complete)
@@ -240,11 +250,20 @@ class CaptureSession:
 
     # ---- rules ----
 
-    def _parse(self, line: bytes) -> tuple[str, capture.Response]:
+    def _parse(self, line: bytes) -> tuple[str, Any]:
+        """The variant and, for `captured`, `(binding, doc)`; for the others the checked
+        response envelope."""
         try:
-            return parse_variant(capture.Response, line)
+            data = decode_strict(line)
+            fields = captured_fields(data)
+            if fields is not None:
+                return "captured", fields
+            variant, response = check_variant(capture.Response, data, line)
         except MessageTooDeep as exc:
             raise self._too_deep(exc, line) from None
+        if variant == "captured":
+            return variant, (response.captured.binding, response.captured.doc)
+        return variant, response
 
     def _too_deep(self, exc: MessageTooDeep, line: bytes) -> ProtocolViolation:
         """`document-depth` naming the collection when the line is a captured document."""
@@ -262,10 +281,7 @@ class CaptureSession:
         where = f"binding {index} ({self.spec.bindings[index].collection.name})"
         return ProtocolViolation("document-depth", too_deep(where, levels), line)
 
-    def _captured(
-        self, captured: capture.Captured, line: bytes
-    ) -> tuple[tuple[int, Key], dict[str, Any]]:
-        index, doc = captured.binding, captured.doc
+    def _captured(self, index: int, doc: Any, line: bytes) -> tuple[tuple[int, Key], bytes]:
         if not 0 <= index < len(self.spec.bindings):
             raise ProtocolViolation(
                 "binding-index",
@@ -301,7 +317,8 @@ class CaptureSession:
                 "document-object", f"`_meta` of a binding {index} document must be an object", line
             )
         meta["uuid"] = UUID_PLACEHOLDER
-        return (index, key), doc
+        # A slice, not orjson's own buffer: kept by the thousands, those cost ~1 KiB each.
+        return (index, key), orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)[:-1]
 
     def _checkpoint(self, checkpoint: capture.Checkpoint, line: bytes) -> ConnectorState:
         if checkpoint.state is None:
@@ -370,6 +387,8 @@ class CaptureSession:
     # ---- reading ----
 
     def _next(self, timeout: float | None) -> bytes | object:
+        if self.proc.has_line():  # the common case while a connector streams
+            return self.proc.next_line()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = (
@@ -387,19 +406,31 @@ class CaptureSession:
             raise self.proc.failure("the capture session")
         raise ProtocolViolation("opened-first", f"the connector exited without answering {what}")
 
-    def _ordered(
-        self, reduced: dict[tuple[int, Key], dict[str, Any]]
-    ) -> list[tuple[str, dict[str, Any]]]:
+    def _ordered(self, reduced: dict[tuple[int, Key], bytes]) -> list[tuple[str, bytes]]:
         """By binding, then key: the order Flow's combiner drains a transaction in."""
         names = [b.collection.name for b in self.spec.bindings]
-        return [(names[k[0]], reduced[k]) for k in sorted(reduced)]
+        return [(names[k[0]], doc) for k, doc in sorted(reduced.items(), key=itemgetter(0))]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a transaction is read: it holds up to 32 MB of
+    parsed documents (acyclic, freed by reference counting), and the collector's passes over
+    them cost more than the documents' own checks. It runs again, and catches up, after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
 class _Group:
     """One checkpoint group as it is read: its documents by (binding, key), and its signals."""
 
-    docs: dict[tuple[int, Key], dict[str, Any]] = field(default_factory=dict)
+    docs: dict[tuple[int, Key], bytes] = field(default_factory=dict)
     bindings: set[int] = field(default_factory=set)
     captured: int = 0
     begin: list[int] = field(default_factory=list)

@@ -20,6 +20,8 @@ import orjson
 from flow_sdk.runtime.errors import RuntimeFailure
 
 READ_CHUNK = 1 << 20
+"""Bytes of a journal read at once; lines are split out of the chunks."""
+WRITE_BUFFER = 1 << 20
 
 
 class Journal:
@@ -52,9 +54,10 @@ class Journal:
     def append(self, lines: Iterable[bytes]) -> int:
         """Append lines (each ending in a newline) durably; returns the new length."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as file:
+        with self.path.open("ab", buffering=WRITE_BUFFER) as file:
+            write = file.write
             for line in lines:
-                file.write(line)
+                write(line)
             _sync(file)
             return file.tell()
 
@@ -64,17 +67,26 @@ class Journal:
         if offset >= end:
             return [], offset
         lines: list[bytes] = []
-        with self.path.open("rb") as file:
+        with self.path.open("rb", buffering=0) as file:
             file.seek(offset)
+            rest = b""  # a line begun in the previous chunk
             while len(lines) < max_lines and offset < end:
-                line = file.readline(end - offset)
-                if not line.endswith(b"\n"):
-                    raise RuntimeFailure(
-                        f"the journal {self.path} has a partial line at byte {offset}, inside "
-                        "its committed length; it was changed outside flow-sdk"
-                    )
-                lines.append(line)
-                offset += len(line)
+                chunk = file.read(min(READ_CHUNK, end - offset - len(rest)))
+                if not chunk:
+                    break
+                parts = (rest + chunk).split(b"\n")
+                rest = parts.pop()
+                take = parts[: max_lines - len(lines)]
+                for part in take:
+                    lines.append(part + b"\n")
+                    offset += len(part) + 1
+                if len(take) < len(parts):
+                    break
+            if len(lines) < max_lines and offset < end:
+                raise RuntimeFailure(
+                    f"the journal {self.path} has a partial line at byte {offset}, inside "
+                    "its committed length; it was changed outside flow-sdk"
+                )
         return lines, offset
 
     def documents(self, offset: int = 0) -> Iterator[Any]:

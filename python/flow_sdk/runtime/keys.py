@@ -33,6 +33,7 @@ equal tuples with equal hashes (Python's `1 == 1.0` and `hash(1) == hash(1.0)`),
 order is Flow's key order."""
 
 _BOOLEAN, _NUMBER, _STRING = 1, 2, 3
+_MISSING = object()
 
 
 class KeyValueError(RuntimeFailure):
@@ -98,7 +99,32 @@ class KeyExtractor:
 
     def key(self, doc: Any) -> Key:
         """The document's key in comparable form."""
-        return comparable(self.values(doc))
+        return self.values_and_key(doc)[1]
+
+    def values_and_key(self, doc: Any) -> tuple[list[Any], Key]:
+        """`values(doc)` and its comparable form. Integer and string components at object
+        members are read directly (one dict lookup each); anything else, including every
+        error, takes the general path of `values`."""
+        values, out = [], []
+        for ptr in self.pointers:
+            node = doc
+            for token in ptr.tokens:
+                if type(node) is not dict:
+                    return self._general(doc)
+                node = node.get(token, _MISSING)
+            kind = type(node)
+            if kind is int:
+                out.append((_NUMBER, node))
+            elif kind is str:
+                out.append((_STRING, node))
+            else:
+                return self._general(doc)
+            values.append(node)
+        return values, tuple(out)
+
+    def _general(self, doc: Any) -> tuple[list[Any], Key]:
+        values = self.values(doc)
+        return values, comparable(values)
 
 
 def comparable(values: Sequence[Any]) -> Key:

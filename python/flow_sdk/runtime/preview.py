@@ -222,8 +222,13 @@ class _Runner:
         before = self.state.state if self.options.output_state and txn.checkpoints > 1 else None
         if before is not None:
             before = orjson.loads(orjson.dumps(before))
-        for collection, doc in txn.documents:
-            _emit(self.output, [collection, doc], flush=False)
+        write = self.output.write
+        heads: dict[str, bytes] = {}
+        for collection, doc in txn.documents:  # `["<collection>",<doc>]` lines
+            head = heads.get(collection)
+            if head is None:
+                head = heads[collection] = b"[" + orjson.dumps(collection) + b","
+            write(head + doc + b"]\n")
         for update in txn.states:
             self.state.apply(update)
         if self.options.output_state:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 from flow_sdk.runtime.durations import format_duration
@@ -36,8 +37,7 @@ class Progress:
     def committed(self, documents: list[tuple[str, Any]]) -> None:
         """One transaction's documents were committed (printed)."""
         self.transactions += 1
-        for collection, _ in documents:
-            self.documents[collection] += 1
+        self.documents.update(map(itemgetter(0), documents))
         if self._bar is not None:
             self._bar.update(len(documents))
             self._bar.set_postfix_str(self._per_collection(short=True), refresh=False)

@@ -13,11 +13,9 @@ with the begin's offset); a complete after them, carrying the boundary of its be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.backfill import control_line, now_timestamp
@@ -145,7 +143,9 @@ def run_capture(
                     console.log("info", f"{task.name}: ending the session: {txn.reason}")
                     proc.stop(STOP_GRACE_SECONDS)
                     break
-                by_collection: dict[str, list[bytes]] = {}
+                begins: dict[str, bytes] = {}
+                documents: dict[str, list[bytes]] = {}
+                completes: dict[str, bytes] = {}
                 begun = {names[i] for i in txn.backfill_begin}
                 truncated_at = now_timestamp() if begun else ""
                 for collection in sorted(begun):  # before the documents, as Flow publishes them
@@ -154,16 +154,18 @@ def run_capture(
                         "truncatedAt": truncated_at,
                         "offset": lengths[collection],
                     }
-                    by_collection[collection] = [control_line("backfillBegin", truncated_at)]
+                    begins[collection] = control_line("backfillBegin", truncated_at)
                 for collection, doc in txn.documents:
-                    line = orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
-                    by_collection.setdefault(collection, []).append(line)
-                    result.documents[collection] = result.documents.get(collection, 0) + 1
+                    documents.setdefault(collection, []).append(doc)
                 for collection in sorted({names[i] for i in txn.backfill_complete}):
-                    line = control_line("backfillComplete", backfills.pop(collection))
-                    by_collection.setdefault(collection, []).append(line)
-                for collection, lines in by_collection.items():
+                    completes[collection] = control_line(
+                        "backfillComplete", backfills.pop(collection)
+                    )
+                for collection in {**begins, **documents, **completes}:
+                    docs = documents.get(collection, [])
+                    lines = _lines(begins.get(collection), docs, completes.get(collection))
                     lengths[collection] = journals[collection].append(lines)
+                    result.documents[collection] = result.documents.get(collection, 0) + len(docs)
                 kill_point("capture-appended")
                 for update in txn.states:
                     state.apply(update)
@@ -182,3 +184,14 @@ def run_capture(
     finally:
         driver.take_config_update()  # the next run opens with it, as after a republish
     return result
+
+
+def _lines(begin: bytes | None, documents: list[bytes], complete: bytes | None) -> Iterator[bytes]:
+    """One collection's journal lines of a transaction: a backfill begin, the documents, a
+    backfill complete."""
+    if begin is not None:
+        yield begin
+    for doc in documents:
+        yield doc + b"\n"
+    if complete is not None:
+        yield complete

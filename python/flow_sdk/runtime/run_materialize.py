@@ -21,10 +21,11 @@ skip what the journal's `estuary.dev/truncated-at` label supersedes.
 
 from __future__ import annotations
 
-import base64
 import time
+from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -37,7 +38,7 @@ from flow_sdk.runtime.catalog import Catalog, MaterializationDef
 from flow_sdk.runtime.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
-from flow_sdk.runtime.keys import Key, comparable, pointer
+from flow_sdk.runtime.keys import Key, pointer
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize_build import (
     check_spec,
@@ -159,37 +160,30 @@ def run_materialization(
         _expect(proc, "opened", "the Open")
         proc.send(request_line("acknowledge", {}))
         _expect(proc, "acknowledged", "the first Acknowledge")
-        while True:
-            stores, counts, read_bytes, signals = _next_transaction(
-                spec, cursors, transaction_documents
-            )
-            if not stores and not signals:
-                break
-            proc.send(request_line("flush", signals))
+        upcoming = _next_transaction(spec, cursors, transaction_documents)
+        while upcoming.stores or upcoming.signals:
+            txn = upcoming
+            proc.send(request_line("flush", txn.signals))
             flushed = _expect(proc, "flushed", "a Flush").flushed
             if flushed.state is not None:
                 state.apply(flushed.state)
-            proc.send(b"".join(stores))
+            proc.send(b"".join(txn.stores))
             kill_point("stores-sent")
-            checkpoint = {
-                "sources": {
-                    f"{spec.bindings[c.binding].collection.name};"
-                    f"{spec.bindings[c.binding].journalReadSuffix}": {"readThrough": str(c.offset)}
-                    for c in cursors
-                }
-            }
-            proc.send(request_line("startCommit", {"runtimeCheckpoint": checkpoint}))
+            proc.send(request_line("startCommit", {"runtimeCheckpoint": txn.checkpoint}))
+            # Read the next transaction from the journals while the connector commits this one
+            # (only the cursors move; nothing is recorded before `startedCommit`).
+            upcoming = _next_transaction(spec, cursors, transaction_documents)
             started = _expect(proc, "startedCommit", "a StartCommit").startedCommit
             kill_point("commit-started")
             if started.state is not None:
                 state.apply(started.state)
-            offsets.update({c.state_key: c.offset for c in cursors})
+            offsets.update(txn.offsets)
             write_state(state_path, {"connectorState": state.state, "offsets": offsets})
             kill_point("materialization-committed")
             result.transactions += 1
-            for collection, count in counts.items():
+            for collection, count in txn.counts.items():
                 result.documents[collection] = result.documents.get(collection, 0) + count
-                on_commit(collection, count, read_bytes.get(collection, 0))
+                on_commit(collection, count, txn.read_bytes.get(collection, 0))
             proc.send(request_line("acknowledge", {}))
             acknowledged = _expect(proc, "acknowledged", "an Acknowledge").acknowledged
             if acknowledged.state is not None:
@@ -201,9 +195,24 @@ def run_materialization(
     return result
 
 
-def _next_transaction(
-    spec: MaterializationSpec, cursors: list[Cursor], limit: int
-) -> tuple[list[bytes], dict[str, int], dict[str, int], dict[str, Any]]:
+@dataclass
+class _Transaction:
+    """One transaction read from the journals, ready to send."""
+
+    stores: list[bytes]
+    """`store` request lines, reduced by key and in Flow's key order."""
+    counts: dict[str, int]
+    """Documents read per collection."""
+    read_bytes: dict[str, int]
+    signals: dict[str, Any]
+    """The `flush` request: backfill signals read."""
+    offsets: dict[str, int]
+    """Each binding's read offset (by stateKey) once this transaction commits."""
+    checkpoint: dict[str, Any]
+    """The `runtimeCheckpoint` of its StartCommit."""
+
+
+def _next_transaction(spec: MaterializationSpec, cursors: list[Cursor], limit: int) -> _Transaction:
     """The next transaction's `store` request lines, reduced by key (last write wins) as
     Flow combines delta-updates documents within a transaction, in Flow's key order; and
     the `flush` request with the backfill signals read."""
@@ -213,6 +222,7 @@ def _next_transaction(
     read_bytes: dict[str, int] = {}
     signals: dict[str, list[dict[str, Any]]] = {}
     taken = 0
+    loads, dumps, option = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for cursor in cursors:
         if taken >= limit:
             break
@@ -222,7 +232,10 @@ def _next_transaction(
         binding = spec.bindings[cursor.binding]
         keys = binding_keys(binding)
         pointers = {p.field: pointer(p.ptr) for p in binding.collection.projections}
+        values = [pointers[f] for f in binding.fieldSelection.values]
+        with_doc = bool(binding.fieldSelection.document)
         deletes = collection_deletes(binding.collection)
+        index = cursor.binding
         documents = 0
         for line in lines:
             control = control_of(line)
@@ -238,25 +251,39 @@ def _next_transaction(
                 continue
             cursor.offset += len(line)
             documents += 1
-            doc = orjson.loads(line)
-            key = keys.values(doc)
+            doc = loads(line)
+            key, comparable_key = keys.values_and_key(doc)
             store: dict[str, Any] = {
-                "binding": cursor.binding,
+                "binding": index,
                 "key": key,
-                "keyPacked": base64.b64encode(pack(key)).decode(),
-                "values": [pointers[f].get(doc) for f in binding.fieldSelection.values],
+                "keyPacked": b64encode(pack(key)).decode(),
+                "values": [ptr.get(doc) for ptr in values],
             }
-            if binding.fieldSelection.document:
+            if with_doc:
                 store["doc"] = doc
             if deletes and is_deletion(doc):
                 store["delete"] = True
-            reduced[(cursor.binding, comparable(key))] = request_line("store", store)
+            reduced[(index, comparable_key)] = dumps({"store": store}, option=option)
         assert cursor.offset <= end
         taken += documents
         counts[collection] = counts.get(collection, 0) + documents
         read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
-    ordered = [reduced[k] for k in sorted(reduced)]
-    return ordered, {k: v for k, v in counts.items() if v}, read_bytes, signals
+    ordered = [line for _, line in sorted(reduced.items(), key=itemgetter(0))]
+    checkpoint = {
+        "sources": {
+            f"{spec.bindings[c.binding].collection.name};"
+            f"{spec.bindings[c.binding].journalReadSuffix}": {"readThrough": str(c.offset)}
+            for c in cursors
+        }
+    }
+    return _Transaction(
+        stores=ordered,
+        counts={k: v for k, v in counts.items() if v},
+        read_bytes=read_bytes,
+        signals=signals,
+        offsets={c.state_key: c.offset for c in cursors},
+        checkpoint=checkpoint,
+    )
 
 
 def _binding_fields(index: int) -> dict[str, Any]:
@@ -265,7 +292,8 @@ def _binding_fields(index: int) -> dict[str, Any]:
 
 def _expect(proc: ConnectorProcess, variant: str, what: str) -> materialize.Response:
     deadline = time.monotonic() + RESPONSE_TIMEOUT_SECONDS
-    while not proc.has_line() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    while not proc.wait_line(min(0.5, max(0.0, deadline - time.monotonic()))):
         proc.check_stdin()
+        if time.monotonic() >= deadline:
+            break
     return read_one(proc, materialize.Response, variant, what)

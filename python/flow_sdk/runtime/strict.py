@@ -100,7 +100,30 @@ def parse_response(model: type[E], line: bytes) -> E:
 
 def parse_variant(model: type[E], line: bytes) -> tuple[str, E]:
     """The variant name and the checked envelope of a response line."""
-    data = decode_strict(line)
+    return check_variant(model, decode_strict(line), line)
+
+
+def captured_fields(data: Any) -> tuple[int, dict[str, Any]] | None:
+    """`(binding, doc)` of a decoded capture response that is plainly a well-formed
+    `captured` (an integer binding, an object document, no other keys); None for anything
+    else, which `check_variant` then checks in full. Skipping the envelope model for the
+    common case is most of a preview's per-document cost."""
+    if type(data) is not dict or len(data) != 1:
+        return None
+    captured = data.get("captured")
+    if type(captured) is not dict:
+        return None
+    doc = captured.get("doc")
+    binding = captured.get("binding", 0)
+    if type(doc) is not dict or type(binding) is not int:
+        return None
+    if len(captured) != (2 if "binding" in captured else 1):
+        return None  # an unknown key: the full check names it
+    return binding, doc
+
+
+def check_variant(model: type[E], data: Any, line: bytes) -> tuple[str, E]:
+    """The variant name and the checked envelope of a decoded response `line`."""
     if not isinstance(data, dict):
         raise ProtocolViolation("json-lines", "a message must be a JSON object", line)
     present = [k for k in model.variants if k in data]

@@ -37,7 +37,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| what | measured as | median | target |" in done.stdout
@@ -55,6 +55,8 @@ def test_report_names_machine_versions_and_every_benchmark(report: dict) -> None
         "materialize",
         "destination_kvdb",
         "emitter",
+        "runtime_preview",
+        "runtime_run",
     }
     assert report["machine"]["cpus"] > 0 and len(report["machine"]["load_average_end"]) == 3
     assert report["versions"]["flow-sdk"] and report["versions"]["airbyte-cdk"].startswith("7.")
@@ -119,3 +121,12 @@ def test_emit_floor_and_destination_kvdb(report: dict) -> None:
     keys = {"median_per_s", "min_per_s", "max_per_s"}
     positive(report["results"]["emitter"], keys | {"median_mb_per_s"}, "emitter")
     positive(report["results"]["destination_kvdb"], keys, "destination-kvdb")
+
+
+def test_runtime_figures_are_present(report: dict) -> None:
+    preview = report["results"]["runtime_preview"]
+    keys = {"connector_per_s", "session_per_s", "preview_per_s", "session_over_connector"}
+    positive(preview, keys, "runtime_preview")
+    positive(report["results"]["runtime_run"], {"per_s", "wall_s", "peak_rss_mib"}, "runtime_run")
+    assert "`preview` session vs the connector alone" in report["table"]
+    assert "`run` end to end into kvdb" in report["table"]

@@ -7,6 +7,8 @@ import io
 import sys
 import time
 
+import orjson
+
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
 from flow_sdk.runtime.capture_session import CaptureSession, SessionEnded, Transaction
 from flow_sdk.runtime.logs import Console
@@ -37,11 +39,11 @@ def test_checkpoints_written_just_before_exit_are_committed() -> None:
         session.open("v1", {})
         proc.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while proc._lines.queue[-1] is not EOF and time.monotonic() < deadline:
+        while proc._lines.queue[-1][-1] is not EOF and time.monotonic() < deadline:
             time.sleep(0.01)  # everything, EOF included, is queued before the session reads
         txn = session.next_transaction(timeout=10)
         assert isinstance(txn, Transaction), "the last checkpoints were dropped at EOF"
-        assert [doc["id"] for _, doc in txn.documents] == [1, 2, 3, 4]
+        assert [orjson.loads(doc)["id"] for _, doc in txn.documents] == [1, 2, 3, 4]
         assert [state.updated for state in txn.states] == [{"n": 2}, {"n": 4}]
         ended = session.next_transaction(timeout=10)
         assert isinstance(ended, SessionEnded) and ended.reason == "the connector exited"

@@ -1,0 +1,50 @@
+"""How the runtime reads a connector's stdout: in chunks split into lines (a line may span
+chunks, the last may lack its newline), with a bounded read-ahead that never blocks an exit."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.process import EOF, MAX_BATCHES, READ_CHUNK, ConnectorProcess, Launch
+
+LINES = 200_000
+FLOOD = f"import sys; sys.stdout.buffer.write((b'x' * 99 + b'\\n') * {LINES})"
+
+
+def start(script: str) -> ConnectorProcess:
+    return ConnectorProcess(Launch(argv=[sys.executable, "-c", script]), Console(io.StringIO()))
+
+
+def test_a_fast_connector_waits_on_its_pipe_and_its_exit_still_completes() -> None:
+    with start(FLOOD) as proc:
+        deadline = time.monotonic() + 30
+        while proc._lines.qsize() < MAX_BATCHES and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for it to read more, if it were unbounded
+        assert proc._lines.qsize() <= MAX_BATCHES
+        assert proc.proc.poll() is None, "20 MB went into the runtime's memory unread"
+        assert proc.wait(timeout=30) == 0  # waiting for the exit reads on, unbounded
+        count = 0
+        while (line := proc.next_line(10)) is not EOF:
+            assert line == b"x" * 99 + b"\n"
+            count += 1
+        assert count == LINES
+        assert proc.next_line(0) is EOF  # EOF stays
+
+
+def test_lines_longer_than_a_chunk_and_a_final_partial_line() -> None:
+    long = b'{"a":"' + b"y" * (3 * READ_CHUNK) + b'"}'
+    script = (
+        "import sys; out = sys.stdout.buffer; "
+        f"out.write(b'{{}}\\n' + b'{{\"a\":\"' + b'y' * {3 * READ_CHUNK} + b'\"}}\\n' + b'tail')"
+    )
+    with start(script) as proc:
+        assert proc.next_line(30) == b"{}\n"
+        assert proc.next_line(30) == long + b"\n"
+        assert proc.next_line(30) == b"tail"
+        assert proc.next_line(30) is EOF
+        assert proc.partial_line
+        assert proc.wait(timeout=30) == 0
