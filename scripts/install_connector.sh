@@ -44,15 +44,26 @@ uv export --quiet --frozen --no-dev --no-emit-local --format requirements-txt \
 uv venv --quiet --python "${PYTHON:-python3}" "$VENV"
 PY="$VENV/bin/python"
 
+# A wrapped package given to `flow-sdk new` as a local path is copied into the connector
+# (CONNECTOR/vendor/NAME); it is installed from there, like the two local packages.
+VENDORED=()
+VENDORED_NAMES=""
+for dir in "$CONNECTOR"/vendor/*/; do
+  [[ -f "$dir/pyproject.toml" ]] || continue
+  VENDORED+=("./${dir%/}")
+  VENDORED_NAMES+="|$(basename "$dir")"
+done
+
 # --no-sources: a connector's [tool.uv.sources] points at ../python as an editable
 # checkout, which would leave the image importing files it does not contain.
 uv pip install --quiet --python "$PY" --no-sources --constraints "$WORK/locked.txt" \
-  ./python "./$CONNECTOR"
+  ./python "./$CONNECTOR" ${VENDORED[@]+"${VENDORED[@]}"}
 uv pip check --quiet --python "$PY" || fail "the installed packages of '$CONNECTOR' conflict (see above)"
 
 # Everything installed besides the two local packages must be pinned (and so hash-checked)
 # by the lock; anything else means the lock is stale for this connector.
-uv pip freeze --quiet --python "$PY" --exclude-editable | grep -v -E '^(flow-sdk|'"$CONNECTOR"') @ ' \
+uv pip freeze --quiet --python "$PY" --exclude-editable \
+  | grep -v -E '^(flow-sdk|'"$CONNECTOR$VENDORED_NAMES"') @ ' \
   | LC_ALL=C sort >"$WORK/installed.txt"
 grep -E '^[A-Za-z0-9._-]+==' "$WORK/locked.txt" | sed 's/ .*//; s/;.*//' \
   | LC_ALL=C sort -u >"$WORK/pinned.txt"

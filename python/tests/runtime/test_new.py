@@ -186,7 +186,10 @@ def test_an_airbyte_source_from_a_local_path(workspace: Path, tmp_path: Path) ->
     main = (workspace / "source-tiny-flow/source_tiny_flow/__main__.py").read_text()
     assert "CaptureShim(delegate=TestSource()" in main
     connector = (workspace / "source-tiny-flow/pyproject.toml").read_text()
-    assert f'airbyte-source-tiny = {{ path = "{os.path.relpath(package, workspace / "source-tiny-flow")}"' in connector  # fmt: skip
+    assert 'airbyte-source-tiny = { path = "vendor/airbyte-source-tiny"' in connector
+    vendored = workspace / "source-tiny-flow/vendor/airbyte-source-tiny"
+    assert (vendored / "source_tiny" / "__init__.py").is_file()
+    assert "created source-tiny-flow/vendor/airbyte-source-tiny/ (a copy of" in done.stderr
     catalog = yaml.safe_load((workspace / "test.flow.yaml").read_text())
     task = catalog["captures"]["acmeCo/tiny-flow/source-tiny-flow"]
     assert task["endpoint"]["local"]["config"] == os.path.relpath(config, workspace)
@@ -196,6 +199,22 @@ def test_an_airbyte_source_from_a_local_path(workspace: Path, tmp_path: Path) ->
         "acmeCo/tiny-flow/orders",
     }
     check_scaffold(workspace, "source-tiny-flow", "capture")
+    # What the image build does (python/Dockerfile runs install_connector.sh with only
+    # python/ and the connector directory in its context): the vendored copy is installed
+    # from the connector, and the image's launcher answers Spec.
+    venv = tmp_path / "image-venv"
+    done = run(["scripts/install_connector.sh", str(venv), "source-tiny-flow"], workspace)
+    assert done.returncode == 0, done.stderr
+    spec = subprocess.run(
+        [str(venv / "bin" / "flow-connector")],
+        input='{"spec":{"connectorType":"IMAGE","config":{}}}\n',
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert spec.returncode == 0, spec.stderr
+    assert '"configSchema"' in spec.stdout.splitlines()[0]
 
 
 @pytest.fixture

@@ -104,6 +104,35 @@ def _write_files(plan: Plan, console: Console) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         console.line(f"created {_rel(plan, path)}")
+    _vendor(plan, console)
+
+
+def _vendor(plan: Plan, console: Console) -> None:
+    """Copy a wrapped package given as a local path into the connector (`vendor/NAME`): the
+    image build sees only `python/` and the connector directory, so a path outside them
+    would build here and nowhere else."""
+    dep = plan.dependency
+    if dep is None or dep.path is None or plan.origin.path is None:
+        return
+    target = plan.directory / dep.path
+    shutil.copytree(plan.origin.path, target, ignore=_NOT_VENDORED)
+    console.line(
+        f"created {_rel(plan, target)}/ (a copy of {plan.origin.path}: edit it there; the "
+        "image builds from it)"
+    )
+
+
+_NOT_VENDORED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    "build",
+    "dist",
+    "*.egg-info",
+)
 
 
 # ---- uv and the workspace environment ----

@@ -19,6 +19,10 @@ CATALOG = "test.flow.yaml"
 WORKFLOW = Path(".github/workflows/ci.yml")
 
 
+VENDOR = "vendor"
+"""Where a connector keeps the copy of a wrapped package given as a local path."""
+
+
 class ScaffoldError(RuntimeFailure):
     """`flow-sdk new` refused or failed; the message says why and what was left."""
 
@@ -45,7 +49,9 @@ class Dependency:
     requirement: str
     """The `[project] dependencies` entry: a name, a pin, or `name @ git+...`."""
     path: str | None = None
-    """For a local package: its path relative to the connector directory."""
+    """For a local package: its path relative to the connector directory (`vendor/NAME`:
+    the package is copied there, so the image build, whose context holds only `python/` and
+    the connector directory, has it)."""
 
 
 @dataclass
@@ -169,8 +175,7 @@ def _dependency(plan: Plan) -> Dependency | None:
     flag = f"--{origin.kind}"
     if origin.path is not None:
         name = _project_name(origin.path, flag)
-        relative = _relative(origin.path, plan.directory)
-        dependency = Dependency(name, name, relative)
+        dependency = Dependency(name, name, f"{VENDOR}/{name}")
     else:
         requirement = origin.requirement.strip()
         if requirement.startswith(("git+", "http://", "https://", "file:")):
