@@ -21,7 +21,18 @@ from flow_sdk.containers import ENGINE_ENV
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[3]
-CONNECTORS = {"source-bigdata": "capture", "destination-kvdb": "materialize"}
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+
+
+def matrix_connectors() -> dict[str, str]:
+    """Every connector of CI's image matrix (the one GitHub builds and publishes), with its
+    protocol: each gets its image built and checked here, a scaffolded one included."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    entries = workflow["jobs"]["connectors"]["strategy"]["matrix"]["include"]
+    return {e["connector"]: e["connector_type"] for e in entries}
+
+
+CONNECTORS = matrix_connectors()
 SPEC_REQUEST = '{"spec":{"connectorType":"IMAGE","config":{}}}\n'
 PROTOCOL = 3032023
 BUCKET_ID, SECRET = "ImageBucket1", "image-secret"
