@@ -43,10 +43,17 @@ def shared_answer(what: str, command: Sequence[str], fetch: Callable[[], Any]) -
     with contextlib.suppress(OSError, orjson.JSONDecodeError):
         return orjson.loads(path.read_bytes())
     answer = fetch()
+    keep_answer(path, answer)
+    return answer
+
+
+def keep_answer(path: Path, answer: Any) -> None:
+    """Write `answer` as JSON to `path` atomically (a reader sees the whole answer or none).
+    A directory that cannot be written, or an answer that is not JSON, just keeps nothing:
+    the answer is asked for again next time."""
     with contextlib.suppress(OSError, TypeError):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as out:
             out.write(orjson.dumps(answer))
         os.replace(temporary, path)
-    return answer

@@ -19,12 +19,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from flow_sdk.shared_answers import keep_answer
 
 SPEC_CACHE_ENV = "FLOW_SDK_SPEC_CACHE"
 
@@ -88,11 +89,5 @@ def load(what: str, command: Sequence[str]) -> Any:
 def store(what: str, command: Sequence[str], answer: Any) -> None:
     """Keep `answer` (atomically; a read-only cache directory just keeps nothing)."""
     path = _path(what, command)
-    if path is None:
-        return
-    with contextlib.suppress(OSError, TypeError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(orjson.dumps(answer))
-        os.replace(temporary, path)
+    if path is not None:
+        keep_answer(path, answer)
