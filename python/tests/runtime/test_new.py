@@ -369,3 +369,22 @@ def test_an_airbyte_source_from_git(workspace: Path, tmp_path: Path) -> None:
     connector = (workspace / "source-git-tiny/pyproject.toml").read_text()
     assert f'    "{requirement}",\n' in connector
     check_scaffold(workspace, "source-git-tiny", "capture")
+
+
+def test_a_vendored_copy_keeps_subpackages_named_like_build_outputs(tmp_path: Path) -> None:
+    """Only the checkout's own VCS, virtualenv and build outputs are left out of the copy."""
+    from flow_sdk.runtime.scaffold.new import _not_vendored
+
+    package = tmp_path / "pkg"
+    (package / "tiny" / "build").mkdir(parents=True)
+    (package / "tiny" / "build" / "steps.py").write_text("STEPS = 1\n")
+    (package / "tiny" / "__pycache__").mkdir()
+    for top in ("build", "dist", ".git", ".venv"):
+        (package / top).mkdir()
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy, ignore=_not_vendored(package))
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == [
+        "tiny",
+        "tiny/build",
+        "tiny/build/steps.py",
+    ]

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -115,24 +115,28 @@ def _vendor(plan: Plan, console: Console) -> None:
     if dep is None or dep.path is None or plan.origin.path is None:
         return
     target = plan.directory / dep.path
-    shutil.copytree(plan.origin.path, target, ignore=_NOT_VENDORED)
+    shutil.copytree(plan.origin.path, target, ignore=_not_vendored(plan.origin.path))
     console.line(
         f"created {_rel(plan, target)}/ (a copy of {plan.origin.path}: edit it there; the "
         "image builds from it)"
     )
 
 
-_NOT_VENDORED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "__pycache__",
-    "*.pyc",
-    ".pytest_cache",
-    ".ruff_cache",
-    "build",
-    "dist",
-    "*.egg-info",
-)
+_CACHES = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache")
+_TOP_LEVEL_ONLY = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info")
+
+
+def _not_vendored(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """What a vendored copy leaves out: caches anywhere, and the checkout's VCS, virtualenv
+    and build outputs at its top only (a subpackage named `build` is code, and is kept)."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        left_out = set(_CACHES(directory, names))
+        if Path(directory) == root:
+            left_out |= set(_TOP_LEVEL_ONLY(directory, names))
+        return left_out
+
+    return ignore
 
 
 # ---- uv and the workspace environment ----
