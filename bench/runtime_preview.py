@@ -28,12 +28,13 @@ import yaml
 
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import RangeSpec
-from flow_sdk.runtime import preview
-from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.capture import preview
+from flow_sdk.runtime.capture.build import spec_version
+from flow_sdk.runtime.capture.preview import preview_capture
+from flow_sdk.runtime.catalog.load import load_catalog
 from flow_sdk.runtime.driver import Driver, request_line
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+from flow_sdk.runtime.preview import PreviewOptions
 from flow_sdk.runtime.raw import validated_capture
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -153,7 +153,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         for binding in discovered.bindings:
             _write_line(binding.to_wire())
         return 0
-    from flow_sdk.runtime.discover_write import write_discovered
+    from flow_sdk.runtime.catalog.discover_write import write_discovered
 
     written = write_discovered(catalog, task, discovered, console, pointers)
     console.line(f"Wrote {written.count} specifications under {written.directory}.")
@@ -172,7 +172,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from flow_sdk.runtime.generate import generate
+    from flow_sdk.runtime.catalog.generate import generate
 
     console = _console(args)
     written = generate(args.source, console, args.network)
@@ -210,9 +210,10 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from flow_sdk.runtime.catalog import MaterializationDef, load_catalog
+    from flow_sdk.runtime.capture.preview import preview_capture
+    from flow_sdk.runtime.catalog.load import MaterializationDef, load_catalog
     from flow_sdk.runtime.errors import RuntimeFailure
-    from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+    from flow_sdk.runtime.preview import PreviewOptions
 
     name = getattr(args, "name", None) or getattr(args, "capture", None)
     console = _console(args)
@@ -229,10 +230,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         network=args.network,
     )
     catalog = load_catalog(args.source)
-    from flow_sdk.runtime.derive_catalog import derivation_named
+    from flow_sdk.runtime.derive.catalog import derivation_named
 
     if (derivation := derivation_named(catalog, name)) is not None:
-        from flow_sdk.runtime.derive_preview import preview_derivation
+        from flow_sdk.runtime.derive.preview import preview_derivation
 
         preview_derivation(
             catalog,
@@ -248,7 +249,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     task = catalog.task(name)
     if isinstance(task, MaterializationDef):
         try:
-            module = importlib.import_module("flow_sdk.runtime.preview_materialize")
+            module = importlib.import_module("flow_sdk.runtime.materialize.preview")
         except ModuleNotFoundError:
             raise RuntimeFailure(
                 f"{task.name!r} is a materialization, and this flow-sdk cannot preview "

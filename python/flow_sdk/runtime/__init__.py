@@ -1,12 +1,19 @@
 """The local runtime: drives connectors as processes, the way Flow's runtime does, and
 more strictly, so that a connector that passes here passes in production.
 
-Seams: `catalog` (+ `catalog_schema`, `sops`, `env_refs`, `durations`) loads
-`test.flow.yaml`, `catalog_edit` edits it in place; `masking` keeps `$env` values out of
-every printed line;
-`process` runs a connector and `logs` renders its stderr; `driver` makes unary requests
-(probe Spec first, one response then EOF); `strict` parses responses; `capture_build`,
-`capture_session`, `schema`, `state` build and check capture sessions; `raw`, `preview`,
-`discover_write` and `progress` are what `flow-sdk` commands call. Depends on
-`flow_sdk.protocol` only, and never imports connectors.
+Grouped by task kind:
+
+- `catalog/` loads `test.flow.yaml` (`load`, `file_schema`, `sops`, `env_refs`), checks it
+  against Flow's build rules (`rules`, `shape`, `shape_inference`, `formats`) and writes it
+  (`edit`, `discover_write`, `generate`);
+- `capture/`, `materialize/`, `derive/` each build their task, drive its connector through
+  one strict session, and preview or run it;
+- shared at this level: `process` runs a connector and `logs` renders its stderr (the one
+  place the runtime prints); `driver` makes unary requests (probe Spec first, one response
+  then EOF); `strict` parses responses; `schema`, `keys`, `depth`, `state`, `fixture`,
+  `backfill` hold Flow's document rules; `journal` and `run` are `flow-sdk run`'s data
+  directory and commit loop; `raw` and `preview` are what `flow-sdk raw` / `preview` share;
+  `masking` keeps `$env` values out of every printed line.
+
+Depends on `flow_sdk.protocol` only, and never imports connectors.
 """

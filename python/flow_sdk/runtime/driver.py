@@ -15,10 +15,11 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from flow_sdk.protocol.wire import Envelope
-from flow_sdk.runtime.catalog import Endpoint
-from flow_sdk.runtime.config_updates import ENV as CONFIG_UPDATE_ENV
-from flow_sdk.runtime.config_updates import ConfigInbox
-from flow_sdk.runtime.env_refs import resolve_env
+from flow_sdk.runtime.capture.config_updates import ENV as CONFIG_UPDATE_ENV
+from flow_sdk.runtime.capture.config_updates import ConfigInbox
+from flow_sdk.runtime.catalog.env_refs import resolve_env
+from flow_sdk.runtime.catalog.load import Endpoint
+from flow_sdk.runtime.catalog.sops import unseal
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import (
@@ -28,7 +29,6 @@ from flow_sdk.runtime.process import (
     image_launch,
     local_launch,
 )
-from flow_sdk.runtime.sops import unseal
 from flow_sdk.runtime.strict import parse_response
 from flow_sdk.shared_answers import SHARED_ANSWERS_ENV
 

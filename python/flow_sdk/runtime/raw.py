@@ -14,29 +14,29 @@ from typing import Any
 
 from flow_sdk.protocol import capture, derive, materialize
 from flow_sdk.protocol.flow import MaterializationSpec, Spec
-from flow_sdk.runtime.capture_build import (
+from flow_sdk.runtime.capture.build import (
     capture_spec,
     check_against_spec,
     check_unique_resources,
     check_validated,
     validate_request,
 )
-from flow_sdk.runtime.catalog import CaptureDef, Catalog, MaterializationDef, load_catalog
-from flow_sdk.runtime.catalog_rules import check_catalog
-from flow_sdk.runtime.derive_catalog import DerivationDef, derivations
+from flow_sdk.runtime.catalog.load import CaptureDef, Catalog, MaterializationDef, load_catalog
+from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.derive.catalog import DerivationDef, derivations
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import CatalogError
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.materialize_build import (
+from flow_sdk.runtime.materialize.build import (
     check_spec as check_materialize_spec,
 )
-from flow_sdk.runtime.materialize_build import (
+from flow_sdk.runtime.materialize.build import (
     check_validated as check_materialize_validated,
 )
-from flow_sdk.runtime.materialize_build import (
+from flow_sdk.runtime.materialize.build import (
     materialization_spec,
 )
-from flow_sdk.runtime.materialize_build import (
+from flow_sdk.runtime.materialize.build import (
     validate_request as materialize_validate_request,
 )
 
@@ -181,7 +181,7 @@ def raw_validate(
             }
             for i, (b, res) in enumerate(zip(mspec.bindings, validated.bindings, strict=True))
         ]
-    from flow_sdk.runtime.derive_preview import validated_derivation
+    from flow_sdk.runtime.derive.preview import validated_derivation
 
     validated_transforms = validated_derivation(catalog, task, driver).validated.transforms
     return [

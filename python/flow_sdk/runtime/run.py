@@ -16,20 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flow_sdk.runtime.capture_session import Timeouts, Transaction
-from flow_sdk.runtime.catalog import Catalog, load_catalog
-from flow_sdk.runtime.catalog_rules import check_catalog
-from flow_sdk.runtime.durations import format_duration
-from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
-from flow_sdk.runtime.journal import DataDir
-from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.run_capture import (
+from flow_sdk.runtime.capture.run import (
     CaptureRun,
     committed_lengths,
     run_capture,
     truncation_labels,
 )
-from flow_sdk.runtime.run_materialize import (
+from flow_sdk.runtime.capture.session import Timeouts, Transaction
+from flow_sdk.runtime.catalog.load import Catalog, load_catalog
+from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.durations import format_duration
+from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
+from flow_sdk.runtime.journal import DataDir
+from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
     MaterializationRun,
     run_materialization,

@@ -15,9 +15,9 @@ from jsonschema import validators
 from jsonschema.exceptions import SchemaError, best_match
 
 from flow_sdk.protocol.flow import CollectionSpec
+from flow_sdk.runtime.catalog.formats import format_checker, rs_formats
+from flow_sdk.runtime.catalog.shape_inference import subschemas
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.formats import format_checker, rs_formats
-from flow_sdk.runtime.shape_inference import subschemas
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 """Flow's document size limit: "Estuary allows documents up to 16 MB in size" (its

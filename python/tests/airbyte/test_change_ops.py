@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from flow_sdk.runtime.deletions import declares_deletions
+from flow_sdk.runtime.materialize.deletions import declares_deletions
 
 HERE = Path(__file__).parent
 PYTHON = sys.executable

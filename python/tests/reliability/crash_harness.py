@@ -20,9 +20,9 @@ import orjson
 import yaml
 from secret_scan import record
 
-from flow_sdk.runtime import run_capture as run_capture_module
 from flow_sdk.runtime.backfill import control_of
-from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.capture import run as run_capture_module
+from flow_sdk.runtime.catalog.load import load_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.journal import DataDir, Journal, read_state

@@ -19,12 +19,12 @@ import yaml
 from crash_harness import BIN, CONNECTORS, MODES, REPO, TASK, MemoDriver, capture_session
 from secret_scan import record
 
-from flow_sdk.runtime import run_materialize as run_materialize_module
-from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.capture.run import committed_lengths
+from flow_sdk.runtime.catalog.load import load_catalog
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.journal import DataDir, read_state
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.run_capture import committed_lengths
+from flow_sdk.runtime.materialize import run as run_materialize_module
 
 MATERIALIZATION = "acmeCo/destination-kvdb"
 PROXY = [sys.executable, str(CONNECTORS / "kill_proxy.py"), "--"]

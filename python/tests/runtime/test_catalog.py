@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flow_sdk.runtime.catalog import CaptureDef, MaterializationDef, load_catalog
+from flow_sdk.runtime.catalog.load import CaptureDef, MaterializationDef, load_catalog
 from flow_sdk.runtime.errors import CatalogError
 
 
@@ -181,7 +181,7 @@ def test_task_selection_errors(tmp_path: Path) -> None:
 
 
 def test_a_binding_to_an_undefined_collection_is_an_error(tmp_path: Path) -> None:
-    from flow_sdk.runtime.capture_build import validate_request
+    from flow_sdk.runtime.capture.build import validate_request
 
     loaded = load_catalog(write(tmp_path / "flow.yaml", {"captures": {"acmeCo/c": capture()}}))
     with pytest.raises(

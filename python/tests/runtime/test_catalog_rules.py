@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from flow_sdk.runtime.catalog import load_catalog
-from flow_sdk.runtime.catalog_rules import catalog_problems, check_catalog
+from flow_sdk.runtime.catalog.load import load_catalog
+from flow_sdk.runtime.catalog.rules import catalog_problems, check_catalog
 from flow_sdk.runtime.errors import CatalogError
 
 ID = {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}

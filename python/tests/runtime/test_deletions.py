@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flow_sdk.protocol.flow import CollectionSpec
-from flow_sdk.runtime.deletions import collection_deletes, is_deletion
+from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
 
 CDC_SCHEMA = {
     "type": "object",

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from flow_sdk.runtime import masking
-from flow_sdk.runtime.env_refs import read_env_file, resolve_env
+from flow_sdk.runtime.catalog.env_refs import read_env_file, resolve_env
 from flow_sdk.runtime.errors import CatalogError
 
 SECRET = "hunter2-s3cr3t"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from flow_sdk.protocol.flow import CollectionSpec
-from flow_sdk.runtime.formats import check
+from flow_sdk.runtime.catalog.formats import check
 from flow_sdk.runtime.schema import SchemaValidators
 
 FLOW_CASES = [

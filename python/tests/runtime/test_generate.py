@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from flow_sdk.runtime.generate import stub_config
+from flow_sdk.runtime.catalog.generate import stub_config
 
 
 def test_generate_writes_missing_configs_from_each_connectors_spec(

@@ -10,7 +10,7 @@ import time
 import orjson
 
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
-from flow_sdk.runtime.capture_session import CaptureSession, SessionEnded, Transaction
+from flow_sdk.runtime.capture.session import CaptureSession, SessionEnded, Transaction
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import EOF, ConnectorProcess, Launch
 from flow_sdk.runtime.schema import SchemaValidators

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from flow_sdk.runtime.shape import describe_types, is_keyable
-from flow_sdk.runtime.shape_inference import Inference
+from flow_sdk.runtime.catalog.shape import describe_types, is_keyable
+from flow_sdk.runtime.catalog.shape_inference import Inference
 
 OBJ = {
     "type": "object",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flow_sdk.runtime.catalog.sops import SOPS_ARGS, strip_suffix, unseal
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.sops import SOPS_ARGS, strip_suffix, unseal
 
 SEALED = {
     "count_sops": "ENC[AES256_GCM,data:Mw==,type:int]",

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.capture.preview import preview_capture
+from flow_sdk.runtime.catalog.load import load_catalog
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+from flow_sdk.runtime.preview import PreviewOptions
 
 
 def run_preview(catalog: Path, **options: object) -> tuple[bytes, str]:

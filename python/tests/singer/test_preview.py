@@ -11,9 +11,10 @@ import pytest
 import yaml
 from conftest import API_KEY, MODES
 
-from flow_sdk.runtime.catalog import load_catalog
+from flow_sdk.runtime.capture.preview import preview_capture
+from flow_sdk.runtime.catalog.load import load_catalog
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.preview import PreviewOptions, preview_capture
+from flow_sdk.runtime.preview import PreviewOptions
 
 META = {"type": "object", "properties": {"row_id": {"type": "integer"}}, "required": ["row_id"]}
 

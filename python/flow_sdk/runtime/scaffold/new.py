@@ -282,7 +282,7 @@ def _script(plan: Plan, scripts: list[str]) -> str:
 
 
 def _configure(plan: Plan, console: Console, discover: bool) -> None:
-    from flow_sdk.runtime.generate import generate
+    from flow_sdk.runtime.catalog.generate import generate
 
     catalog = plan.workspace / CATALOG
     if plan.config is None:
@@ -298,7 +298,7 @@ def _configure(plan: Plan, console: Console, discover: bool) -> None:
             ) from None
     if plan.protocol != "capture" or not discover:
         return
-    from flow_sdk.runtime.discover_write import write_discovered
+    from flow_sdk.runtime.catalog.discover_write import write_discovered
     from flow_sdk.runtime.raw import raw_discover
 
     try:

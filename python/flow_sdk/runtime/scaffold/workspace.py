@@ -11,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from flow_sdk.runtime.catalog_edit import EditedFile
+from flow_sdk.runtime.catalog.edit import EditedFile
 from flow_sdk.runtime.scaffold.plan import CATALOG, WORKFLOW, Plan, ScaffoldError
 
 

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from flow_sdk.protocol.flow import CollectionSpec
-from flow_sdk.runtime.catalog_schema import CATALOG
+from flow_sdk.runtime.catalog.file_schema import CATALOG
 from flow_sdk.runtime.durations import parse_duration
 from flow_sdk.runtime.errors import CatalogError
 

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from flow_sdk.protocol import capture, materialize
-from flow_sdk.runtime.catalog import (
+from flow_sdk.runtime.catalog.load import (
     CaptureDef,
     Endpoint,
     MaterializationDef,

@@ -16,10 +16,10 @@ import orjson
 
 from flow_sdk.protocol import derive
 from flow_sdk.protocol.flow import CollectionSpec
-from flow_sdk.runtime.catalog import Catalog
-from flow_sdk.runtime.catalog_rules import check_catalog
+from flow_sdk.runtime.catalog.load import Catalog
+from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.depth import nesting, too_deep
-from flow_sdk.runtime.derive_catalog import DerivationDef, shuffle_key
+from flow_sdk.runtime.derive.catalog import DerivationDef, shuffle_key
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers

@@ -16,7 +16,7 @@ from jsonschema.exceptions import best_match
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, Spec
 from flow_sdk.protocol.state_key import encode_state_key
-from flow_sdk.runtime.catalog import CaptureDef, Catalog
+from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
 from flow_sdk.runtime.errors import CatalogError
 from flow_sdk.runtime.strict import check_resource_paths
 

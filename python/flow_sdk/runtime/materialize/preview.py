@@ -20,15 +20,15 @@ import orjson
 
 from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec
-from flow_sdk.runtime.catalog import Catalog, MaterializationDef
-from flow_sdk.runtime.catalog_rules import check_catalog
+from flow_sdk.runtime.catalog.load import Catalog, MaterializationDef
+from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers, Transaction
 from flow_sdk.runtime.keys import Key, KeyExtractor
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.materialize_build import spec_version
-from flow_sdk.runtime.materialize_session import (
+from flow_sdk.runtime.materialize.build import spec_version
+from flow_sdk.runtime.materialize.session import (
     UUID_PLACEHOLDER,
     Committed,
     MaterializeSession,

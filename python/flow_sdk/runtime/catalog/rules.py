@@ -18,12 +18,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flow_sdk.runtime.catalog import Catalog, CollectionDef
-from flow_sdk.runtime.derive_catalog import DerivationDef, derivations
+from flow_sdk.runtime.catalog.formats import KNOWN as KNOWN_FORMATS
+from flow_sdk.runtime.catalog.load import Catalog, CollectionDef
+from flow_sdk.runtime.catalog.shape import NULL, OBJECT, Exists, Shape, describe_types, is_keyable
+from flow_sdk.runtime.catalog.shape_inference import Inference, subschemas
+from flow_sdk.runtime.derive.catalog import DerivationDef, derivations
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.formats import KNOWN as KNOWN_FORMATS
-from flow_sdk.runtime.shape import NULL, OBJECT, Exists, Shape, describe_types, is_keyable
-from flow_sdk.runtime.shape_inference import Inference, subschemas
 
 _TOKEN = r"[\w.\-]+"
 TOKEN_RE = re.compile(_TOKEN)

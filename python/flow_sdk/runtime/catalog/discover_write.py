@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from flow_sdk.protocol import capture
-from flow_sdk.runtime.capture_build import resource_path
-from flow_sdk.runtime.catalog import CaptureDef, Catalog
-from flow_sdk.runtime.catalog_edit import EditedFile, block_style
-from flow_sdk.runtime.catalog_rules import NAME_RE
+from flow_sdk.runtime.capture.build import resource_path
+from flow_sdk.runtime.catalog.edit import EditedFile, block_style
+from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
+from flow_sdk.runtime.catalog.rules import NAME_RE
 from flow_sdk.runtime.logs import Console
 
 

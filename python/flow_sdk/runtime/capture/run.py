@@ -19,22 +19,22 @@ from typing import Any
 
 from flow_sdk.protocol import capture
 from flow_sdk.runtime.backfill import control_line, now_timestamp
-from flow_sdk.runtime.capture_build import spec_version
-from flow_sdk.runtime.capture_session import (
+from flow_sdk.runtime.capture.build import spec_version
+from flow_sdk.runtime.capture.config_updates import ConfigInbox
+from flow_sdk.runtime.capture.session import (
     EXITED,
     CaptureSession,
     SessionEnded,
     Timeouts,
     Transaction,
 )
-from flow_sdk.runtime.catalog import CaptureDef, Catalog
-from flow_sdk.runtime.config_updates import ConfigInbox
+from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
+from flow_sdk.runtime.catalog.sops import unseal
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
-from flow_sdk.runtime.sops import unseal
 from flow_sdk.runtime.state import StateStore
 
 STOP_GRACE_SECONDS = 10.0

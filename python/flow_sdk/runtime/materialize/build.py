@@ -27,7 +27,7 @@ from flow_sdk.protocol.flow import (
     Spec,
 )
 from flow_sdk.protocol.state_key import encode_state_key
-from flow_sdk.runtime.catalog import Catalog, CollectionDef, MaterializationDef
+from flow_sdk.runtime.catalog.load import Catalog, CollectionDef, MaterializationDef
 from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
 from flow_sdk.runtime.strict import check_resource_paths
 

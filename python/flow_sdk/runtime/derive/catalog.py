@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flow_sdk.protocol.flow import CollectionSpec
-from flow_sdk.runtime.catalog import Catalog, CollectionDef, Endpoint, read_document
+from flow_sdk.runtime.catalog.load import Catalog, CollectionDef, Endpoint, read_document
 from flow_sdk.runtime.errors import CatalogError
 
 

@@ -34,20 +34,20 @@ from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
 from flow_sdk.protocol.tuple_pack import pack
 from flow_sdk.runtime.backfill import control_of
-from flow_sdk.runtime.catalog import Catalog, MaterializationDef
-from flow_sdk.runtime.deletions import collection_deletes, is_deletion
+from flow_sdk.runtime.catalog.load import Catalog, MaterializationDef
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.keys import Key, pointer
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.materialize_build import (
+from flow_sdk.runtime.materialize.build import (
     check_spec,
     check_validated,
     materialization_spec,
     spec_version,
     validate_request,
 )
-from flow_sdk.runtime.materialize_session import binding_keys
+from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
+from flow_sdk.runtime.materialize.session import binding_keys
 from flow_sdk.runtime.process import ConnectorProcess
 from flow_sdk.runtime.state import StateStore
 

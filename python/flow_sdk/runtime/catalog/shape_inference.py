@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flow_sdk.runtime.shape import (
+from flow_sdk.runtime.catalog.shape import (
     INVALID,
     TYPE_NAMES,
     Shape,
