@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
+from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
+
 _PREFIXES = {
     b'{"_meta":{"backfillBegin":true,': "backfillBegin",
     b'{"_meta":{"backfillComplete":true,': "backfillComplete",

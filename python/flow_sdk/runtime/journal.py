@@ -19,7 +19,7 @@ import orjson
 
 from flow_sdk.runtime.errors import RuntimeFailure
 
-READ_CHUNK = 1 << 20
+JOURNAL_READ_BYTES = 1 << 20
 """Bytes of a journal read at once; lines are split out of the chunks."""
 WRITE_BUFFER = 1 << 20
 
@@ -71,7 +71,7 @@ class Journal:
             file.seek(offset)
             rest = b""  # a line begun in the previous chunk
             while len(lines) < max_lines and offset < end:
-                chunk = file.read(min(READ_CHUNK, end - offset - len(rest)))
+                chunk = file.read(min(JOURNAL_READ_BYTES, end - offset - len(rest)))
                 if not chunk:
                     break
                 parts = (rest + chunk).split(b"\n")

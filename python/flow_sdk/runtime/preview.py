@@ -1,5 +1,5 @@
 """What every `flow-sdk preview` shares, whatever the task kind: its flags, parsed
-(`PreviewOptions`), and how long a connector may take to exit once its stdin closes.
+(`PreviewOptions`).
 
 The previews themselves live with their task kind: `capture.preview`,
 `materialize.preview`, `derive.preview`.
@@ -14,9 +14,6 @@ import orjson
 
 from flow_sdk.runtime.durations import flag_duration
 from flow_sdk.runtime.errors import RuntimeFailure
-
-STOP_GRACE_SECONDS = 10.0
-"""How long a connector may take to exit after its stdin closes before it is killed."""
 
 
 @dataclass

@@ -31,8 +31,13 @@ EOF = object()
 """Returned by `ConnectorProcess.next_line` when stdout has ended."""
 TIMEOUT = object()
 """Returned by `ConnectorProcess.next_line` when no line arrived in time."""
-READ_CHUNK = 1 << 16
+STDOUT_READ_BYTES = 1 << 16
 """Bytes of connector stdout read at once (a pipe holds 64 KiB)."""
+STOP_GRACE_SECONDS = 10.0
+"""How long a connector may take to exit after its stdin closes before it is killed."""
+FINAL_COMMIT_GRACE_SECONDS = 30.0
+"""The same for a materialization at the end of `flow-sdk run`: a destination may still be
+writing its last acknowledged transaction when its stdin closes, so it gets longer."""
 MAX_BATCHES = 64
 """Chunks of stdout read ahead of the runtime at most (about 4 MiB): a connector faster than
 the runtime waits on its pipe instead of filling the runtime's memory. Once the runtime waits
@@ -237,7 +242,7 @@ class ConnectorProcess:
             with self._room:
                 while self._lines.qsize() >= MAX_BATCHES and not self._unbounded:
                     self._room.wait()
-            chunk = self.proc.stdout.read1(READ_CHUNK)
+            chunk = self.proc.stdout.read1(STDOUT_READ_BYTES)
             if not chunk:
                 break
             if b"\n" not in chunk:

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 
 from flow_sdk.runtime.capture.preview import preview_capture
-from flow_sdk.runtime.capture.session import UUID_PLACEHOLDER
 from flow_sdk.runtime.catalog.load import load_catalog
+from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.preview import PreviewOptions
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.process import EOF, MAX_BATCHES, READ_CHUNK, ConnectorProcess, Launch
+from flow_sdk.runtime.process import EOF, MAX_BATCHES, STDOUT_READ_BYTES, ConnectorProcess, Launch
 
 LINES = 200_000
 FLOOD = f"import sys; sys.stdout.buffer.write((b'x' * 99 + b'\\n') * {LINES})"
@@ -36,10 +36,10 @@ def test_a_fast_connector_waits_on_its_pipe_and_its_exit_still_completes() -> No
 
 
 def test_lines_longer_than_a_chunk_and_a_final_partial_line() -> None:
-    long = b'{"a":"' + b"y" * (3 * READ_CHUNK) + b'"}'
+    long = b'{"a":"' + b"y" * (3 * STDOUT_READ_BYTES) + b'"}'
     script = (
         "import sys; out = sys.stdout.buffer; "
-        f"out.write(b'{{}}\\n' + b'{{\"a\":\"' + b'y' * {3 * READ_CHUNK} + b'\"}}\\n' + b'tail')"
+        f"out.write(b'{{}}\\n' + b'{{\"a\":\"' + b'y' * {3 * STDOUT_READ_BYTES} + b'\"}}\\n' + b'tail')"
     )
     with start(script) as proc:
         assert proc.next_line(30) == b"{}\n"

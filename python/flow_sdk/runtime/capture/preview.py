@@ -32,7 +32,8 @@ from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.logs import Console
-from flow_sdk.runtime.preview import STOP_GRACE_SECONDS, PreviewOptions
+from flow_sdk.runtime.preview import PreviewOptions
+from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
 from flow_sdk.runtime.state import StateStore, combine_updates

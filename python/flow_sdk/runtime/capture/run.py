@@ -33,11 +33,11 @@ from flow_sdk.runtime.catalog.sops import unseal
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
 from flow_sdk.runtime.state import StateStore
 
-STOP_GRACE_SECONDS = 10.0
 KillPoint = Callable[[str], None]
 
 

@@ -31,6 +31,7 @@ import orjson
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec, ConnectorState, RangeSpec
 from flow_sdk.runtime.depth import nesting, too_deep
+from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
 from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError
@@ -45,7 +46,6 @@ from flow_sdk.runtime.strict import (
     parse_response,
 )
 
-UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 MAX_TRANSACTION_BYTES = 32 << 20
 """Stop adding checkpoint groups to a transaction past this many bytes, as Flow does."""
 POLL_SECONDS = 0.5

@@ -20,6 +20,7 @@ from flow_sdk.runtime.catalog.load import Catalog
 from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.derive.catalog import DerivationDef, shuffle_key
+from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
 from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers
@@ -31,7 +32,6 @@ from flow_sdk.runtime.state import StateStore, combine_updates
 from flow_sdk.runtime.strict import MessageTooDeep, parse_response
 
 FULL_RANGE = {"keyEnd": 4294967295, "rClockEnd": 4294967295}
-UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 
 
 @dataclass

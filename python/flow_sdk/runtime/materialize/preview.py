@@ -22,6 +22,7 @@ from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec
 from flow_sdk.runtime.catalog.load import Catalog, MaterializationDef
 from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
 from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers, Transaction
@@ -29,12 +30,12 @@ from flow_sdk.runtime.keys import Key, KeyExtractor
 from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize.build import spec_version
 from flow_sdk.runtime.materialize.session import (
-    UUID_PLACEHOLDER,
     Committed,
     MaterializeSession,
     binding_keys,
 )
-from flow_sdk.runtime.preview import STOP_GRACE_SECONDS, PreviewOptions
+from flow_sdk.runtime.preview import PreviewOptions
+from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_materialization
 from flow_sdk.runtime.state import StateStore, combine_updates
 

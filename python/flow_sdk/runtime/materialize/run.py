@@ -48,13 +48,12 @@ from flow_sdk.runtime.materialize.build import (
 )
 from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.materialize.session import binding_keys
-from flow_sdk.runtime.process import ConnectorProcess
+from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS, ConnectorProcess
 from flow_sdk.runtime.state import StateStore
 
 TRANSACTION_DOCUMENTS = 2000
 """Documents per transaction at most (bounded transactions keep replays small)."""
 RESPONSE_TIMEOUT_SECONDS = 600.0
-STOP_GRACE_SECONDS = 30.0
 KillPoint = Callable[[str], None]
 
 
@@ -189,7 +188,7 @@ def run_materialization(
             if acknowledged.state is not None:
                 state.apply(acknowledged.state)
                 write_state(state_path, {"connectorState": state.state, "offsets": offsets})
-        code = proc.stop(STOP_GRACE_SECONDS)
+        code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
         if code != 0:
             raise proc.failure(f"the materialization session of {task.name}")
     return result

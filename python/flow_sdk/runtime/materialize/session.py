@@ -31,7 +31,6 @@ from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deleti
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.strict import parse_variant
 
-UUID_PLACEHOLDER = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 EARLY_OUTPUT_SECONDS = 0.01
 """How long to look for responses already written before the runtime sends `flush`."""
 
