@@ -2,15 +2,13 @@
 
 The catalog is checked against Flow's rules first. Every enabled capture of the catalog
 runs into local collection journals, then every enabled materialization stores what it has
-not read yet. Running it again continues where the last run committed (see `run_capture`
-and `run_materialize` for the commit protocol: a kill -9 at any point loses nothing and
+not read yet. Running it again continues where the last run committed (see `capture.run`
+and `materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
 duplicates nothing a keyed destination would keep).
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +32,9 @@ from flow_sdk.runtime.materialize.run import (
     MaterializationRun,
     run_materialization,
 )
+from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
 
 DEFAULT_DATA_DIR = ".flow-data"
-KILL_AT_ENV = "FLOW_SDK_RUN_KILL_AT"
-"""Crash testing: `point[:n]` makes the run kill itself (SIGKILL) the n-th time it reaches
-`point` (capture-appended, capture-committed, captures-done, stores-sent, commit-started,
-materialization-committed)."""
 
 
 @dataclass
@@ -80,23 +75,6 @@ class RunSummary:
             )
         out.append(f"done in {format_duration(self.seconds)}; data and state in {data_dir}")
         return [f"run: {line}" for line in out]
-
-
-class KillSwitch:
-    """The crash-testing hook of `FLOW_SDK_RUN_KILL_AT` (does nothing when unset)."""
-
-    def __init__(self, spec: str | None) -> None:
-        self.point, self.remaining = "", 0
-        if spec:
-            point, _, count = spec.partition(":")
-            self.point, self.remaining = point, int(count or "1")
-
-    def __call__(self, point: str) -> None:
-        if point != self.point:
-            return
-        self.remaining -= 1
-        if self.remaining <= 0:
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class RunProgress:
@@ -148,7 +126,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     _check_single_writers(catalog)
     data = DataDir(options.data_dir.resolve())
     data.lock()
-    kill_point = KillSwitch(os.environ.get(KILL_AT_ENV))
+    arm_crash_points_from_environment()
     progress = RunProgress(console, options.progress)
     summary = RunSummary()
     started = time.monotonic()
@@ -165,12 +143,10 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                 progress_so_far.committed(name, txn)
 
             summary.captures.append(
-                run_capture(
-                    catalog, task, data, console, captured, kill_point, timeouts, options.network
-                )
+                run_capture(catalog, task, data, console, captured, timeouts, options.network)
             )
             progress.finish()
-        kill_point("captures-done")
+        crash_point("captures-done")
         committed: dict[str, int] = {}
         labels: dict[str, dict[str, Any]] = {}
         for name in catalog.captures:
@@ -195,7 +171,6 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
                     console,
                     planned,
                     stored,
-                    kill_point,
                     options.transaction_documents,
                     labels,
                     network=options.network,

@@ -153,7 +153,7 @@ def capture_session(
     run_capture_module.Driver = MemoDriver  # type: ignore[misc]  # replays unary answers
     try:
         run = run_capture_module.run_capture(
-            catalog, task, data, console, lambda txn: None, lambda point: None, timeout
+            catalog, task, data, console, lambda txn: None, timeout
         )
         session = Session(None, text.getvalue(), sum(run.documents.values()))
     except RuntimeFailure as failure:

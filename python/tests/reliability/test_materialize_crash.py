@@ -100,7 +100,6 @@ class Sink:
                 Console(text),
                 lambda total: None,
                 lambda collection, documents, read: None,
-                lambda point: None,
                 TRANSACTION_DOCUMENTS,
             )
         except RuntimeFailure as failure:

@@ -37,8 +37,7 @@ from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
 from flow_sdk.runtime.state import StateStore
-
-KillPoint = Callable[[str], None]
+from flow_sdk.runtime.testing_seams import crash_point
 
 
 @dataclass
@@ -69,7 +68,6 @@ def run_capture(
     data: DataDir,
     console: Console,
     on_commit: Callable[[Transaction], None],
-    kill_point: KillPoint,
     timeouts: Timeouts | None = None,
     network: str = "bridge",
 ) -> CaptureRun:
@@ -166,7 +164,7 @@ def run_capture(
                     lines = _lines(begins.get(collection), docs, completes.get(collection))
                     lengths[collection] = journals[collection].append(lines)
                     result.documents[collection] = result.documents.get(collection, 0) + len(docs)
-                kill_point("capture-appended")
+                crash_point("capture-appended")
                 for update in txn.states:
                     state.apply(update)
                 committed: dict[str, Any] = {
@@ -177,7 +175,7 @@ def run_capture(
                 if labels:
                     committed["labels"] = labels
                 write_state(state_path, committed)
-                kill_point("capture-committed")
+                crash_point("capture-committed")
                 result.transactions += 1
                 on_commit(txn)
                 session.acknowledge(txn.checkpoints)

@@ -12,7 +12,7 @@ binding matches at most one discovered binding, so running discover again change
 Bindings that were not discovered are kept too, with a warning; an exact repeat of another
 binding is dropped, with a warning.
 
-The catalog stays the user's: files are edited in place (`catalog_edit`, ruamel.yaml round
+The catalog stays the user's: files are edited in place (`catalog.edit`, ruamel.yaml round
 trip), so comments, key order and layout survive. Existing bindings keep their place and
 text, new ones are appended; a collection's `key` and schema are replaced only when discovery
 changed them, and a file nothing changed in is not written.

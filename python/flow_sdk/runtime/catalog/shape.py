@@ -1,7 +1,7 @@
 """What Flow infers from a collection's JSON Schema about each document location: the types
 it may take, whether it must, may or cannot exist, and its reduction strategy.
 
-The catalog rules (`catalog_rules`) judge keys and projections by these inferences, as Flow's
+The catalog rules (`catalog.rules`) judge keys and projections by these inferences, as Flow's
 `doc::Shape` does: `intersect` is `allOf`, `union` is `anyOf`, and a property the schema
 never mentions is *implicit* (allowed, but unknown). `shape_inference` builds shapes.
 """

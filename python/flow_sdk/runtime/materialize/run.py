@@ -7,11 +7,11 @@ The materialization's state file holds its connector state and each binding's re
 are durable). A crash before that replays the transaction on the next run; destinations
 that key records by the collection key (as destination-kvdb does) end up the same.
 
-The spec is built as for preview (`materialize_build`); the session loop is its own because
+The spec is built as for preview (`materialize.build`); the session loop is its own because
 the offsets must be recorded between `startedCommit` and `acknowledge`, which the preview
-session (`materialize_session`) sends back to back.
+session (`materialize.session`) sends back to back.
 
-Backfill signals in a journal (`backfill.py`) go to the connector in the `flush` of the
+Backfill signals in a journal (`runtime.backfill`) go to the connector in the `flush` of the
 transaction that reads them, as Flow's runtime sends them: a binding's transaction ends
 before a signal that follows its documents, so a `backfillBegin` always precedes the
 backfill's stores and a `backfillComplete` follows them. A binding whose journal holds a
@@ -50,11 +50,11 @@ from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deleti
 from flow_sdk.runtime.materialize.session import binding_keys
 from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS, ConnectorProcess
 from flow_sdk.runtime.state import StateStore
+from flow_sdk.runtime.testing_seams import crash_point
 
 TRANSACTION_DOCUMENTS = 2000
 """Documents per transaction at most (bounded transactions keep replays small)."""
 RESPONSE_TIMEOUT_SECONDS = 600.0
-KillPoint = Callable[[str], None]
 
 
 @dataclass
@@ -86,14 +86,13 @@ def run_materialization(
     console: Console,
     on_plan: Callable[[int], None],
     on_commit: Callable[[str, int, int], None],
-    kill_point: KillPoint,
     transaction_documents: int = TRANSACTION_DOCUMENTS,
     labels: dict[str, dict[str, Any]] | None = None,
     network: str = "bridge",
 ) -> MaterializationRun:
     """Store every committed document each binding has not read yet. `committed` maps each
     collection to its journal's committed length, `labels` to its last truncation (see
-    `run_capture.truncation_labels`); `on_plan(bytes)` tells how much is unread,
+    `capture.run.truncation_labels`); `on_plan(bytes)` tells how much is unread,
     `on_commit(collection, documents, bytes)` what each transaction stored."""
     driver = Driver(task, console, network)
     spec_response = driver.unary(
@@ -167,18 +166,18 @@ def run_materialization(
             if flushed.state is not None:
                 state.apply(flushed.state)
             proc.send(b"".join(txn.stores))
-            kill_point("stores-sent")
+            crash_point("stores-sent")
             proc.send(request_line("startCommit", {"runtimeCheckpoint": txn.checkpoint}))
             # Read the next transaction from the journals while the connector commits this one
             # (only the cursors move; nothing is recorded before `startedCommit`).
             upcoming = _next_transaction(spec, cursors, transaction_documents)
             started = _expect(proc, "startedCommit", "a StartCommit").startedCommit
-            kill_point("commit-started")
+            crash_point("commit-started")
             if started.state is not None:
                 state.apply(started.state)
             offsets.update(txn.offsets)
             write_state(state_path, {"connectorState": state.state, "offsets": offsets})
-            kill_point("materialization-committed")
+            crash_point("materialization-committed")
             result.transactions += 1
             for collection, count in txn.counts.items():
                 result.documents[collection] = result.documents.get(collection, 0) + count

@@ -1,6 +1,6 @@
 """The workspace edits of `flow-sdk new`: the root pyproject.toml (text insertions, so every
 comment and line stays), the CI matrix and the catalog (ruamel.yaml round trip, via
-`catalog_edit`), and a snapshot that puts them all back when a later step fails."""
+`catalog.edit`), and a snapshot that puts them all back when a later step fails."""
 
 from __future__ import annotations
 
