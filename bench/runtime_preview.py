@@ -32,8 +32,8 @@ from flow_sdk.runtime.capture import preview
 from flow_sdk.runtime.capture.build import spec_version
 from flow_sdk.runtime.capture.preview import preview_capture
 from flow_sdk.runtime.catalog.load import load_catalog
-from flow_sdk.runtime.driver import Driver, request_line
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.console import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher, request_line
 from flow_sdk.runtime.preview import PreviewOptions
 from flow_sdk.runtime.raw import validated_capture
 
@@ -72,7 +72,7 @@ def open_line(path: Path) -> bytes:
     """The Open the runtime sends the session (built as `preview` builds it)."""
     loaded = load_catalog(path)
     task = loaded.capture(None)
-    _, _, spec = validated_capture(loaded, task, Driver(task, Console(io.StringIO())))
+    _, _, spec = validated_capture(loaded, task, ConnectorLauncher(task, Console(io.StringIO())))
     request = capture.Open(capture=spec, version=spec_version(spec), range=RangeSpec.full())
     return request_line("open", request.to_wire() | {"state": {}})
 

@@ -77,7 +77,7 @@ def catalog(directory: Path, documents: int) -> Path:
 
 def child(directory: Path, transaction_documents: int | None) -> None:
     """One `run` in this process; prints its figures as one JSON line."""
-    from flow_sdk.runtime.logs import Console
+    from flow_sdk.runtime.console import Console
     from flow_sdk.runtime.run import RunOptions, run
 
     options = RunOptions(data_dir=directory / "data", progress=False)

@@ -95,7 +95,7 @@ def _error(message: str, json_line: bool = False) -> None:
     message = mask(message)
     sys.stderr.flush()
     if json_line:
-        from flow_sdk.runtime.logs import LogRecord, as_json
+        from flow_sdk.runtime.console import LogRecord, as_json
 
         sys.stderr.write(as_json(LogRecord(level="error", message=message), "flow-sdk") + "\n")
     else:
@@ -127,7 +127,7 @@ def _write_line(value: Any) -> None:
 
 
 def _console(args: argparse.Namespace | None = None) -> Any:
-    from flow_sdk.runtime.logs import Console
+    from flow_sdk.runtime.console import Console
 
     return Console(json_logs=bool(getattr(args, "log_json", False)))
 

@@ -44,10 +44,3 @@ def control_of(line: bytes) -> tuple[str, str] | None:
             return variant, str(meta.get("truncatedAt", ""))
     return None
 
-
-def is_control(doc: Any) -> bool:
-    """Whether a parsed journal entry is a backfill signal rather than a document."""
-    meta = doc.get("_meta") if isinstance(doc, dict) else None
-    return isinstance(meta, dict) and bool(
-        meta.get("backfillBegin") or meta.get("backfillComplete")
-    )

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from flow_sdk.containers import container_engine, no_engine_reason
+from flow_sdk.runtime.console import Console, LogRecord, parse_log_line
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
-from flow_sdk.runtime.logs import Console, LogRecord, parse_log_line
 
 ACK_DEADLINE_SECONDS = 10.0
 """Flow fails a connector that does not accept a written request within this long."""
@@ -86,8 +86,6 @@ class ConnectorProcess:
         self.launch = launch
         self.console = console
         self.last_log: LogRecord | None = None
-        self.last_error: LogRecord | None = None
-        self.partial_line = False
         self._lines: queue.Queue[list[bytes | object]] = queue.Queue()
         """Batches of stdout lines (the last batch ends with `EOF`), in order."""
         self._batch: list[bytes | object] = []
@@ -258,7 +256,6 @@ class ConnectorProcess:
                 pending.append(rest)
             self._lines.put([part + b"\n" for part in parts])
         if pending:  # output ended mid-line
-            self.partial_line = True
             self._lines.put([b"".join(pending)])
         self._lines.put([EOF])
 
@@ -270,8 +267,6 @@ class ConnectorProcess:
                 continue
             record = parse_log_line(text)
             self.last_log = record
-            if record.level == "error":
-                self.last_error = record
             self.console.record(record, self.launch.label)
 
     def _write_stdin(self) -> None:

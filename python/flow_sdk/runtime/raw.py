@@ -23,10 +23,10 @@ from flow_sdk.runtime.capture.build import (
 )
 from flow_sdk.runtime.catalog.load import CaptureDef, Catalog, MaterializationDef, load_catalog
 from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.derive.catalog import DerivationDef, derivations
-from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher
 from flow_sdk.runtime.materialize.build import (
     check_spec as check_materialize_spec,
 )
@@ -91,12 +91,12 @@ def raw_spec(
 ) -> Spec:
     """The task connector's Spec, asked with its (unsealed) endpoint config."""
     task = select_task(load_catalog(source), name, capture_name)
-    return _spec(task, Driver(task, console, network))  # type: ignore[arg-type]  # has name, endpoint, log_level
+    return _spec(task, ConnectorLauncher(task, console, network))  # type: ignore[arg-type]  # has name, endpoint, log_level
 
 
-def _spec(task: Task, driver: Driver) -> Spec:
-    payload = {"connectorType": driver.connector_type, "config": driver.config}
-    return driver.unary(RESPONSES[type(task)], "spec", payload, "spec").spec
+def _spec(task: Task, launcher: ConnectorLauncher) -> Spec:
+    payload = {"connectorType": launcher.connector_type, "config": launcher.config}
+    return launcher.unary(RESPONSES[type(task)], "spec", payload, "spec").spec
 
 
 def raw_discover(
@@ -106,38 +106,40 @@ def raw_discover(
     Spec it answered first (how a merge tells which existing binding is which resource)."""
     catalog = load_catalog(source)
     task = catalog.capture(name)
-    driver = Driver(task, console, network)
+    launcher = ConnectorLauncher(task, console, network)
     request = capture.Discover(
-        name=task.name, connectorType=driver.connector_type, config=driver.config
+        name=task.name, connectorType=launcher.connector_type, config=launcher.config
     )
-    response = driver.unary(capture.Response, "discover", request.to_wire(), "discovered")
-    pointers = list(driver.probe.spec.resourcePathPointers or []) if driver.probe else []
+    response = launcher.unary(capture.Response, "discover", request.to_wire(), "discovered")
+    pointers = list(launcher.probe.spec.resourcePathPointers or []) if launcher.probe else []
     return catalog, task, response.discovered, pointers
 
 
 def validated_capture(
-    catalog: Catalog, task: CaptureDef, driver: Driver
+    catalog: Catalog, task: CaptureDef, launcher: ConnectorLauncher
 ) -> tuple[capture.Validate, capture.Validated, Any]:
     """Spec (to check config and resources against the connector's schemas), then Validate.
 
     Returns the request, the checked response and the CaptureSpec built from them."""
-    spec = _spec(task, driver)
-    check_against_spec(task, spec, driver.config)
+    spec = _spec(task, launcher)
+    check_against_spec(task, spec, launcher.config)
     check_unique_resources(task, spec.resourcePathPointers)
-    request = validate_request(task, catalog, driver.config, driver.connector_type)
-    validated = driver.unary(capture.Response, "validate", request.to_wire(), "validated").validated
+    request = validate_request(task, catalog, launcher.config, launcher.connector_type)
+    validated = launcher.unary(
+        capture.Response, "validate", request.to_wire(), "validated"
+    ).validated
     check_validated(request, validated)
     return request, validated, capture_spec(task, request, validated)
 
 
 def validated_materialization(
-    catalog: Catalog, task: MaterializationDef, driver: Driver
+    catalog: Catalog, task: MaterializationDef, launcher: ConnectorLauncher
 ) -> tuple[materialize.Validate, materialize.Validated, MaterializationSpec]:
     """Spec (the resource name annotation, config and resources checked), then Validate;
     the request, the checked response and the MaterializationSpec built from them."""
-    check_materialize_spec(task, _spec(task, driver), driver.config)
-    request = materialize_validate_request(task, catalog, driver.config, driver.connector_type)
-    response = driver.unary(materialize.Response, "validate", request.to_wire(), "validated")
+    check_materialize_spec(task, _spec(task, launcher), launcher.config)
+    request = materialize_validate_request(task, catalog, launcher.config, launcher.connector_type)
+    response = launcher.unary(materialize.Response, "validate", request.to_wire(), "validated")
     check_materialize_validated(request, response.validated)
     return request, response.validated, materialization_spec(task, request, response.validated)
 
@@ -153,9 +155,9 @@ def raw_validate(
     catalog = load_catalog(source)
     task = select_task(catalog, name, capture_name)
     check_catalog(catalog)
-    driver = Driver(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
+    launcher = ConnectorLauncher(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
     if isinstance(task, CaptureDef):
-        _, _, spec = validated_capture(catalog, task, driver)
+        _, _, spec = validated_capture(catalog, task, launcher)
         return [
             {
                 "binding": i,
@@ -166,7 +168,7 @@ def raw_validate(
             for i, b in enumerate(spec.bindings)
         ]
     if isinstance(task, MaterializationDef):
-        _, validated, mspec = validated_materialization(catalog, task, driver)
+        _, validated, mspec = validated_materialization(catalog, task, launcher)
         return [
             {
                 "binding": i,
@@ -183,7 +185,7 @@ def raw_validate(
         ]
     from flow_sdk.runtime.derive.preview import validated_derivation
 
-    validated_transforms = validated_derivation(catalog, task, driver).validated.transforms
+    validated_transforms = validated_derivation(catalog, task, launcher).validated.transforms
     return [
         {"transform": i, "name": t.name, "source": t.source, "readOnly": v.readOnly}
         for i, (t, v) in enumerate(zip(task.enabled_transforms, validated_transforms, strict=True))

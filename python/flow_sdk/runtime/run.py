@@ -23,10 +23,10 @@ from flow_sdk.runtime.capture.run import (
 from flow_sdk.runtime.capture.session import Timeouts, Transaction
 from flow_sdk.runtime.catalog.load import Catalog, load_catalog
 from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
 from flow_sdk.runtime.journal import DataDir
-from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
     MaterializationRun,

@@ -3,7 +3,7 @@ runtime's own commit loop (`run_capture`: fsynced journals, then an atomic state
 session after session in one data directory, with the connector killed somewhere in each.
 
 Unary answers (spec, validate, apply) are the same for every session of a chain, so they are
-asked of the real connector once and replayed (`MemoDriver`); every session is a real
+asked of the real connector once and replayed (`MemoLauncher`); every session is a real
 connector process. `check_committed` is the invariant that must hold after any session,
 killed or not: the committed state describes exactly the committed journal, and the journal
 holds each record once (full-refresh sweeps repeat whole)."""
@@ -23,10 +23,10 @@ from secret_scan import record
 from flow_sdk.runtime.backfill import control_of
 from flow_sdk.runtime.capture import run as run_capture_module
 from flow_sdk.runtime.catalog.load import load_catalog
-from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.journal import DataDir, Journal, read_state
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher
 
 RELIABILITY = Path(__file__).parent
 CONNECTORS = RELIABILITY / "connectors"
@@ -60,8 +60,8 @@ subprocess mode (its Airbyte child dies with it); the Airbyte child under a live
 proxied one is the in-process shim behind `kill_proxy.py`, which can corrupt its output."""
 
 
-class MemoDriver(Driver):
-    """A Driver that asks each distinct unary request of the real connector only once."""
+class MemoLauncher(ConnectorLauncher):
+    """A ConnectorLauncher that asks each distinct unary request of the real connector only once."""
 
     answers: ClassVar[dict[bytes, Any]] = {}
 
@@ -149,8 +149,8 @@ def capture_session(
     task.endpoint.env.update(env)
     text = io.StringIO()
     console = Console(text)
-    original = run_capture_module.Driver
-    run_capture_module.Driver = MemoDriver  # type: ignore[misc]  # replays unary answers
+    original = run_capture_module.ConnectorLauncher
+    run_capture_module.ConnectorLauncher = MemoLauncher  # type: ignore[misc]  # replays unary answers
     try:
         run = run_capture_module.run_capture(
             catalog, task, data, console, lambda txn: None, timeout
@@ -159,7 +159,7 @@ def capture_session(
     except RuntimeFailure as failure:
         session = Session(str(failure), text.getvalue())
     finally:
-        run_capture_module.Driver = original  # type: ignore[misc]
+        run_capture_module.ConnectorLauncher = original  # type: ignore[misc]
     record(f"capture session of {name}", session.error, session.output)
     for path in (data.root / "collections").rglob("*.jsonl"):
         record(f"journal {path.name}", path.read_bytes())

@@ -16,14 +16,14 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from crash_harness import BIN, CONNECTORS, MODES, REPO, TASK, MemoDriver, capture_session
+from crash_harness import BIN, CONNECTORS, MODES, REPO, TASK, MemoLauncher, capture_session
 from secret_scan import record
 
 from flow_sdk.runtime.capture.run import committed_lengths
 from flow_sdk.runtime.catalog.load import load_catalog
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.journal import DataDir, read_state
-from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.materialize import run as run_materialize_module
 
 MATERIALIZATION = "acmeCo/destination-kvdb"
@@ -88,8 +88,8 @@ class Sink:
         if kill:
             task.endpoint.env["RELIABILITY_KILL"] = kill
         text = io.StringIO()
-        original = run_materialize_module.Driver
-        run_materialize_module.Driver = MemoDriver  # type: ignore[misc]  # replays unary answers
+        original = run_materialize_module.ConnectorLauncher
+        run_materialize_module.ConnectorLauncher = MemoLauncher  # type: ignore[misc]  # replays unary answers
         error = None
         try:
             run_materialize_module.run_materialization(
@@ -105,7 +105,7 @@ class Sink:
         except RuntimeFailure as failure:
             error = str(failure)
         finally:
-            run_materialize_module.Driver = original  # type: ignore[misc]
+            run_materialize_module.ConnectorLauncher = original  # type: ignore[misc]
         record(f"materialization ({kill})", error, text.getvalue())
         return error
 

@@ -11,8 +11,8 @@ import orjson
 
 from flow_sdk.runtime.capture.preview import preview_capture
 from flow_sdk.runtime.catalog.load import load_catalog
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
-from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.preview import PreviewOptions
 
 

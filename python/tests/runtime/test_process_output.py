@@ -7,7 +7,7 @@ import io
 import sys
 import time
 
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.process import EOF, MAX_BATCHES, STDOUT_READ_BYTES, ConnectorProcess, Launch
 
 LINES = 200_000
@@ -46,5 +46,4 @@ def test_lines_longer_than_a_chunk_and_a_final_partial_line() -> None:
         assert proc.next_line(30) == long + b"\n"
         assert proc.next_line(30) == b"tail"
         assert proc.next_line(30) is EOF
-        assert proc.partial_line
         assert proc.wait(timeout=30) == 0

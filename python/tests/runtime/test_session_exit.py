@@ -11,7 +11,7 @@ import orjson
 
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
 from flow_sdk.runtime.capture.session import CaptureSession, SessionEnded, Transaction
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.process import EOF, ConnectorProcess, Launch
 from flow_sdk.runtime.schema import SchemaValidators
 

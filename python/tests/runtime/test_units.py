@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from flow_sdk.protocol.flow import ConnectorState
+from flow_sdk.runtime.console import parse_log_line, render
 from flow_sdk.runtime.durations import format_duration, parse_duration
-from flow_sdk.runtime.logs import parse_log_line, render
 from flow_sdk.runtime.state import StateStore, combine_updates
 
 

@@ -13,7 +13,7 @@ from conftest import API_KEY, MODES
 
 from flow_sdk.runtime.capture.preview import preview_capture
 from flow_sdk.runtime.catalog.load import load_catalog
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.preview import PreviewOptions
 
 META = {"type": "object", "properties": {"row_id": {"type": "integer"}}, "required": ["row_id"]}

@@ -29,9 +29,9 @@ from flow_sdk.runtime.capture.session import (
 )
 from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
 from flow_sdk.runtime.catalog.rules import check_catalog
-from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher
 from flow_sdk.runtime.preview import PreviewOptions
 from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_capture
@@ -49,18 +49,18 @@ def preview_capture(
     """Run the capture's sessions, writing flowctl's preview lines to `output`."""
     check_catalog(catalog)
     console = console or Console()
-    driver = Driver(task, console, options.network)
+    launcher = ConnectorLauncher(task, console, options.network)
     updates = Path(tempfile.mkdtemp(prefix="flow-sdk-preview-"))
     try:
-        driver.config_inbox = ConfigInbox(
+        launcher.config_inbox = ConfigInbox(
             updates / "config-update.json", task.endpoint.config, console, task.name, None
         )
-        _, _, spec = validated_capture(catalog, task, driver)
-        spec.config = driver.config  # its check may have rotated a token
+        _, _, spec = validated_capture(catalog, task, launcher)
+        spec.config = launcher.config  # its check may have rotated a token
         validators = SchemaValidators()
         for binding in spec.bindings:
             validators.prepare(binding.collection)
-        runner = _Runner(driver, spec, validators, options, output, console)
+        runner = _Runner(launcher, spec, validators, options, output, console)
         try:
             runner.run()
         finally:
@@ -75,14 +75,14 @@ def preview_capture(
 class _Runner:
     def __init__(
         self,
-        driver: Driver,
+        launcher: ConnectorLauncher,
         spec: CaptureSpec,
         validators: SchemaValidators,
         options: PreviewOptions,
         output: BinaryIO,
         console: Console,
     ) -> None:
-        self.driver = driver
+        self.launcher = launcher
         self.spec = spec
         self.version = spec_version(spec)
         self.validators = validators
@@ -116,15 +116,17 @@ class _Runner:
     def _take_config_update(self) -> None:
         """The next session opens with the connector's updated config, as Flow opens a task
         it republished with it."""
-        if self.driver.take_config_update():
-            self.spec = self.spec.model_copy(update={"config": self.driver.config})
+        if self.launcher.take_config_update():
+            self.spec = self.spec.model_copy(update={"config": self.launcher.config})
             self.version = spec_version(self.spec)
 
     def _apply(self, last: tuple[CaptureSpec, str] | None) -> None:
         request = capture.Apply(capture=self.spec, version=self.version)
         if last is not None:
             request.lastCapture, request.lastVersion = last
-        applied = self.driver.unary(capture.Response, "apply", request.to_wire(), "applied").applied
+        applied = self.launcher.unary(
+            capture.Response, "apply", request.to_wire(), "applied"
+        ).applied
         if self.options.output_apply:
             _emit(self.output, ["applied.actionDescription", applied.actionDescription])
         if applied.state is not None:
@@ -132,7 +134,7 @@ class _Runner:
 
     def _session(self, limit: int) -> bool:
         """One connector process; True when it ended by exiting on its own."""
-        proc = self.driver.start(capture.Response)
+        proc = self.launcher.start(capture.Response)
         with proc:
             session = CaptureSession(
                 proc,

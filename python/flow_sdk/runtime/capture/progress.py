@@ -10,8 +10,8 @@ from collections import Counter
 from operator import itemgetter
 from typing import Any
 
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
-from flow_sdk.runtime.logs import Console
 
 
 class Progress:

@@ -30,9 +30,9 @@ from flow_sdk.runtime.capture.session import (
 )
 from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
 from flow_sdk.runtime.catalog.sops import unseal
-from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher
 from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
@@ -74,21 +74,21 @@ def run_capture(
     """Validate, Apply and run one session of `task` until its connector exits (or the
     `timeouts` end it), committing every transaction to the data directory."""
     timeouts = timeouts or Timeouts()
-    driver = Driver(task, console, network)
+    launcher = ConnectorLauncher(task, console, network)
     store = data.state_path("configs", task.name)
     endpoint = task.endpoint
-    driver.config_inbox = ConfigInbox(  # tied to the resolved config: a new `$env` value wins
+    launcher.config_inbox = ConfigInbox(  # tied to the resolved config: a new `$env` value wins
         store.with_name(f".{store.name}.update"),
-        driver.config,
+        launcher.config,
         console,
         task.name,
         store,
         template=unseal(endpoint.config, endpoint.config_where),
         catalog_file=endpoint.file,
     )
-    driver.take_config_update()  # one an interrupted run left
-    _, _, spec = validated_capture(catalog, task, driver)
-    spec.config = driver.config  # its check may have rotated a token
+    launcher.take_config_update()  # one an interrupted run left
+    _, _, spec = validated_capture(catalog, task, launcher)
+    spec.config = launcher.config  # its check may have rotated a token
     validators = SchemaValidators()
     for binding in spec.bindings:
         validators.prepare(binding.collection)
@@ -113,7 +113,7 @@ def run_capture(
     labels: dict[str, dict[str, Any]] = dict(saved.get("labels", {}))
     state = StateStore(saved.get("connectorState", {}))
     version = spec_version(spec)
-    applied = driver.unary(
+    applied = launcher.unary(
         capture.Response,
         "apply",
         capture.Apply(capture=spec, version=version).to_wire(),
@@ -123,7 +123,7 @@ def run_capture(
         state.apply(applied.state)
 
     try:
-        proc = driver.start(capture.Response)
+        proc = launcher.start(capture.Response)
         with proc:
             names = [b.collection.name for b in spec.bindings]
             backfilling = {i for i, name in enumerate(names) if name in backfills}
@@ -180,7 +180,7 @@ def run_capture(
                 on_commit(txn)
                 session.acknowledge(txn.checkpoints)
     finally:
-        driver.take_config_update()  # the next run opens with it, as after a republish
+        launcher.take_config_update()  # the next run opens with it, as after a republish
     return result
 
 

@@ -30,12 +30,12 @@ import orjson
 
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec, ConnectorState, RangeSpec
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
-from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import request_line
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
 from flow_sdk.runtime.strict import (

@@ -31,7 +31,7 @@ from flow_sdk.runtime.capture.build import resource_path
 from flow_sdk.runtime.catalog.edit import EditedFile, block_style
 from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
 from flow_sdk.runtime.catalog.rules import NAME_RE
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.console import Console
 
 
 @dataclass

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flow_sdk.runtime import masking
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.logs import Console
 
 KEY = "$env"
 ENV_FILE_ENV = "FLOW_SDK_ENV_FILE"

@@ -29,9 +29,9 @@ from flow_sdk.runtime.catalog.load import (
     read_document,
     resolve_reference,
 )
-from flow_sdk.runtime.driver import Driver
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import CatalogError
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher
 
 MAX_STUB_DEPTH = 32
 """Recursive schemas stop being stubbed this deep (a `$ref` cycle through required fields)."""
@@ -144,9 +144,9 @@ def _spec(missing: Missing, console: Console, network: str) -> Any:
     else:
         task = MaterializationDef(missing.name, missing.endpoint, [], missing.file)
         response = materialize.Response
-    driver = Driver(task, console, network)
-    payload = {"connectorType": driver.connector_type, "config": {}}
-    return driver.unary(response, "spec", payload, "spec").spec
+    launcher = ConnectorLauncher(task, console, network)
+    payload = {"connectorType": launcher.connector_type, "config": {}}
+    return launcher.unary(response, "spec", payload, "spec").spec
 
 
 def _write(path: Path, value: Any) -> None:

@@ -35,7 +35,7 @@ class TransformDef:
 
 @dataclass
 class DerivationDef:
-    """A derived collection and the connector that derives it (what `Driver` needs)."""
+    """A derived collection and the connector that derives it (what `ConnectorLauncher` needs)."""
 
     name: str
     collection: CollectionDef

@@ -18,14 +18,14 @@ from flow_sdk.protocol import derive
 from flow_sdk.protocol.flow import CollectionSpec
 from flow_sdk.runtime.catalog.load import Catalog
 from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.derive.catalog import DerivationDef, shuffle_key
 from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
-from flow_sdk.runtime.driver import Driver, read_one, request_line
 from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers
 from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, pointer
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher, read_one, request_line
 from flow_sdk.runtime.process import EOF, ConnectorProcess
 from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
 from flow_sdk.runtime.state import StateStore, combine_updates
@@ -44,7 +44,7 @@ class ValidatedDerivation:
 
 
 def validated_derivation(
-    catalog: Catalog, task: DerivationDef, driver: Driver
+    catalog: Catalog, task: DerivationDef, launcher: ConnectorLauncher
 ) -> ValidatedDerivation:
     """Validate the derivation's transforms; one Validated transform per transform."""
     transforms = task.enabled_transforms
@@ -54,12 +54,12 @@ def validated_derivation(
     }
     derived = task.collection.spec()
     request = {
-        "connectorType": driver.connector_type,
-        "config": driver.config,
+        "connectorType": launcher.connector_type,
+        "config": launcher.config,
         "collection": derived.to_wire(),
         "transforms": [_transform(t, sources[t.source]) for t in transforms],
     }
-    validated = driver.unary(derive.Response, "validate", request, "validated").validated
+    validated = launcher.unary(derive.Response, "validate", request, "validated").validated
     if len(validated.transforms) != len(transforms):
         raise ProtocolViolation(
             "validated-transforms",
@@ -67,8 +67,8 @@ def validated_derivation(
         )
     spec = derived.model_copy()
     spec.derivation = {
-        "connectorType": driver.connector_type,
-        "config": driver.config,
+        "connectorType": launcher.connector_type,
+        "config": launcher.config,
         "transforms": [
             {**_transform(t, sources[t.source]), "shuffleKey": shuffle_key(t, sources[t.source])}
             for t in transforms
@@ -95,20 +95,20 @@ def preview_derivation(
         )
     check_catalog(catalog)
     console = console or Console()
-    driver = Driver(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
+    launcher = ConnectorLauncher(task, console, network)  # type: ignore[arg-type]  # has name, endpoint, log_level
     transforms = task.enabled_transforms
     fixture_txns = Fixture(
         fixture,
         Readers({t.source for t in transforms}, f"transform of derivation {task.name!r}"),
     )
-    derivation = validated_derivation(catalog, task, driver)
+    derivation = validated_derivation(catalog, task, launcher)
     sources, spec = derivation.sources, derivation.spec
     derived = task.collection.spec()
     validators = SchemaValidators()
     validators.prepare(derived)
     state = StateStore(initial_state if initial_state is not None else {})
     keys = KeyExtractor(f"derived collection {derived.name}", derived.key)
-    with driver.start(derive.Response) as proc:
+    with launcher.start(derive.Response) as proc:
         proc.send(
             request_line(
                 "open",

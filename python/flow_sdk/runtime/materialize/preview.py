@@ -22,12 +22,12 @@ from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import MaterializationSpec
 from flow_sdk.runtime.catalog.load import Catalog, MaterializationDef
 from flow_sdk.runtime.catalog.rules import check_catalog
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
-from flow_sdk.runtime.driver import Driver
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers, Transaction
 from flow_sdk.runtime.keys import Key, KeyExtractor
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher
 from flow_sdk.runtime.materialize.build import spec_version
 from flow_sdk.runtime.materialize.session import (
     Committed,
@@ -57,15 +57,15 @@ def preview_materialization(
     check_catalog(catalog)
     out = output if output is not None else sys.stdout.buffer
     console = console or Console()
-    driver = Driver(task, console, options.network)
+    launcher = ConnectorLauncher(task, console, options.network)
     reads = {b.source for b in task.enabled_bindings}
     fixture_txns = Fixture(fixture, Readers(reads, f"binding of materialization {task.name!r}"))
-    _, _, spec = validated_materialization(catalog, task, driver)
+    _, _, spec = validated_materialization(catalog, task, launcher)
     keys: dict[str, list[KeyExtractor]] = {}
     for binding in spec.bindings:
         keys.setdefault(binding.collection.name, []).append(binding_keys(binding))
     fixture_txns.check_keys(keys)
-    run = _Sessions(driver, spec, options, out, console)
+    run = _Sessions(launcher, spec, options, out, console)
     if fixture_txns.streaming:
         if options.sessions != [-1]:
             console.log(
@@ -97,13 +97,13 @@ class _Sessions:
 
     def __init__(
         self,
-        driver: Driver,
+        launcher: ConnectorLauncher,
         spec: MaterializationSpec,
         options: PreviewOptions,
         out: BinaryIO,
         console: Console,
     ) -> None:
-        self.driver = driver
+        self.launcher = launcher
         self.spec = spec
         self.options = options
         self.out = out
@@ -114,9 +114,11 @@ class _Sessions:
 
     def session(self, number: int, transactions: Iterator[Transaction]) -> None:
         """Apply, Open, then each transaction as `transactions` yields it."""
-        _apply(self.driver, self.spec, self.version, number > 1, self.options, self.out, self.state)
+        _apply(
+            self.launcher, self.spec, self.version, number > 1, self.options, self.out, self.state
+        )
         committed_count = 0
-        with self.driver.start(materialize.Response) as proc:
+        with self.launcher.start(materialize.Response) as proc:
             session = MaterializeSession(proc, self.spec)
             for update in session.open(self.version, self.state.state):
                 self.state.apply(update)
@@ -141,7 +143,7 @@ class _Sessions:
 
 
 def _apply(
-    driver: Driver,
+    launcher: ConnectorLauncher,
     spec: MaterializationSpec,
     version: str,
     applied_before: bool,
@@ -152,7 +154,7 @@ def _apply(
     request = materialize.Apply(materialization=spec, version=version)
     if applied_before:
         request.lastMaterialization, request.lastVersion = spec, version
-    applied = driver.unary(materialize.Response, "apply", request.to_wire(), "applied").applied
+    applied = launcher.unary(materialize.Response, "apply", request.to_wire(), "applied").applied
     if options.output_apply:
         _emit(out, ["applied.actionDescription", applied.actionDescription])
     if applied.state is not None:

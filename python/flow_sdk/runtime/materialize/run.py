@@ -35,10 +35,10 @@ from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
 from flow_sdk.protocol.tuple_pack import pack
 from flow_sdk.runtime.backfill import control_of
 from flow_sdk.runtime.catalog.load import Catalog, MaterializationDef
-from flow_sdk.runtime.driver import Driver, read_one, request_line
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
 from flow_sdk.runtime.keys import Key, pointer
-from flow_sdk.runtime.logs import Console
+from flow_sdk.runtime.launcher import ConnectorLauncher, read_one, request_line
 from flow_sdk.runtime.materialize.build import (
     check_spec,
     check_validated,
@@ -94,16 +94,16 @@ def run_materialization(
     collection to its journal's committed length, `labels` to its last truncation (see
     `capture.run.truncation_labels`); `on_plan(bytes)` tells how much is unread,
     `on_commit(collection, documents, bytes)` what each transaction stored."""
-    driver = Driver(task, console, network)
-    spec_response = driver.unary(
+    launcher = ConnectorLauncher(task, console, network)
+    spec_response = launcher.unary(
         materialize.Response,
         "spec",
-        {"connectorType": driver.connector_type, "config": driver.config},
+        {"connectorType": launcher.connector_type, "config": launcher.config},
         "spec",
     ).spec
-    check_spec(task, spec_response, driver.config)
-    request = validate_request(task, catalog, driver.config, driver.connector_type)
-    validated = driver.unary(
+    check_spec(task, spec_response, launcher.config)
+    request = validate_request(task, catalog, launcher.config, launcher.connector_type)
+    validated = launcher.unary(
         materialize.Response, "validate", request.to_wire(), "validated"
     ).validated
     check_validated(request, validated)
@@ -114,7 +114,7 @@ def run_materialization(
     saved = read_state(state_path)
     offsets: dict[str, int] = dict(saved.get("offsets", {}))
     state = StateStore(saved.get("connectorState", {}))
-    applied = driver.unary(
+    applied = launcher.unary(
         materialize.Response,
         "apply",
         materialize.Apply(materialization=spec, version=version).to_wire(),
@@ -149,7 +149,7 @@ def run_materialization(
     if all(c.offset >= c.end for c in cursors):
         return result
 
-    proc = driver.start(materialize.Response)
+    proc = launcher.start(materialize.Response)
     with proc:
         open_request = materialize.Open(
             materialization=spec, version=version, range=RangeSpec.full(), state=state.state

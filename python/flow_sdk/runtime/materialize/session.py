@@ -24,9 +24,9 @@ from flow_sdk.protocol.flow import (
     RangeSpec,
 )
 from flow_sdk.protocol.tuple_pack import pack_json
-from flow_sdk.runtime.driver import request_line
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, comparable, pointer
+from flow_sdk.runtime.launcher import request_line
 from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.strict import parse_variant

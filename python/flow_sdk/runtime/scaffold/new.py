@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flow_sdk.pip_env import reason
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
-from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.scaffold import templates
 from flow_sdk.runtime.scaffold.plan import CATALOG, WORKFLOW, Plan, ScaffoldError
 from flow_sdk.runtime.scaffold.templates import Wiring

@@ -1,4 +1,4 @@
-"""Driving a connector the way Flow's runtime does: every unary request (spec, discover,
+"""Launching a task's connector as Flow's runtime does: every unary request (spec, discover,
 validate, apply) in its own process, after a probe Spec, with exactly one response and then
 EOF; sessions start the same way and then stream. A task's local processes share a directory
 of config-free answers (`flow_sdk.shared_answers`), so a wrapped connector's spec is fetched
@@ -20,8 +20,8 @@ from flow_sdk.runtime.capture.config_updates import ConfigInbox
 from flow_sdk.runtime.catalog.env_refs import resolve_env
 from flow_sdk.runtime.catalog.load import Endpoint
 from flow_sdk.runtime.catalog.sops import unseal
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import ProtocolViolation
-from flow_sdk.runtime.logs import Console
 from flow_sdk.runtime.process import (
     EOF,
     ConnectorProcess,
@@ -36,14 +36,14 @@ E = TypeVar("E", bound=Envelope)
 
 
 class Task(Protocol):
-    """What the driver needs of a capture or materialization definition."""
+    """What the launcher needs of a capture or materialization definition."""
 
     name: str
     endpoint: Endpoint
     log_level: str
 
 
-class Driver:
+class ConnectorLauncher:
     """Starts one task's connector processes and makes its unary requests."""
 
     def __init__(self, task: Task, console: Console, network: str = "bridge") -> None:
@@ -98,8 +98,8 @@ class Driver:
         return self.config_inbox is not None and self.config_inbox.take()
 
     def _shared_answers(self) -> str:
-        """A directory for this driver's connector processes to share config-free answers
-        in (the wrapped connector's spec), removed when the driver goes away."""
+        """A directory for this launcher's connector processes to share config-free answers
+        in (the wrapped connector's spec), removed when the launcher goes away."""
         if self._shared is None:
             self._shared = tempfile.mkdtemp(prefix="flow-sdk-answers-")
             weakref.finalize(self, shutil.rmtree, self._shared, True)
