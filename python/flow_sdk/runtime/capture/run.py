@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flow_sdk.protocol import capture
+from flow_sdk.protocol.flow import CaptureSpec
 from flow_sdk.runtime.backfill import control_line, now_timestamp
 from flow_sdk.runtime.capture.build import spec_version
 from flow_sdk.runtime.capture.config_updates import ConfigInbox
@@ -74,6 +75,54 @@ def run_capture(
     """Validate, Apply and run one session of `task` until its connector exits (or the
     `timeouts` end it), committing every transaction to the data directory."""
     timeouts = timeouts or Timeouts()
+    launcher = _launcher_with_config_updates(task, data, console, network)
+    _, _, spec = validated_capture(catalog, task, launcher)
+    spec.config = launcher.config  # its check may have rotated a token
+    validators = SchemaValidators()
+    for binding in spec.bindings:
+        validators.prepare(binding.collection)
+    journals = _CaptureJournals(data, task.name, spec)
+    journals.drop_uncommitted(console)
+    version = spec_version(spec)
+    applied = launcher.unary(
+        capture.Response,
+        "apply",
+        capture.Apply(capture=spec, version=version).to_wire(),
+        "applied",
+    ).applied
+    if applied.state is not None:
+        journals.state.apply(applied.state)
+
+    try:
+        proc = launcher.start(capture.Response)
+        with proc:
+            session = CaptureSession(
+                proc, spec, validators, console, journals.backfilling(), journals.tracks_backfills()
+            )
+            session.open(version, journals.state.state)
+            while True:
+                txn = session.next_transaction_within(timeouts)
+                if txn is EXITED:
+                    if proc.wait() != 0:
+                        raise proc.failure(f"the capture session of {task.name}")
+                    break
+                if isinstance(txn, SessionEnded):
+                    console.log("info", f"{task.name}: ending the session: {txn.reason}")
+                    proc.stop(STOP_GRACE_SECONDS)
+                    break
+                journals.commit(txn)
+                on_commit(txn)
+                session.acknowledge(txn.checkpoints)
+    finally:
+        launcher.take_config_update()  # the next run opens with it, as after a republish
+    return journals.result
+
+
+def _launcher_with_config_updates(
+    task: CaptureDef, data: DataDir, console: Console, network: str
+) -> ConnectorLauncher:
+    """The task's launcher, whose processes leave config updates in the data directory (and
+    with the one an interrupted run left already taken)."""
     launcher = ConnectorLauncher(task, console, network)
     store = data.state_path("configs", task.name)
     endpoint = task.endpoint
@@ -87,101 +136,89 @@ def run_capture(
         catalog_file=endpoint.file,
     )
     launcher.take_config_update()  # one an interrupted run left
-    _, _, spec = validated_capture(catalog, task, launcher)
-    spec.config = launcher.config  # its check may have rotated a token
-    validators = SchemaValidators()
-    for binding in spec.bindings:
-        validators.prepare(binding.collection)
-    state_path = data.state_path("captures", task.name)
-    saved = read_state(state_path)
-    lengths: dict[str, int] = dict(saved.get("journals", {}))
-    journals: dict[str, Journal] = {
-        b.collection.name: data.journal(b.collection.name) for b in spec.bindings
-    }
-    result = CaptureRun(task.name)
-    for name, journal in journals.items():
-        result.dropped_bytes += journal.truncate(lengths.get(name, 0))
-        lengths.setdefault(name, journal.size)
-    if result.dropped_bytes:
-        console.log(
-            "info",
-            f"{task.name}: dropped {result.dropped_bytes} uncommitted journal bytes of an "
-            "interrupted run; the connector captures them again from its committed state",
-        )
-    backfills: dict[str, str] = dict(saved.get("backfills", {}))
-    """Collections whose backfill began and has not completed → its truncatedAt."""
-    labels: dict[str, dict[str, Any]] = dict(saved.get("labels", {}))
-    state = StateStore(saved.get("connectorState", {}))
-    version = spec_version(spec)
-    applied = launcher.unary(
-        capture.Response,
-        "apply",
-        capture.Apply(capture=spec, version=version).to_wire(),
-        "applied",
-    ).applied
-    if applied.state is not None:
-        state.apply(applied.state)
+    return launcher
 
-    try:
-        proc = launcher.start(capture.Response)
-        with proc:
-            names = [b.collection.name for b in spec.bindings]
-            backfilling = {i for i, name in enumerate(names) if name in backfills}
-            # A state file from before flow-sdk tracked backfills may have begun one untracked.
-            known = "backfills" in saved or not saved.get("connectorState")
-            session = CaptureSession(proc, spec, validators, console, backfilling, known)
-            session.open(version, state.state)
-            while True:
-                txn = session.next_transaction_within(timeouts)
-                if txn is EXITED:
-                    if proc.wait() != 0:
-                        raise proc.failure(f"the capture session of {task.name}")
-                    break
-                if isinstance(txn, SessionEnded):
-                    console.log("info", f"{task.name}: ending the session: {txn.reason}")
-                    proc.stop(STOP_GRACE_SECONDS)
-                    break
-                begins: dict[str, bytes] = {}
-                documents: dict[str, list[bytes]] = {}
-                completes: dict[str, bytes] = {}
-                begun = {names[i] for i in txn.backfill_begin}
-                truncated_at = now_timestamp() if begun else ""
-                for collection in sorted(begun):  # before the documents, as Flow publishes them
-                    backfills[collection] = truncated_at
-                    labels[collection] = {
-                        "truncatedAt": truncated_at,
-                        "offset": lengths[collection],
-                    }
-                    begins[collection] = control_line("backfillBegin", truncated_at)
-                for collection, doc in txn.documents:
-                    documents.setdefault(collection, []).append(doc)
-                for collection in sorted({names[i] for i in txn.backfill_complete}):
-                    completes[collection] = control_line(
-                        "backfillComplete", backfills.pop(collection)
-                    )
-                for collection in {**begins, **documents, **completes}:
-                    docs = documents.get(collection, [])
-                    lines = _lines(begins.get(collection), docs, completes.get(collection))
-                    lengths[collection] = journals[collection].append(lines)
-                    result.documents[collection] = result.documents.get(collection, 0) + len(docs)
-                crash_point("capture-appended")
-                for update in txn.states:
-                    state.apply(update)
-                committed: dict[str, Any] = {
-                    "connectorState": state.state,
-                    "journals": lengths,
-                    "backfills": backfills,
-                }
-                if labels:
-                    committed["labels"] = labels
-                write_state(state_path, committed)
-                crash_point("capture-committed")
-                result.transactions += 1
-                on_commit(txn)
-                session.acknowledge(txn.checkpoints)
-    finally:
-        launcher.take_config_update()  # the next run opens with it, as after a republish
-    return result
+
+class _CaptureJournals:
+    """A capture's collection journals and its state file: what it committed, and each
+    transaction appended and committed (journals fsynced, then the state file replaced)."""
+
+    def __init__(self, data: DataDir, task: str, spec: CaptureSpec) -> None:
+        self.task = task
+        self.state_path = data.state_path("captures", task)
+        self.saved = read_state(self.state_path)
+        self.lengths: dict[str, int] = dict(self.saved.get("journals", {}))
+        self.names = [b.collection.name for b in spec.bindings]
+        self.journals: dict[str, Journal] = {
+            b.collection.name: data.journal(b.collection.name) for b in spec.bindings
+        }
+        self.result = CaptureRun(task)
+        self.backfills: dict[str, str] = dict(self.saved.get("backfills", {}))
+        """Collections whose backfill began and has not completed → its truncatedAt."""
+        self.labels: dict[str, dict[str, Any]] = dict(self.saved.get("labels", {}))
+        self.state = StateStore(self.saved.get("connectorState", {}))
+
+    def drop_uncommitted(self, console: Console) -> None:
+        """Truncate each journal to its committed length (an interrupted run's tail)."""
+        for name, journal in self.journals.items():
+            self.result.dropped_bytes += journal.truncate(self.lengths.get(name, 0))
+            self.lengths.setdefault(name, journal.size)
+        if self.result.dropped_bytes:
+            console.log(
+                "info",
+                f"{self.task}: dropped {self.result.dropped_bytes} uncommitted journal bytes "
+                "of an interrupted run; the connector captures them again from its committed "
+                "state",
+            )
+
+    def backfilling(self) -> set[int]:
+        """Bindings whose backfill began and has not completed."""
+        return {i for i, name in enumerate(self.names) if name in self.backfills}
+
+    def tracks_backfills(self) -> bool:
+        """False for a state file from before flow-sdk tracked backfills (it may have begun
+        one untracked)."""
+        return "backfills" in self.saved or not self.saved.get("connectorState")
+
+    def commit(self, txn: Transaction) -> None:
+        """Append the transaction's journal lines, then record it in the state file."""
+        begins: dict[str, bytes] = {}
+        documents: dict[str, list[bytes]] = {}
+        completes: dict[str, bytes] = {}
+        begun = {self.names[i] for i in txn.backfill_begin}
+        truncated_at = now_timestamp() if begun else ""
+        for collection in sorted(begun):  # before the documents, as Flow publishes them
+            self.backfills[collection] = truncated_at
+            self.labels[collection] = {
+                "truncatedAt": truncated_at,
+                "offset": self.lengths[collection],
+            }
+            begins[collection] = control_line("backfillBegin", truncated_at)
+        for collection, doc in txn.documents:
+            documents.setdefault(collection, []).append(doc)
+        for collection in sorted({self.names[i] for i in txn.backfill_complete}):
+            completes[collection] = control_line(
+                "backfillComplete", self.backfills.pop(collection)
+            )
+        documents_of = self.result.documents
+        for collection in {**begins, **documents, **completes}:
+            docs = documents.get(collection, [])
+            lines = _lines(begins.get(collection), docs, completes.get(collection))
+            self.lengths[collection] = self.journals[collection].append(lines)
+            documents_of[collection] = documents_of.get(collection, 0) + len(docs)
+        crash_point("capture-appended")
+        for update in txn.states:
+            self.state.apply(update)
+        committed: dict[str, Any] = {
+            "connectorState": self.state.state,
+            "journals": self.lengths,
+            "backfills": self.backfills,
+        }
+        if self.labels:
+            committed["labels"] = self.labels
+        write_state(self.state_path, committed)
+        crash_point("capture-committed")
+        self.result.transactions += 1
 
 
 def _lines(begin: bytes | None, documents: list[bytes], complete: bytes | None) -> Iterator[bytes]:

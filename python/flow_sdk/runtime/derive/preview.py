@@ -8,7 +8,6 @@ form; a FIFO or `-` streams, each transaction running as it arrives).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -19,19 +18,14 @@ from flow_sdk.protocol.flow import CollectionSpec
 from flow_sdk.runtime.catalog.load import Catalog
 from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.console import Console
-from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.derive.catalog import DerivationDef, shuffle_key
-from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
+from flow_sdk.runtime.derive.session import DeriveSession
 from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
 from flow_sdk.runtime.fixture import FIXTURE_FORMS, Fixture, Readers
-from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, pointer
-from flow_sdk.runtime.launcher import ConnectorLauncher, read_one, request_line
-from flow_sdk.runtime.process import EOF, ConnectorProcess
-from flow_sdk.runtime.schema import MAX_DOCUMENT_BYTES, SchemaValidators, size_problem
+from flow_sdk.runtime.keys import KeyExtractor
+from flow_sdk.runtime.launcher import ConnectorLauncher
+from flow_sdk.runtime.schema import SchemaValidators
 from flow_sdk.runtime.state import StateStore, combine_updates
-from flow_sdk.runtime.strict import MessageTooDeep, parse_response
-
-FULL_RANGE = {"keyEnd": 4294967295, "rClockEnd": 4294967295}
 
 
 @dataclass
@@ -109,44 +103,12 @@ def preview_derivation(
     state = StateStore(initial_state if initial_state is not None else {})
     keys = KeyExtractor(f"derived collection {derived.name}", derived.key)
     with launcher.start(derive.Response) as proc:
-        proc.send(
-            request_line(
-                "open",
-                {
-                    "collection": spec.to_wire(),
-                    "version": "preview",
-                    "range": FULL_RANGE,
-                    "state": state.state,
-                },
-            )
-        )
-        read_one(proc, derive.Response, "opened", "the open request")
-        clock = 0
+        session = DeriveSession(proc, transforms, sources, derived, validators, keys)
+        session.open(spec, state.state)
         for pairs in fixture_txns.transactions():
-            for source, doc in pairs:
-                for index, t in enumerate(transforms):
-                    if t.source != source:
-                        continue
-                    clock += 1
-                    key = [pointer(p).get(doc) for p in shuffle_key(t, sources[source])]
-                    read = {
-                        "transform": index,
-                        "uuid": {"node": "1", "clock": str(clock)},
-                        "shuffle": {"key": key},
-                        "doc": doc,
-                    }
-                    proc.send(request_line("read", read))
-            proc.send(request_line("flush", {}))
-            published = _until(proc, "flushed", validators, derived, keys)
-            proc.send(
-                request_line("startCommit", {"runtimeCheckpoint": {"committed": time.time()}})
-            )
-            committed = read_one(
-                proc, derive.Response, "startedCommit", "the startCommit request"
-            ).startedCommit
-            for doc in _reduced(published):
+            published, updates = session.transaction(pairs)
+            for doc in published:
                 output.write(orjson.dumps([task.name, doc], option=orjson.OPT_APPEND_NEWLINE))
-            updates = [committed.state] if committed.state is not None else []
             for update in updates:
                 state.apply(update)
             if output_state:
@@ -157,13 +119,7 @@ def preview_derivation(
                     )
                 )
             output.flush()
-        proc.close_stdin()
-        if proc.next_line(30) is not EOF:
-            raise ProtocolViolation(
-                "derive-eof", "the derivation wrote more after its last transaction"
-            )
-        if proc.wait(30) != 0:
-            raise proc.failure("the derivation session")
+        session.close()
     if output_state:
         output.write(
             orjson.dumps(
@@ -180,62 +136,3 @@ def _transform(t: Any, source: CollectionSpec) -> dict[str, Any]:
     if t.backfill:
         out["backfill"] = t.backfill
     return out
-
-
-def _until(
-    proc: ConnectorProcess,
-    answer: str,
-    validators: SchemaValidators,
-    derived: CollectionSpec,
-    keys: KeyExtractor,
-) -> list[tuple[Key, Any]]:
-    """Published documents (checked against the derived schema) with their keys, up to the
-    `answer` response."""
-    published = []
-    while True:
-        line = proc.next_line()
-        if line is EOF:
-            if proc.wait() != 0:
-                raise proc.failure("the derivation session")
-            raise ProtocolViolation("derive-eof", f"the derivation exited before `{answer}`")
-        assert isinstance(line, bytes)
-        try:
-            response = parse_response(derive.Response, line)
-        except MessageTooDeep as exc:
-            published_doc = exc.data.get("published") if isinstance(exc.data, dict) else None
-            levels = nesting(published_doc.get("doc")) if isinstance(published_doc, dict) else None
-            where = f"derived collection {derived.name}"
-            raise ProtocolViolation("document-depth", too_deep(where, levels), line) from None
-        if response.variant == answer:
-            return published
-        if response.variant != "published":
-            raise ProtocolViolation(
-                "response-variant",
-                f"expected `published` or `{answer}`, got `{response.variant}`",
-                line,
-            )
-        doc = response.published.doc
-        if not isinstance(doc, dict):
-            raise ProtocolViolation(
-                "published-object", "published documents must be JSON objects", line
-            )
-        doc = {**doc, "_meta": {**(doc.get("_meta") or {}), "uuid": UUID_PLACEHOLDER}}
-        if len(line) > MAX_DOCUMENT_BYTES and (too_big := size_problem(len(orjson.dumps(doc)))):
-            raise ProtocolViolation("document-size", f"a published document: {too_big}", line)
-        if (problem := validators.problem(derived, doc)) is not None:
-            raise ProtocolViolation(
-                "published-schema",
-                f"a published document does not match the schema of {derived.name!r}: {problem}",
-                line,
-            )
-        try:
-            key = keys.key(doc)
-        except KeyValueError as exc:
-            raise ProtocolViolation("published-key", str(exc), line) from None
-        published.append((key, doc))
-
-
-def _reduced(published: list[tuple[Key, Any]]) -> list[Any]:
-    """One document per key (the last), in key order, as Flow's combiner drains them."""
-    by_key = dict(published)
-    return [by_key[key] for key in sorted(by_key)]
