@@ -130,53 +130,11 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     progress = RunProgress(console, options.progress)
     summary = RunSummary()
     started = time.monotonic()
-    timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
     progress_so_far = SoFar(summary)
     try:
-        for task in catalog.captures.values():
-            if task.disable:
-                continue
-            progress.start(f"capture {task.name}")
-
-            def captured(txn: Transaction, name: str = task.name) -> None:
-                progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
-                progress_so_far.committed(name, txn)
-
-            summary.captures.append(
-                run_capture(catalog, task, data, console, captured, timeouts, options.network)
-            )
-            progress.finish()
+        _run_captures(catalog, data, options, console, progress, progress_so_far)
         crash_point("captures-done")
-        committed: dict[str, int] = {}
-        labels: dict[str, dict[str, Any]] = {}
-        for name in catalog.captures:
-            committed.update(committed_lengths(data, name))
-            labels.update(truncation_labels(data, name))
-        for task in catalog.materializations.values():
-            if task.disable:
-                continue
-
-            def planned(total: int, name: str = task.name) -> None:
-                progress.start(f"materialize {name}", total=total, unit="B")
-
-            def stored(collection: str, documents: int, read: int) -> None:
-                progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
-
-            summary.materializations.append(
-                run_materialization(
-                    catalog,
-                    task,
-                    data,
-                    committed,
-                    console,
-                    planned,
-                    stored,
-                    options.transaction_documents,
-                    labels,
-                    network=options.network,
-                )
-            )
-            progress.finish()
+        _run_materializations(catalog, data, options, console, progress, summary)
     except RuntimeFailure:
         progress.finish()
         for line in progress_so_far.lines(options.data_dir):
@@ -187,6 +145,72 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
         data.unlock()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _run_captures(
+    catalog: Catalog,
+    data: DataDir,
+    options: RunOptions,
+    console: Console,
+    progress: RunProgress,
+    so_far: SoFar,
+) -> None:
+    """Every enabled capture, one after the other, into the journals."""
+    timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
+    for task in catalog.captures.values():
+        if task.disable:
+            continue
+        progress.start(f"capture {task.name}")
+
+        def captured(txn: Transaction, name: str = task.name) -> None:
+            progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
+            so_far.committed(name, txn)
+
+        so_far.summary.captures.append(
+            run_capture(catalog, task, data, console, captured, timeouts, options.network)
+        )
+        progress.finish()
+
+
+def _run_materializations(
+    catalog: Catalog,
+    data: DataDir,
+    options: RunOptions,
+    console: Console,
+    progress: RunProgress,
+    summary: RunSummary,
+) -> None:
+    """Every enabled materialization, over what the captures committed."""
+    committed: dict[str, int] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    for name in catalog.captures:
+        committed.update(committed_lengths(data, name))
+        labels.update(truncation_labels(data, name))
+    for task in catalog.materializations.values():
+        if task.disable:
+            continue
+
+        def planned(total: int, name: str = task.name) -> None:
+            progress.start(f"materialize {name}", total=total, unit="B")
+
+        def stored(collection: str, documents: int, read: int) -> None:
+            progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
+
+        summary.materializations.append(
+            run_materialization(
+                catalog,
+                task,
+                data,
+                committed,
+                console,
+                planned,
+                stored,
+                options.transaction_documents,
+                labels,
+                network=options.network,
+            )
+        )
+        progress.finish()
 
 
 class SoFar:

@@ -7,9 +7,11 @@ The materialization's state file holds its connector state and each binding's re
 are durable). A crash before that replays the transaction on the next run; destinations
 that key records by the collection key (as destination-kvdb does) end up the same.
 
-The spec is built as for preview (`materialize.build`); the session loop is its own because
-the offsets must be recorded between `startedCommit` and `acknowledge`, which the preview
-session (`materialize.session`) sends back to back.
+The spec is built as for preview (`materialize.build`), and the connector is driven through
+the same session class (`materialize.session`), by its run phases: the offsets must be
+recorded between `startedCommit` and `acknowledge`, which the preview's transactions send
+back to back, and the next transaction is read from the journals while the connector
+commits.
 
 Backfill signals in a journal (`runtime.backfill`) go to the connector in the `flush` of the
 transaction that reads them, as Flow's runtime sends them: a binding's transaction ends
@@ -21,7 +23,6 @@ skip what the journal's `estuary.dev/truncated-at` label supersedes.
 
 from __future__ import annotations
 
-import time
 from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,14 +32,14 @@ from typing import Any
 import orjson
 
 from flow_sdk.protocol import materialize
-from flow_sdk.protocol.flow import MaterializationSpec, RangeSpec
+from flow_sdk.protocol.flow import ConnectorState, MaterializationSpec
 from flow_sdk.protocol.tuple_pack import pack
 from flow_sdk.runtime.backfill import control_of
 from flow_sdk.runtime.catalog.load import Catalog, MaterializationDef
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
-from flow_sdk.runtime.keys import Key, pointer
-from flow_sdk.runtime.launcher import ConnectorLauncher, read_one, request_line
+from flow_sdk.runtime.keys import Key, KeyExtractor, Pointer, pointer
+from flow_sdk.runtime.launcher import ConnectorLauncher
 from flow_sdk.runtime.materialize.build import (
     check_spec,
     check_validated,
@@ -47,14 +48,13 @@ from flow_sdk.runtime.materialize.build import (
     validate_request,
 )
 from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
-from flow_sdk.runtime.materialize.session import binding_keys
-from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS, ConnectorProcess
+from flow_sdk.runtime.materialize.session import MaterializeSession, binding_keys
+from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS
 from flow_sdk.runtime.state import StateStore
 from flow_sdk.runtime.testing_seams import crash_point
 
 TRANSACTION_DOCUMENTS = 2000
 """Documents per transaction at most (bounded transactions keep replays small)."""
-RESPONSE_TIMEOUT_SECONDS = 600.0
 
 
 @dataclass
@@ -62,9 +62,6 @@ class MaterializationRun:
     task: str
     documents: dict[str, int] = field(default_factory=dict)
     transactions: int = 0
-
-
-# ---- the session ----
 
 
 @dataclass
@@ -95,6 +92,74 @@ def run_materialization(
     `capture.run.truncation_labels`); `on_plan(bytes)` tells how much is unread,
     `on_commit(collection, documents, bytes)` what each transaction stored."""
     launcher = ConnectorLauncher(task, console, network)
+    spec = _validated_spec(catalog, task, launcher)
+    version = spec_version(spec)
+    run_state = _RunState(data, task.name)
+    applied = launcher.unary(
+        materialize.Response,
+        "apply",
+        materialize.Apply(materialization=spec, version=version).to_wire(),
+        "applied",
+    ).applied
+    if applied.state is not None:
+        run_state.state.apply(applied.state)
+
+    cursors = _cursors(spec, data, run_state.offsets, committed, labels or {}, task.name, console)
+    result = MaterializationRun(task.name)
+    on_plan(sum(max(0, c.end - c.offset) for c in cursors))
+    if all(c.offset >= c.end for c in cursors):
+        return result
+
+    reader = _JournalReader(spec, cursors, transaction_documents)
+    proc = launcher.start(materialize.Response)
+    with proc:
+        session = MaterializeSession(proc, spec)
+        session.open_run(version, run_state.state.state)
+        _store_unread(session, reader, run_state, result, on_commit)
+        code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
+        if code != 0:
+            raise proc.failure(f"the materialization session of {task.name}")
+    return result
+
+
+def _store_unread(
+    session: MaterializeSession,
+    reader: _JournalReader,
+    run_state: _RunState,
+    result: MaterializationRun,
+    on_commit: Callable[[str, int, int], None],
+) -> None:
+    """Transactions until the journals are read up to their committed lengths: the offsets
+    of each recorded once the connector answered `startedCommit`, then acknowledged."""
+    upcoming = reader.next_transaction()
+    while upcoming.stores or upcoming.signals:
+        txn = upcoming
+        run_state.apply(session.run_flush(txn.signals))
+        session.send_stores(txn.stores)
+        crash_point("stores-sent")
+        session.start_commit(txn.checkpoint)
+        # Read the next transaction from the journals while the connector commits this one
+        # (only the cursors move; nothing is recorded before `startedCommit`).
+        upcoming = reader.next_transaction()
+        started = session.await_started_commit()
+        crash_point("commit-started")
+        run_state.apply(started)
+        run_state.record(txn.offsets)
+        crash_point("materialization-committed")
+        result.transactions += 1
+        for collection, count in txn.counts.items():
+            result.documents[collection] = result.documents.get(collection, 0) + count
+            on_commit(collection, count, txn.read_bytes.get(collection, 0))
+        acknowledged = session.run_acknowledge()
+        if acknowledged is not None:
+            run_state.apply(acknowledged)
+            run_state.save()
+
+
+def _validated_spec(
+    catalog: Catalog, task: MaterializationDef, launcher: ConnectorLauncher
+) -> MaterializationSpec:
+    """Spec and Validate, each checked, and the spec the session opens with."""
     spec_response = launcher.unary(
         materialize.Response,
         "spec",
@@ -107,22 +172,43 @@ def run_materialization(
         materialize.Response, "validate", request.to_wire(), "validated"
     ).validated
     check_validated(request, validated)
-    spec = materialization_spec(task, request, validated)
-    version = spec_version(spec)
+    return materialization_spec(task, request, validated)
 
-    state_path = data.state_path("materializations", task.name)
-    saved = read_state(state_path)
-    offsets: dict[str, int] = dict(saved.get("offsets", {}))
-    state = StateStore(saved.get("connectorState", {}))
-    applied = launcher.unary(
-        materialize.Response,
-        "apply",
-        materialize.Apply(materialization=spec, version=version).to_wire(),
-        "applied",
-    ).applied
-    if applied.state is not None:
-        state.apply(applied.state)
 
+class _RunState:
+    """The materialization's state file: its connector state and each binding's read offset
+    (by stateKey)."""
+
+    def __init__(self, data: DataDir, task: str) -> None:
+        self.path = data.state_path("materializations", task)
+        saved = read_state(self.path)
+        self.offsets: dict[str, int] = dict(saved.get("offsets", {}))
+        self.state = StateStore(saved.get("connectorState", {}))
+
+    def apply(self, update: ConnectorState | None) -> None:
+        if update is not None:
+            self.state.apply(update)
+
+    def record(self, offsets: dict[str, int]) -> None:
+        """A transaction committed: its offsets, with the connector state, in the file."""
+        self.offsets.update(offsets)
+        self.save()
+
+    def save(self) -> None:
+        write_state(self.path, {"connectorState": self.state.state, "offsets": self.offsets})
+
+
+def _cursors(
+    spec: MaterializationSpec,
+    data: DataDir,
+    offsets: dict[str, int],
+    committed: dict[str, int],
+    labels: dict[str, dict[str, Any]],
+    task: str,
+    console: Console,
+) -> list[Cursor]:
+    """Each binding's unread part of its journal; a binding behind its collection's last
+    truncation starts at the truncation's begin."""
     cursors = [
         Cursor(
             binding=i,
@@ -135,62 +221,16 @@ def run_materialization(
     ]
     for cursor in cursors:
         collection = spec.bindings[cursor.binding].collection.name
-        label = (labels or {}).get(collection) or {}
+        label = labels.get(collection) or {}
         begin = label.get("offset", 0)
         if cursor.offset < begin <= cursor.end:
             console.log(
                 "info",
-                f"{task.name}: binding {cursor.binding} skips {begin - cursor.offset} bytes of "
+                f"{task}: binding {cursor.binding} skips {begin - cursor.offset} bytes of "
                 f"{collection} published before its truncation at {label.get('truncatedAt')}",
             )
             cursor.offset = begin
-    result = MaterializationRun(task.name)
-    on_plan(sum(max(0, c.end - c.offset) for c in cursors))
-    if all(c.offset >= c.end for c in cursors):
-        return result
-
-    proc = launcher.start(materialize.Response)
-    with proc:
-        open_request = materialize.Open(
-            materialization=spec, version=version, range=RangeSpec.full(), state=state.state
-        )
-        proc.send(request_line("open", open_request.to_wire() | {"state": state.state}))
-        _expect(proc, "opened", "the Open")
-        proc.send(request_line("acknowledge", {}))
-        _expect(proc, "acknowledged", "the first Acknowledge")
-        upcoming = _next_transaction(spec, cursors, transaction_documents)
-        while upcoming.stores or upcoming.signals:
-            txn = upcoming
-            proc.send(request_line("flush", txn.signals))
-            flushed = _expect(proc, "flushed", "a Flush").flushed
-            if flushed.state is not None:
-                state.apply(flushed.state)
-            proc.send(b"".join(txn.stores))
-            crash_point("stores-sent")
-            proc.send(request_line("startCommit", {"runtimeCheckpoint": txn.checkpoint}))
-            # Read the next transaction from the journals while the connector commits this one
-            # (only the cursors move; nothing is recorded before `startedCommit`).
-            upcoming = _next_transaction(spec, cursors, transaction_documents)
-            started = _expect(proc, "startedCommit", "a StartCommit").startedCommit
-            crash_point("commit-started")
-            if started.state is not None:
-                state.apply(started.state)
-            offsets.update(txn.offsets)
-            write_state(state_path, {"connectorState": state.state, "offsets": offsets})
-            crash_point("materialization-committed")
-            result.transactions += 1
-            for collection, count in txn.counts.items():
-                result.documents[collection] = result.documents.get(collection, 0) + count
-                on_commit(collection, count, txn.read_bytes.get(collection, 0))
-            proc.send(request_line("acknowledge", {}))
-            acknowledged = _expect(proc, "acknowledged", "an Acknowledge").acknowledged
-            if acknowledged.state is not None:
-                state.apply(acknowledged.state)
-                write_state(state_path, {"connectorState": state.state, "offsets": offsets})
-        code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
-        if code != 0:
-            raise proc.failure(f"the materialization session of {task.name}")
-    return result
+    return cursors
 
 
 @dataclass
@@ -210,30 +250,93 @@ class _Transaction:
     """The `runtimeCheckpoint` of its StartCommit."""
 
 
-def _next_transaction(spec: MaterializationSpec, cursors: list[Cursor], limit: int) -> _Transaction:
-    """The next transaction's `store` request lines, reduced by key (last write wins) as
-    Flow combines delta-updates documents within a transaction, in Flow's key order; and
-    the `flush` request with the backfill signals read."""
-    reduced: dict[tuple[int, Key], bytes] = {}
-    # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
-    counts: dict[str, int] = {}
-    read_bytes: dict[str, int] = {}
-    signals: dict[str, list[dict[str, Any]]] = {}
-    taken = 0
-    loads, dumps, option = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    for cursor in cursors:
-        if taken >= limit:
-            break
-        collection = spec.bindings[cursor.binding].collection.name
-        start = cursor.offset
-        lines, end = cursor.journal.read(cursor.offset, cursor.end, limit - taken)
-        binding = spec.bindings[cursor.binding]
-        keys = binding_keys(binding)
+@dataclass
+class _StoreLines:
+    """How one binding's documents become `store` request lines."""
+
+    index: int
+    keys: KeyExtractor
+    values: list[Pointer]
+    with_doc: bool
+    deletes: bool
+
+    @classmethod
+    def of(cls, spec: MaterializationSpec, index: int) -> _StoreLines:
+        binding = spec.bindings[index]
         pointers = {p.field: pointer(p.ptr) for p in binding.collection.projections}
-        values = [pointers[f] for f in binding.fieldSelection.values]
-        with_doc = bool(binding.fieldSelection.document)
-        deletes = collection_deletes(binding.collection)
-        index = cursor.binding
+        return cls(
+            index=index,
+            keys=binding_keys(binding),
+            values=[pointers[f] for f in binding.fieldSelection.values],
+            with_doc=bool(binding.fieldSelection.document),
+            deletes=collection_deletes(binding.collection),
+        )
+
+    def line(self, doc: Any) -> tuple[Key, bytes]:
+        """The document's key as Flow compares it, and its `store` line."""
+        key, comparable_key = self.keys.values_and_key(doc)
+        store: dict[str, Any] = {
+            "binding": self.index,
+            "key": key,
+            "keyPacked": b64encode(pack(key)).decode(),
+            "values": [ptr.get(doc) for ptr in self.values],
+        }
+        if self.with_doc:
+            store["doc"] = doc
+        if self.deletes and is_deletion(doc):
+            store["delete"] = True
+        return comparable_key, orjson.dumps({"store": store}, option=orjson.OPT_APPEND_NEWLINE)
+
+
+class _JournalReader:
+    """Reads the bindings' journals from their cursors, a bounded transaction at a time."""
+
+    def __init__(self, spec: MaterializationSpec, cursors: list[Cursor], limit: int) -> None:
+        self.spec = spec
+        self.cursors = cursors
+        self.limit = limit
+
+    def next_transaction(self) -> _Transaction:
+        """The next transaction's `store` request lines, reduced by key (last write wins) as
+        Flow combines delta-updates documents within a transaction, in Flow's key order; and
+        the `flush` request with the backfill signals read."""
+        reduced: dict[tuple[int, Key], bytes] = {}
+        # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
+        counts: dict[str, int] = {}
+        read_bytes: dict[str, int] = {}
+        signals: dict[str, list[dict[str, Any]]] = {}
+        taken = 0
+        for cursor in self.cursors:
+            if taken >= self.limit:
+                break
+            collection = self.spec.bindings[cursor.binding].collection.name
+            start = cursor.offset
+            documents = self._read(cursor, self.limit - taken, reduced, signals)
+            taken += documents
+            counts[collection] = counts.get(collection, 0) + documents
+            read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
+        ordered = [line for _, line in sorted(reduced.items(), key=itemgetter(0))]
+        return _Transaction(
+            stores=ordered,
+            counts={k: v for k, v in counts.items() if v},
+            read_bytes=read_bytes,
+            signals=signals,
+            offsets={c.state_key: c.offset for c in self.cursors},
+            checkpoint=self._checkpoint(),
+        )
+
+    def _read(
+        self,
+        cursor: Cursor,
+        limit: int,
+        reduced: dict[tuple[int, Key], bytes],
+        signals: dict[str, list[dict[str, Any]]],
+    ) -> int:
+        """Read one binding's documents (up to `limit`) into `reduced`, and the backfill
+        signals before them into `signals`; the number of documents read."""
+        lines, end = cursor.journal.read(cursor.offset, cursor.end, limit)
+        stores = _StoreLines.of(self.spec, cursor.binding)
+        loads = orjson.loads
         documents = 0
         for line in lines:
             control = control_of(line)
@@ -249,49 +352,22 @@ def _next_transaction(spec: MaterializationSpec, cursors: list[Cursor], limit: i
                 continue
             cursor.offset += len(line)
             documents += 1
-            doc = loads(line)
-            key, comparable_key = keys.values_and_key(doc)
-            store: dict[str, Any] = {
-                "binding": index,
-                "key": key,
-                "keyPacked": b64encode(pack(key)).decode(),
-                "values": [ptr.get(doc) for ptr in values],
-            }
-            if with_doc:
-                store["doc"] = doc
-            if deletes and is_deletion(doc):
-                store["delete"] = True
-            reduced[(index, comparable_key)] = dumps({"store": store}, option=option)
+            comparable_key, store = stores.line(loads(line))
+            reduced[(cursor.binding, comparable_key)] = store
         assert cursor.offset <= end
-        taken += documents
-        counts[collection] = counts.get(collection, 0) + documents
-        read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
-    ordered = [line for _, line in sorted(reduced.items(), key=itemgetter(0))]
-    checkpoint = {
-        "sources": {
-            f"{spec.bindings[c.binding].collection.name};"
-            f"{spec.bindings[c.binding].journalReadSuffix}": {"readThrough": str(c.offset)}
-            for c in cursors
+        return documents
+
+    def _checkpoint(self) -> dict[str, Any]:
+        """The `runtimeCheckpoint` of a StartCommit: each journal read through its cursor."""
+        bindings = self.spec.bindings
+        return {
+            "sources": {
+                f"{bindings[c.binding].collection.name};"
+                f"{bindings[c.binding].journalReadSuffix}": {"readThrough": str(c.offset)}
+                for c in self.cursors
+            }
         }
-    }
-    return _Transaction(
-        stores=ordered,
-        counts={k: v for k, v in counts.items() if v},
-        read_bytes=read_bytes,
-        signals=signals,
-        offsets={c.state_key: c.offset for c in cursors},
-        checkpoint=checkpoint,
-    )
 
 
 def _binding_fields(index: int) -> dict[str, Any]:
     return {"binding": index} if index else {}
-
-
-def _expect(proc: ConnectorProcess, variant: str, what: str) -> materialize.Response:
-    deadline = time.monotonic() + RESPONSE_TIMEOUT_SECONDS
-    while not proc.wait_line(min(0.5, max(0.0, deadline - time.monotonic()))):
-        proc.check_stdin()
-        if time.monotonic() >= deadline:
-            break
-    return read_one(proc, materialize.Response, variant, what)

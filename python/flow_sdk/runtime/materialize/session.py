@@ -1,4 +1,5 @@
-"""One strict materialize session: Open, the first Acknowledge, then transactions.
+"""One strict materialize session: Open, the first Acknowledge, then transactions: a
+preview's (`transaction`) or `flow-sdk run`'s (`open_run` and the calls after it).
 
 The rules of `flow-protocol.md` §3.3, each a named `ProtocolViolation` quoting the line:
 `opened-first`, `acknowledged-once` (exactly one per transaction), `flushed-after-flush`,
@@ -12,6 +13,7 @@ Keys are grouped and ordered as Flow's combiner does (`keys`): stores go in key 
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +28,13 @@ from flow_sdk.protocol.flow import (
 from flow_sdk.protocol.tuple_pack import pack_json
 from flow_sdk.runtime.errors import ProtocolViolation
 from flow_sdk.runtime.keys import Key, KeyExtractor, KeyValueError, comparable, pointer
-from flow_sdk.runtime.launcher import request_line
+from flow_sdk.runtime.launcher import read_one, request_line
 from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
 from flow_sdk.runtime.process import EOF, TIMEOUT, ConnectorProcess
 from flow_sdk.runtime.strict import parse_variant
 
+RESPONSE_TIMEOUT_SECONDS = 600.0
+"""How long `flow-sdk run` waits for a response."""
 EARLY_OUTPUT_SECONDS = 0.01
 """How long to look for responses already written before the runtime sends `flush`."""
 
@@ -144,6 +148,52 @@ class MaterializeSession:
                 "eof-at-close", "the connector wrote more after its last acknowledgement", line
             )
         return self._take_states()
+
+    # ---- `flow-sdk run`'s transactions ----
+    # Stores come read from the journals; the run records its offsets between
+    # `startedCommit` and `acknowledge` and reads the next transaction while the connector
+    # commits, so each step is its own call. Each response is awaited for at most
+    # `RESPONSE_TIMEOUT_SECONDS` (failing sooner when the connector stops reading stdin).
+
+    def open_run(self, version: str, state: Any) -> None:
+        """Open (with the state always sent), then the first Acknowledge."""
+        request = materialize.Open(
+            materialization=self.spec, version=version, range=RangeSpec.full(), state=state
+        )
+        self.proc.send(request_line("open", request.to_wire() | {"state": state}))
+        self._expect("opened", "the Open")
+        self.proc.send(request_line("acknowledge", {}))
+        self._expect("acknowledged", "the first Acknowledge")
+
+    def run_flush(self, signals: dict[str, Any]) -> ConnectorState | None:
+        """`flush` carrying the transaction's backfill signals; the state of `flushed`."""
+        self.proc.send(request_line("flush", signals))
+        return self._expect("flushed", "a Flush").flushed.state
+
+    def send_stores(self, lines: list[bytes]) -> None:
+        """The transaction's `store` request lines, as they are."""
+        self.proc.send(b"".join(lines))
+
+    def start_commit(self, checkpoint: dict[str, Any]) -> None:
+        self.proc.send(request_line("startCommit", {"runtimeCheckpoint": checkpoint}))
+
+    def await_started_commit(self) -> ConnectorState | None:
+        """The state of `startedCommit`: the transaction's stores are durable."""
+        return self._expect("startedCommit", "a StartCommit").startedCommit.state
+
+    def run_acknowledge(self) -> ConnectorState | None:
+        """`acknowledge`, then its `acknowledged`; the state it carries."""
+        self.proc.send(request_line("acknowledge", {}))
+        return self._expect("acknowledged", "an Acknowledge").acknowledged.state
+
+    def _expect(self, variant: str, what: str) -> materialize.Response:
+        proc = self.proc
+        deadline = time.monotonic() + RESPONSE_TIMEOUT_SECONDS
+        while not proc.wait_line(min(0.5, max(0.0, deadline - time.monotonic()))):
+            proc.check_stdin()
+            if time.monotonic() >= deadline:
+                break
+        return read_one(proc, materialize.Response, variant, what)
 
     # ---- phases ----
 
