@@ -17,14 +17,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flow_sdk.airbyte.capture import CaptureShim
-    from flow_sdk.airbyte.materialize import MaterializeShim
-    from flow_sdk.airbyte.process import SubprocessSource
+    from flow_sdk.airbyte.destination.materialize import MaterializeShim
+    from flow_sdk.airbyte.source.capture import CaptureShim
+    from flow_sdk.airbyte.source.process import SubprocessSource
 
 _HOMES = {
-    "CaptureShim": "flow_sdk.airbyte.capture",
-    "MaterializeShim": "flow_sdk.airbyte.materialize",
-    "SubprocessSource": "flow_sdk.airbyte.process",
+    "CaptureShim": "flow_sdk.airbyte.source.capture",
+    "MaterializeShim": "flow_sdk.airbyte.destination.materialize",
+    "SubprocessSource": "flow_sdk.airbyte.source.process",
 }
 
 __all__ = ["CaptureShim", "MaterializeShim", "SubprocessSource"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from flow_sdk.airbyte.config_update import LOCAL_UPDATE_ENV
+from flow_sdk.airbyte.source.config_update import LOCAL_UPDATE_ENV
 from flow_sdk.runtime.env_refs import resolve_env, restore_refs
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.logs import Console

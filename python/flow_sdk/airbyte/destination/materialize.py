@@ -31,13 +31,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from flow_sdk.airbyte.destination_bounds import (
+from flow_sdk.airbyte.destination.bounds import (
     WRITE_SECONDS,
     WRITE_TRANSACTIONS,
     WriteBounds,
     WriteTimer,
 )
-from flow_sdk.airbyte.destination_spec import (
+from flow_sdk.airbyte.destination.spec import (
     APPEND,
     CDC_DELETED_AT,
     OVERWRITE,
@@ -46,7 +46,7 @@ from flow_sdk.airbyte.destination_spec import (
     sync_mode,
     validated,
 )
-from flow_sdk.airbyte.destination_states import (
+from flow_sdk.airbyte.destination.states import (
     GLOBAL,
     STREAM,
     StreamId,
@@ -54,7 +54,7 @@ from flow_sdk.airbyte.destination_states import (
     label,
     stream_status,
 )
-from flow_sdk.airbyte.destination_write import DestinationWrite
+from flow_sdk.airbyte.destination.write import DestinationWrite
 from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.materialize import Connector, request, response
@@ -63,8 +63,8 @@ from flow_sdk.protocol.tuple_pack import TupleError, unpack_b64
 from flow_sdk.secrets import mask_config_secrets
 
 if TYPE_CHECKING:
-    from flow_sdk.airbyte.destination_inprocess import InProcessDestination
-    from flow_sdk.airbyte.destination_process import SubprocessDestination
+    from flow_sdk.airbyte.destination.inprocess import InProcessDestination
+    from flow_sdk.airbyte.destination.process import SubprocessDestination
 
 ECHO_TIMEOUT_SECONDS = 5.0
 """How long a subprocess destination may take to echo a state before the shim ends its
@@ -104,11 +104,11 @@ class MaterializeShim(Connector):
         self.destination: InProcessDestination | SubprocessDestination
         self.in_process = delegate is not None
         if delegate is not None:
-            from flow_sdk.airbyte.destination_inprocess import InProcessDestination
+            from flow_sdk.airbyte.destination.inprocess import InProcessDestination
 
             self.destination = InProcessDestination(delegate)
         else:
-            from flow_sdk.airbyte.destination_process import SubprocessDestination
+            from flow_sdk.airbyte.destination.process import SubprocessDestination
 
             self.destination = SubprocessDestination(command or [], env)
             self.destination.on_spec_changed(self._spec_changed)

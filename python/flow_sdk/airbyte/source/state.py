@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flow_sdk.airbyte.codec import descriptor, state_payload
-from flow_sdk.airbyte.discover import stream_label
+from flow_sdk.airbyte.source.discover import stream_label
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding
 

@@ -11,15 +11,15 @@ import sys
 import tempfile
 
 from flow_sdk import pip_env
-from flow_sdk.airbyte.capture import CaptureShim
-from flow_sdk.airbyte.manifest import (
+from flow_sdk.airbyte.source.capture import CaptureShim
+from flow_sdk.airbyte.source.manifest import (
     UNSAFE_CODE_ENV,
     default_runner,
     load_manifest,
     manifest_spec,
     runner_args,
 )
-from flow_sdk.airbyte.process import SubprocessSource
+from flow_sdk.airbyte.source.process import SubprocessSource
 from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.containers import image_command
 from flow_sdk.errors import ConnectorError

@@ -11,12 +11,17 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, without_overlay
-from flow_sdk.airbyte.discover import discovered, validated_bindings
-from flow_sdk.airbyte.manifest import Manifest, SourceFactory
-from flow_sdk.airbyte.read_loop import ReadLoop
+from flow_sdk.airbyte.source.config_update import (
+    STATE_KEY,
+    ConfigUpdates,
+    lay_over,
+    without_overlay,
+)
+from flow_sdk.airbyte.source.discover import discovered, validated_bindings
+from flow_sdk.airbyte.source.manifest import Manifest, SourceFactory
+from flow_sdk.airbyte.source.read_loop import ReadLoop
+from flow_sdk.airbyte.source.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.airbyte.spec import connection_schema, flow_spec
-from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.capture import Connector, Emitter, request, response
 from flow_sdk.capture.schema import document_schema, source_schema
 from flow_sdk.errors import ConnectorError, ValidateError
@@ -79,7 +84,7 @@ class CaptureShim(Connector):
         if (delegate is None) == (source_factory is None):
             raise TypeError("CaptureShim needs either a delegate or a source_factory")
         if source_factory is not None:
-            from flow_sdk.airbyte.inprocess import InProcessSource
+            from flow_sdk.airbyte.source.inprocess import InProcessSource
 
             delegate = InProcessSource(factory=source_factory)
         elif not getattr(delegate, "is_airbyte_delegate", False):
@@ -87,7 +92,7 @@ class CaptureShim(Connector):
                 raise TypeError(
                     f"CaptureShim needs an Airbyte Source, not {type(delegate).__name__}"
                 )
-            from flow_sdk.airbyte.inprocess import InProcessSource
+            from flow_sdk.airbyte.source.inprocess import InProcessSource
 
             delegate = InProcessSource(delegate)
         self.delegate: AirbyteDelegate = delegate
@@ -113,7 +118,7 @@ class CaptureShim(Connector):
         path or its dict, `components` the path of its `components.py`. The declarative
         source is built for each request, so every Open resumes from its state (airbyte-cdk
         6 and 7). `options` are the other `CaptureShim` arguments."""
-        from flow_sdk.airbyte.manifest import declarative_factory
+        from flow_sdk.airbyte.source.manifest import declarative_factory
 
         return cls(source_factory=declarative_factory(manifest, components), **options)
 
