@@ -56,7 +56,7 @@ from flow_sdk.airbyte.destination.states import (
 )
 from flow_sdk.airbyte.destination.write import DestinationWrite
 from flow_sdk.airbyte.spec import connection_schema
-from flow_sdk.errors import ConnectorError, ValidateError
+from flow_sdk.errors import ConnectorError, ProtocolError, ValidateError
 from flow_sdk.materialize import Connector, request, response
 from flow_sdk.protocol.flow import MaterializationSpec, Spec, SpecRequest
 from flow_sdk.protocol.tuple_pack import TupleError, unpack_b64
@@ -100,18 +100,8 @@ class MaterializeShim(Connector):
             raise TypeError("MaterializeShim needs exactly one of delegate= or command=")
         if state_type not in (STREAM, GLOBAL):
             raise ValueError(f"state_type must be {STREAM!r} or {GLOBAL!r}, not {state_type!r}")
-        # Each mode imports only its own half: a subprocess shim never loads the CDK glue.
-        self.destination: InProcessDestination | SubprocessDestination
         self.in_process = delegate is not None
-        if delegate is not None:
-            from flow_sdk.airbyte.destination.inprocess import InProcessDestination
-
-            self.destination = InProcessDestination(delegate)
-        else:
-            from flow_sdk.airbyte.destination.process import SubprocessDestination
-
-            self.destination = SubprocessDestination(command or [], env)
-            self.destination.on_spec_changed(self._spec_changed)
+        self.destination = self._destination(delegate, command, env)
         self.documentation_url = documentation_url
         self.echo_timeout = echo_timeout
         self.state_type = state_type
@@ -149,6 +139,21 @@ class MaterializeShim(Connector):
         carries their generation as the minimum, so that its COMPLETE drops older ones."""
         self._patch: dict[str, Any] = {}
         """bindingStateV1 changes for the next commit."""
+
+    def _destination(
+        self, delegate: Any, command: Sequence[str] | None, env: Mapping[str, str] | None
+    ) -> InProcessDestination | SubprocessDestination:
+        """The destination in process or as a command. Each mode imports only its own half:
+        a subprocess shim never loads the CDK glue."""
+        if delegate is not None:
+            from flow_sdk.airbyte.destination.inprocess import InProcessDestination
+
+            return InProcessDestination(delegate)
+        from flow_sdk.airbyte.destination.process import SubprocessDestination
+
+        destination = SubprocessDestination(command or [], env)
+        destination.on_spec_changed(self._spec_changed)
+        return destination
 
     # ---- unary ----
 
@@ -489,7 +494,7 @@ class MaterializeShim(Connector):
             key = store.key or (unpack_b64(store.keyPacked) if store.keyPacked else [])
             values = store.values or (unpack_b64(store.valuesPacked) if store.valuesPacked else [])
         except TupleError as exc:
-            raise ConnectorError(
+            raise ProtocolError(
                 f"`store` of binding {store.binding} has a bad packed tuple: {exc}"
             ) from None
         fields, got = [*selection.keys, *selection.values], [*key, *values]
