@@ -14,6 +14,7 @@ from typing import Any
 
 from flow_sdk.airbyte.source.read_loop import ReadLoop
 from flow_sdk.airbyte.subprocess_connector import SubprocessConnector
+from flow_sdk.capture.child_messages import child_read, read_files
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 
@@ -31,30 +32,14 @@ class SubprocessSource(SubprocessConnector):
         state: list[dict[str, Any]],
         loop: ReadLoop,
     ) -> None:
-        from flow_sdk.capture.child_messages import child_messages
-
         run = ChildProcess(
             self.command, self.log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
         )
-        args = [
-            "read",
-            "--config",
-            run.write_file("config.json", config),
-            "--catalog",
-            run.write_file("catalog.json", catalog),
-        ]
-        if state:
-            args += ["--state", run.write_file("state.json", state)]
-        args += self.args
+        args = ["read", *read_files(run, config, catalog, state), *self.args]
         record = loop.record_keyed
         message = loop.message
-        whose = f"the Airbyte connector {self.name}"
-
-        def reading() -> str:
-            return f"while reading {loop.reading()}"
-
-        try:
-            for msg in child_messages(run.start(args), whose, reading, self.log):
+        with child_read(run, args, f"the Airbyte connector {self.name}", loop, self.log) as msgs:
+            for msg in msgs:
                 if msg["type"] == "RECORD":
                     rec = msg.get("record")
                     try:
@@ -70,8 +55,3 @@ class SubprocessSource(SubprocessConnector):
                     record((rec.get("namespace") or None, stream), data)
                 else:
                     message(msg)
-            code = run.wait()
-        finally:
-            run.stop()
-        if code != 0:
-            raise ConnectorError(run.exit_error(code, loop.describe_failure()))
