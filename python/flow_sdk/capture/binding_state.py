@@ -13,6 +13,24 @@ from flow_sdk.errors import ConnectorError
 BINDING_STATE = "bindingStateV1"
 
 
+class BoundStream:
+    """One binding's stream and row counter, as every adapter keeps them (the record path
+    reads `index` and `next_row`); adapters add their state layout's fields."""
+
+    __slots__ = ("index", "state_key", "stream", "label", "next_row", "saved_row")
+
+    def __init__(self, index: int, state_key: str, stream: str, label: str) -> None:
+        self.index = index
+        self.state_key = state_key
+        self.stream = stream
+        self.label = label
+        """The stream as errors name it."""
+        self.next_row = 0
+        """The row id the next record of this binding gets."""
+        self.saved_row = 0
+        """The row counter as the checkpointed state last saved it."""
+
+
 class KeyedBinding(Protocol):
     """A binding's read-time state, as state loading needs it."""
 

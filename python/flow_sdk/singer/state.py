@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from flow_sdk.capture.binding_state import BindingStateLoader
+from flow_sdk.capture.binding_state import BindingStateLoader, BoundStream
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding
 from flow_sdk.singer.catalog import FULL_TABLE, resource_stream
@@ -36,31 +36,16 @@ def _copy(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-class BindingState:
+class BindingState(BoundStream):
     """One binding's stream, row counter and the bookmark last saved for it."""
 
-    __slots__ = (
-        "index",
-        "state_key",
-        "stream",
-        "label",
-        "full_table",
-        "next_row",
-        "saved_row",
-        "bookmark",
-    )
+    __slots__ = ("full_table", "bookmark")
 
     def __init__(self, index: int, binding: CaptureBinding) -> None:
         config = binding.resourceConfig or {}
-        self.index = index
-        self.state_key = binding.stateKey
-        self.stream = resource_stream(config)
-        self.label = self.stream
-        """The stream as errors name it."""
+        stream = resource_stream(config)
+        super().__init__(index, binding.stateKey, stream, stream)
         self.full_table = config.get("replication_method") == FULL_TABLE
-        self.next_row = 0
-        """The row id the next record of this binding gets."""
-        self.saved_row = 0
         self.bookmark: Any = None
         """The bookmark last saved for this binding (None: none yet)."""
 

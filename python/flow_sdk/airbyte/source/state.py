@@ -33,7 +33,7 @@ from typing import Any
 
 from flow_sdk.airbyte.codec import descriptor, state_payload
 from flow_sdk.airbyte.source.discover import stream_label
-from flow_sdk.capture.binding_state import BindingStateLoader, unreadable_state
+from flow_sdk.capture.binding_state import BindingStateLoader, BoundStream, unreadable_state
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding
 
@@ -53,18 +53,12 @@ that resumes from it starts a new sweep."""
 log = logging.getLogger("flow")
 
 
-class BindingState:
+class BindingState(BoundStream):
     """One binding's stream, row counter and the last state saved for it."""
 
     __slots__ = (
-        "index",
-        "state_key",
-        "stream",
         "namespace",
-        "label",
         "full_refresh",
-        "next_row",
-        "saved_row",
         "stream_state",
         "saved",
         "migrate",
@@ -79,16 +73,11 @@ class BindingState:
                 f"binding {binding.stateKey!r} has a resource config without a `stream` name: "
                 f"{config!r}; rediscover the capture's bindings"
             )
-        self.index = index
-        self.state_key = binding.stateKey
-        self.stream: str = config["stream"]
+        stream: str = config["stream"]
         self.namespace: str | None = config.get("namespace") or None
-        self.label = stream_label(self.namespace, self.stream)
-        """The stream as errors name it: `namespace/name`, or `name`."""
+        # The label names the stream in errors: `namespace/name`, or `name`.
+        super().__init__(index, binding.stateKey, stream, stream_label(self.namespace, stream))
         self.full_refresh = config.get("syncMode") != "incremental"
-        self.next_row = 0
-        """The row id the next record of this binding gets."""
-        self.saved_row = 0
         self.stream_state: dict[str, Any] | None = None
         """The AirbyteStreamState last saved for this binding."""
         self.saved = False
