@@ -7,8 +7,11 @@ or, for any connector executable: `flow-sdk airbyte-capture -- <command...>`. A 
 (declarative) source: `CaptureShim.from_manifest("manifest.yaml", "components.py").main()`, or
 `flow-sdk airbyte-capture --manifest manifest.yaml [--components components.py]`.
 
-The names are imported on first use, so a capture process does not pay for the
-materialize half at start-up (and the other way round): ~30 ms each.
+The source half (`CaptureShim`) lives in `airbyte.source`, the destination half
+(`MaterializeShim`) in `airbyte.destination`; what both use (message codec, spec mapping,
+the connector's own log messages, the in-process and subprocess runners) sits here. The
+names are imported on first use, so a capture process does not pay for the materialize half
+at start-up (and the other way round): ~30 ms each.
 """
 
 from __future__ import annotations

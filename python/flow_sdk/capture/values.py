@@ -422,12 +422,6 @@ def encode(doc: Any, where: str, conversions: Conversions | None) -> bytes:
     return orjson.dumps(normalize(doc, where, conversions), option=OPTIONS)
 
 
-def encode_fast(doc: Any) -> bytes:
-    """The fast path: orjson with the lossless fallbacks; raises when the rule's walk is
-    needed (the caller also checks `has_nan` when the output holds `null`)."""
-    return orjson.dumps(doc, default=default, option=OPTIONS)
-
-
 # ---- subprocess lines ----
 
 
