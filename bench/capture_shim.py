@@ -135,7 +135,7 @@ class Capture:
         return run_process(argv, marker=RECORD, env=self.env, cwd=str(HERE))
 
     def subprocess(self) -> Run:
-        argv = [PY, "-m", "flow_sdk.airbyte.capture_cli", "--", PY, "capture_source.py"]
+        argv = [PY, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PY, "capture_source.py"]
         return run_process(argv, stdin=self.request, marker=CAPTURED, env=self.env, cwd=str(HERE))
 
     def variants(self) -> dict:

@@ -47,7 +47,7 @@ from benchlib import Run, emit, interleaved, paired_ratio, run_process, summary 
 ROOT = Path(__file__).resolve().parent.parent
 DESTINATION = ROOT / "python" / "tests" / "materialize" / "sqlite_destination.py"
 INPROCESS = ROOT / "python" / "tests" / "materialize" / "inprocess_shim.py"
-CLI = "import sys; from flow_sdk.airbyte.materialize_cli import main; main(sys.argv[1:])"
+CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 
 
 def document(i: int) -> dict:

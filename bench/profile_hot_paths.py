@@ -45,7 +45,7 @@ def target(name: str, records: int, tmp: Path) -> tuple[list[str], Path]:
         stdin.write_bytes(open_request(config, 2))
         if name == "capture-inprocess":
             return [PY, str(HERE / "capture_shim_main.py")], stdin
-        cli = [PY, "-m", "flow_sdk.airbyte.capture_cli", "--"]
+        cli = [PY, "-m", "flow_sdk.airbyte.source.capture_cli", "--"]
         return [*cli, PY, str(HERE / "capture_source.py")], stdin
     write_inputs(tmp, records, 10_000)
     stdin = tmp / "requests.jsonl"

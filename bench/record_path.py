@@ -16,8 +16,8 @@ import os
 import statistics
 import time
 
-from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.state import ShimState
+from flow_sdk.airbyte.source.read_loop import ReadLoop
+from flow_sdk.airbyte.source.state import ShimState
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.io import ProtocolWriter
 from flow_sdk.protocol.flow import CaptureBinding

@@ -2,7 +2,7 @@
 flow-sdk's MaterializeShim."""
 
 from destination_kvdb.destination import DestinationKvdb
-from flow_sdk.airbyte.materialize import MaterializeShim
+from flow_sdk.airbyte.destination.materialize import MaterializeShim
 
 
 def main() -> None:

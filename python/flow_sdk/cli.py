@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 
 PASSTHROUGH = {
-    "airbyte-capture": "flow_sdk.airbyte.capture_cli",
-    "airbyte-materialize": "flow_sdk.airbyte.materialize_cli",
+    "airbyte-capture": "flow_sdk.airbyte.source.capture_cli",
+    "airbyte-materialize": "flow_sdk.airbyte.destination.materialize_cli",
     "singer-capture": "flow_sdk.singer.capture_cli",
 }
 

@@ -4,6 +4,6 @@ Deprecated spelling, kept so existing connectors keep working: use
 `from flow_sdk.airbyte import CaptureShim` instead.
 """
 
-from flow_sdk.airbyte.capture import CaptureShim
+from flow_sdk.airbyte.source.capture import CaptureShim
 
 __all__ = ["CaptureShim"]

@@ -7,8 +7,11 @@ or, for any connector executable: `flow-sdk airbyte-capture -- <command...>`. A 
 (declarative) source: `CaptureShim.from_manifest("manifest.yaml", "components.py").main()`, or
 `flow-sdk airbyte-capture --manifest manifest.yaml [--components components.py]`.
 
-The names are imported on first use, so a capture process does not pay for the
-materialize half at start-up (and the other way round): ~30 ms each.
+The source half (`CaptureShim`) lives in `airbyte.source`, the destination half
+(`MaterializeShim`) in `airbyte.destination`; what both use (message codec, spec mapping,
+the connector's own log messages, the in-process and subprocess runners) sits here. The
+names are imported on first use, so a capture process does not pay for the materialize half
+at start-up (and the other way round): ~30 ms each.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flow_sdk.airbyte.capture import CaptureShim
-    from flow_sdk.airbyte.materialize import MaterializeShim
-    from flow_sdk.airbyte.process import SubprocessSource
+    from flow_sdk.airbyte.destination.materialize import MaterializeShim
+    from flow_sdk.airbyte.source.capture import CaptureShim
+    from flow_sdk.airbyte.source.process import SubprocessSource
 
 _HOMES = {
-    "CaptureShim": "flow_sdk.airbyte.capture",
-    "MaterializeShim": "flow_sdk.airbyte.materialize",
-    "SubprocessSource": "flow_sdk.airbyte.process",
+    "CaptureShim": "flow_sdk.airbyte.source.capture",
+    "MaterializeShim": "flow_sdk.airbyte.destination.materialize",
+    "SubprocessSource": "flow_sdk.airbyte.source.process",
 }
 
 __all__ = ["CaptureShim", "MaterializeShim", "SubprocessSource"]

@@ -1,5 +1,5 @@
 """What every adapter's read loop shares: the record path, the stop check, unbound streams,
-and the watchdog's view. `airbyte.read_loop.ReadLoop` and `singer.read_loop.SingerReadLoop`
+and the watchdog's view. `airbyte.source.read_loop.ReadLoop` and `singer.read_loop.SingerReadLoop`
 add only their message shapes and state layouts.
 
 The record path is one method (`record_keyed`) with no call of its own before the Emitter:

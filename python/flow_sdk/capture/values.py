@@ -355,22 +355,32 @@ class _Walk:
         if kind is float or isinstance(value, decimal.Decimal):
             return self.number(value, pointer)
         if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for k, v in value.items():
-                name = self.key(k, pointer)
-                child = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
-                if name in out:
-                    raise _rejected(
-                        self.where,
-                        child,
-                        "appears twice in one object (keys of different types that read "
-                        f"the same, such as 1 and '1': {_short(k)})",
-                    )
-                out[name] = self.value(v, child, depth + 1)
-            return out
+            return self.mapping(value, pointer, depth)
         if isinstance(value, (list, tuple, set, frozenset)):
             items = _sorted(value) if isinstance(value, (set, frozenset)) else value
             return [self.value(v, f"{pointer}/{i}", depth + 1) for i, v in enumerate(items)]
+        return self.python_value(value, pointer, depth)
+
+    def mapping(self, value: Mapping[Any, Any], pointer: str, depth: int) -> dict[str, Any]:
+        """An object: its keys as JSON strings (two that read the same are refused)."""
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            name = self.key(k, pointer)
+            child = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
+            if name in out:
+                raise _rejected(
+                    self.where,
+                    child,
+                    "appears twice in one object (keys of different types that read "
+                    f"the same, such as 1 and '1': {_short(k)})",
+                )
+            out[name] = self.value(v, child, depth + 1)
+        return out
+
+    def python_value(self, value: Any, pointer: str, depth: int) -> Any:
+        """A value of no JSON type: subclasses, enums, dates, numpy's, or what `default`
+        converts; anything else is refused by its type."""
+        kind = type(value)
         if isinstance(value, (str, int)):  # str / int subclasses, numpy's included
             return self.value(str(value) if isinstance(value, str) else int(value), pointer, depth)
         if isinstance(value, float):  # float subclasses: numpy float64
@@ -410,12 +420,6 @@ def normalize(doc: Any, where: str, conversions: Conversions | None) -> Any:
 def encode(doc: Any, where: str, conversions: Conversions | None) -> bytes:
     """Compact JSON of `doc` under the rule (the slow path of `Emitter.captured`)."""
     return orjson.dumps(normalize(doc, where, conversions), option=OPTIONS)
-
-
-def encode_fast(doc: Any) -> bytes:
-    """The fast path: orjson with the lossless fallbacks; raises when the rule's walk is
-    needed (the caller also checks `has_nan` when the output holds `null`)."""
-    return orjson.dumps(doc, default=default, option=OPTIONS)
 
 
 # ---- subprocess lines ----

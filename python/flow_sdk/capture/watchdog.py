@@ -4,7 +4,7 @@ naming what it was reading, instead of hanging until someone notices.
 A hung source cannot be interrupted from Python (it may sit in a socket read without a
 timeout), so the watchdog, a daemon thread, writes the last words itself and ends the
 process. Nothing still buffered reaches stdout, so nothing is checkpointed past what was
-emitted; a child process of the source dies with this one (see `airbyte.process`)."""
+emitted; a child process of the source dies with this one (see `airbyte.source.process`)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.capture import Emitter, request, response
+from flow_sdk.capture.adapter_shim import AdapterCaptureShim, PreparedRead, endpoint_config
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import OAuth2, Spec, SpecRequest
 from flow_sdk.secrets import mask_config_secrets, with_secret_marks
@@ -40,17 +41,13 @@ class SingerDelegate(Protocol):
     ) -> None: ...
 
 
-class CaptureShim(Connector):
+class CaptureShim(AdapterCaptureShim):
     """Runs a Singer tap as a Flow capture connector.
 
     `delegate` is a singer-sdk Tap class or instance (run in process; its config is ignored,
     Flow's is used), a factory taking the Tap's keywords (including `message_writer`), or a
     `SingerDelegate` such as `SubprocessTap`. `config_schema` overrides the tap's own;
     `usesSchemaInference` marks discovered schemas `x-infer-schema`."""
-
-    idle_timeout: float | None = None
-    """Seconds the tap may send nothing before the capture fails naming its stream (None:
-    `FLOW_SDK_IDLE_TIMEOUT`, else three hours; 0: no limit)."""
 
     def __init__(
         self,
@@ -80,13 +77,10 @@ class CaptureShim(Connector):
         return self._schema
 
     def _config(self, config: Any) -> dict[str, Any]:
-        if not isinstance(config, Mapping):
-            raise ValidateError(
-                f"the endpoint config must be a JSON object, not {type(config).__name__}"
-            )
+        config = endpoint_config(config)
         mask_config_secrets(with_secret_marks(self._config_schema()), config)
         check_config(self._config_schema(), config)
-        return dict(config)
+        return config
 
     def spec(self, spec: SpecRequest) -> Spec:
         return flow_spec(self._config_schema(), self.oauth2, self.documentation_url)
@@ -115,7 +109,7 @@ class CaptureShim(Connector):
             self.log.info("dry run of the bound streams succeeded", extra={"records": records})
         return response.Validated(bindings=bindings)
 
-    def open(self, open: request.Open, emit: Emitter) -> None:
+    def prepare_read(self, open: request.Open, emit: Emitter) -> PreparedRead:
         config = self._config(open.capture.config)
         bindings = open.capture.bindings
         state = SingerState(bindings, open.state)
@@ -123,11 +117,13 @@ class CaptureShim(Connector):
             self.delegate.discover(config), [b.resourceConfig for b in bindings]
         )
         loop = SingerReadLoop(emit, state, self.log, self.sourced_schemas)
-        emit.opened()
-        if state.migrated:
-            self.log.info("rewriting the state of flow-sdk 0.1.x's Singer shim in this layout")
-            emit.checkpoint(state.full_state(), merge_patch=False)
-        loop.run(
-            lambda: self.delegate.sync(config, catalog, state.singer_state(), loop),
-            self.idle_timeout,
-        )
+
+        def begin() -> None:
+            if state.migrated:
+                self.log.info("rewriting the state of flow-sdk 0.1.x's Singer shim in this layout")
+                emit.checkpoint(state.full_state(), merge_patch=False)
+
+        def read() -> None:
+            self.delegate.sync(config, catalog, state.singer_state(), loop)
+
+        return PreparedRead(loop, read, begin)

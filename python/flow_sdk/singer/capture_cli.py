@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from flow_sdk import pip_env
+from flow_sdk.capture.adapter_cli import capture_parser, parse_capture_args
 from flow_sdk.singer.capture import CaptureShim
 from flow_sdk.singer.process import SubprocessTap
 
@@ -21,29 +22,17 @@ USAGE = (
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="flow-sdk singer-capture",
-        usage=USAGE,
-        description=(
-            "Run a Singer tap (any executable taking --config, --catalog, --state and "
-            "--discover) as an Estuary Flow capture connector on stdin/stdout."
-        ),
+    p = capture_parser(
+        "flow-sdk singer-capture",
+        USAGE,
+        "Run a Singer tap (any executable taking --config, --catalog, --state and "
+        "--discover) as an Estuary Flow capture connector on stdin/stdout.",
+        docs_url_help="documentation link of the Spec",
     )
-    p.add_argument("--docs-url", help="documentation link of the Spec")
     p.add_argument(
         "--config-schema",
         type=Path,
         help="JSON file with the tap's config schema (default: the tap's --about settings)",
-    )
-    p.add_argument(
-        "--no-schema-inference",
-        action="store_true",
-        help="do not mark discovered schemas with x-infer-schema",
-    )
-    p.add_argument(
-        "--sourced-schemas",
-        action="store_true",
-        help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
     )
     pip_env.add_arguments(p)
     return p
@@ -51,12 +40,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> None:
     """Parse `argv` (everything after `singer-capture`) and serve the capture protocol."""
-    if "--" in argv:
-        split = argv.index("--")
-        options, command = argv[:split], argv[split + 1 :]
-    else:
-        options, command = argv, []
-    args = parser().parse_args(options)
+    args, command = parse_capture_args(parser, argv)
     command = pip_env.command_of(args, command)
     if not command:
         parser().error("give the Singer tap command after `--`, e.g. -- tap-github")

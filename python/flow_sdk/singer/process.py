@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from flow_sdk.capture.child_messages import child_messages
+from flow_sdk.capture.child_messages import child_read, read_files
 from flow_sdk.capture.values import decode_line
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError, ValidateError
@@ -148,23 +148,11 @@ class SubprocessTap:
         loop: SingerReadLoop,
     ) -> None:
         run = self._process()
-        args = [
-            "--config",
-            run.write_file("config.json", config),
-            "--catalog",
-            run.write_file("catalog.json", catalog),
-        ]
-        if state:
-            args += ["--state", run.write_file("state.json", state)]
+        args = read_files(run, config, catalog, state)
         record = loop.record_keyed
         message = loop.message
-        whose = f"the Singer tap {self.name}"
-
-        def reading() -> str:
-            return f"while reading {loop.reading()}"
-
-        try:
-            for msg in child_messages(run.start(args), whose, reading, self.log):
+        with child_read(run, args, f"the Singer tap {self.name}", loop, self.log) as msgs:
+            for msg in msgs:
                 if msg["type"] == "RECORD":
                     data, stream = msg.get("record"), msg.get("stream")
                     if type(data) is not dict or type(stream) is not str:
@@ -175,8 +163,3 @@ class SubprocessTap:
                     record(stream, data)
                 else:
                     message(msg)
-            code = run.wait()
-        finally:
-            run.stop()
-        if code != 0:
-            raise ConnectorError(run.exit_error(code, loop.describe_failure()))

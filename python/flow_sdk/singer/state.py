@@ -21,12 +21,12 @@ from typing import Any
 
 import orjson
 
+from flow_sdk.capture.binding_state import BindingStateLoader, BoundStream
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding
 from flow_sdk.singer.catalog import FULL_TABLE, resource_stream
 
 OLD_ROW_COUNTER = "estuary.dev/rowCounter"
-_TOP_KEYS = frozenset({"bindingStateV1", "singerState"})
 _ENTRY_KEYS = frozenset({"rowId", "bookmark"})
 log = logging.getLogger("flow")
 
@@ -36,38 +36,30 @@ def _copy(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-class BindingState:
+class BindingState(BoundStream):
     """One binding's stream, row counter and the bookmark last saved for it."""
 
-    __slots__ = (
-        "index",
-        "state_key",
-        "stream",
-        "label",
-        "full_table",
-        "next_row",
-        "saved_row",
-        "bookmark",
-    )
+    __slots__ = ("full_table", "bookmark")
 
     def __init__(self, index: int, binding: CaptureBinding) -> None:
         config = binding.resourceConfig or {}
-        self.index = index
-        self.state_key = binding.stateKey
-        self.stream = resource_stream(config)
-        self.label = self.stream
-        """The stream as errors name it."""
+        stream = resource_stream(config)
+        super().__init__(index, binding.stateKey, stream, stream)
         self.full_table = config.get("replication_method") == FULL_TABLE
-        self.next_row = 0
-        """The row id the next record of this binding gets."""
-        self.saved_row = 0
         self.bookmark: Any = None
         """The bookmark last saved for this binding (None: none yet)."""
 
 
-class SingerState:
+class SingerState(BindingStateLoader[BindingState]):
     """Singer state in, Flow checkpoints out. Methods return the RFC 7396 merge patch of only
     what changed, or None when nothing did."""
+
+    top_keys = frozenset({"bindingStateV1", "singerState"})
+    writers = "this shim or flow-sdk 0.1.x's Singer shim"
+    remedy = (
+        "To re-capture every binding from scratch, reset the capture's state (or backfill "
+        "its bindings)."
+    )
 
     def __init__(self, bindings: Sequence[CaptureBinding], state: Any) -> None:
         self.bindings = [BindingState(i, b) for i, b in enumerate(bindings)]
@@ -76,47 +68,30 @@ class SingerState:
         """The tap state's keys other than `bookmarks`, as last saved."""
         self.migrated = False
         """Whether the Open's state was in flow-sdk 0.1.x's layout (see `full_state`)."""
-        self._load(state)
+        self.load(state)
 
     # ---- reading the Open's state ----
 
-    def _load(self, state: Any) -> None:
-        if state is None or state == {}:
-            return
-        if not isinstance(state, Mapping):
-            raise _unreadable(f"it is a {type(state).__name__}, not an object")
-        if unknown := sorted(set(state) - _TOP_KEYS):
-            raise _unreadable(f"it has keys {', '.join(map(repr, unknown))} this shim never writes")
-        entries = state.get("bindingStateV1", {})
-        if not isinstance(entries, Mapping):
-            raise _unreadable("`bindingStateV1` is not an object")
+    def load_shared(self, state: Mapping[str, Any]) -> None:
         if (rest := state.get("singerState")) is not None:
             if not (isinstance(rest, list) and len(rest) == 1 and isinstance(rest[0], Mapping)):
-                raise _unreadable("`singerState` is not a one-element list holding an object")
+                raise self.unreadable("`singerState` is not a one-element list holding an object")
             self.rest = dict(rest[0])
-        for b in self.bindings:
-            if (entry := entries.get(b.state_key)) is not None:
-                self._load_entry(b, entry)
 
-    def _load_entry(self, b: BindingState, entry: Any) -> None:
-        where = f"the entry of binding {b.state_key!r} (stream {b.stream!r})"
-        if not isinstance(entry, Mapping):
-            raise _unreadable(f"{where} is not an object")
+    def load_entry(self, b: BindingState, entry: Mapping[str, Any], where: str) -> None:
         if set(entry) <= _ENTRY_KEYS:
             row = entry.get("rowId", 0)
             bookmark = entry.get("bookmark")
             if bookmark is not None:
                 if not (isinstance(bookmark, list) and len(bookmark) == 1):
-                    raise _unreadable(f"{where} has a `bookmark` that is not [<bookmark>]")
+                    raise self.unreadable(f"{where} has a `bookmark` that is not [<bookmark>]")
                 b.bookmark = bookmark[0]
         else:  # flow-sdk 0.1.x: the bookmark itself, with the row counter inside
             bookmark = dict(entry)
             row = bookmark.pop(OLD_ROW_COUNTER, None) or 0
             b.bookmark = bookmark
             self.migrated = True
-        if not isinstance(row, int) or isinstance(row, bool) or row < 0:
-            raise _unreadable(f"{where} has rowId {row!r}, not a non-negative integer")
-        b.next_row = b.saved_row = row
+        b.next_row = b.saved_row = self.row_id(row, where)
 
     def singer_state(self) -> dict[str, Any]:
         """The state to start the tap with: `{"bookmarks": {<tap_stream_id>: ...}, ...}`."""
@@ -182,10 +157,3 @@ class SingerState:
             entry["bookmark"] = [b.bookmark]
         return entry
 
-
-def _unreadable(why: str) -> ConnectorError:
-    return ConnectorError(
-        f"the capture's checkpointed state cannot be understood: {why}. It was not written by "
-        "this shim or flow-sdk 0.1.x's Singer shim. To re-capture every binding from scratch, "
-        "reset the capture's state (or backfill its bindings)."
-    )

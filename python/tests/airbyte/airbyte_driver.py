@@ -20,7 +20,7 @@ PYTHON = sys.executable
 SOURCE = str(HERE / "cdk7_source.py")
 MODES = {
     "inprocess": [PYTHON, str(HERE / "inprocess_main.py")],
-    "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--", PYTHON, SOURCE],
+    "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PYTHON, SOURCE],
 }
 
 

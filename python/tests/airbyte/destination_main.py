@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from flow_sdk.airbyte.materialize import MaterializeShim  # noqa: E402
-from flow_sdk.airbyte.materialize_cli import parser, shim_options  # noqa: E402
+from flow_sdk.airbyte.destination.materialize import MaterializeShim  # noqa: E402
+from flow_sdk.airbyte.destination.materialize_cli import parser, shim_options  # noqa: E402
 
 if __name__ == "__main__":
     module = importlib.import_module(sys.argv[1])

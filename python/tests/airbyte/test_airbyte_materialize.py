@@ -19,7 +19,7 @@ from flow_sdk.protocol.tuple_pack import pack_b64
 
 HERE = Path(__file__).parent.parent / "materialize"
 DESTINATION = HERE / "sqlite_destination.py"
-CLI = "import sys; from flow_sdk.airbyte.materialize_cli import main; main(sys.argv[1:])"
+CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 MODES = ["inprocess", "subprocess"]
 
 

@@ -243,7 +243,7 @@ def test_subprocess_that_cannot_start_or_exits_non_zero() -> None:
     import sys
 
     missing = run_connector(
-        [sys.executable, "-m", "flow_sdk.airbyte.capture_cli", "--", "/nonexistent/source-x"],
+        [sys.executable, "-m", "flow_sdk.airbyte.source.capture_cli", "--", "/nonexistent/source-x"],
         [{"spec": {}}],
     )
     assert (
@@ -254,7 +254,7 @@ def test_subprocess_that_cannot_start_or_exits_non_zero() -> None:
         [
             sys.executable,
             "-m",
-            "flow_sdk.airbyte.capture_cli",
+            "flow_sdk.airbyte.source.capture_cli",
             "--",
             sys.executable,
             "-c",

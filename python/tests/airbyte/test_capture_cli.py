@@ -26,7 +26,7 @@ def test_options_with_a_shell_connector(tmp_path: Path) -> None:
     files = tmp_path / "files"
     files.mkdir()
     argv = [
-        sys.executable, "-m", "flow_sdk.airbyte.capture_cli",
+        sys.executable, "-m", "flow_sdk.airbyte.source.capture_cli",
         "--docs-url", "https://docs.example/shim", "--no-schema-inference", "--files-dir", str(files),
         "--", str(script),
     ]  # fmt: skip
@@ -45,6 +45,6 @@ def test_options_with_a_shell_connector(tmp_path: Path) -> None:
 
 def test_missing_command_is_a_usage_error() -> None:
     run = run_connector(
-        [sys.executable, "-m", "flow_sdk.airbyte.capture_cli", "--docs-url", "x"], []
+        [sys.executable, "-m", "flow_sdk.airbyte.source.capture_cli", "--docs-url", "x"], []
     )
     assert run.code == 2 and "give the Airbyte connector command after `--`" in run.stderr

@@ -28,7 +28,7 @@ from flow_sdk.protocol.merge_patch import merge_patch
 pytestmark = pytest.mark.slow
 SOURCE = str(HERE / "classic_cdk_source.py")
 FLOW_SDK = str(Path(PYTHON).parent / "flow-sdk")
-WRAP = [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--"]
+WRAP = [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--"]
 USERS = binding("users", "incremental", cursor=["updated_at"])
 EVENTS = binding("events", "full_refresh")
 SHIMS = ["cdk4-inprocess", "cdk4-subprocess", "cdk0-subprocess"]

@@ -3,7 +3,8 @@ shim to another without renaming flags."""
 
 from __future__ import annotations
 
-from flow_sdk.airbyte import capture_cli, materialize_cli
+from flow_sdk.airbyte.destination import materialize_cli
+from flow_sdk.airbyte.source import capture_cli
 from flow_sdk.singer import capture_cli as singer_cli
 
 

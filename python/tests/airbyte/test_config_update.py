@@ -17,7 +17,7 @@ import pytest
 from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
 from oauth_servers import EncryptionService, TokenApi, serving
 
-from flow_sdk.airbyte.config_update import (
+from flow_sdk.airbyte.source.config_update import (
     LOCAL_UPDATE_ENV,
     STATE_KEY,
     ConfigUpdates,
@@ -28,7 +28,7 @@ from flow_sdk.airbyte.config_update import (
 ROTATING = str(HERE / "rotating_source.py")
 ROTATING_MODES = {
     "inprocess": [PYTHON, ROTATING, "--shim"],
-    "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--", PYTHON, ROTATING],
+    "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PYTHON, ROTATING],
 }
 ITEMS = binding("items", "full_refresh")
 POINTER = "/credentials/refresh_token"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from flow_sdk.airbyte.destination_bounds import WriteBounds
-from flow_sdk.airbyte.destination_states import GLOBAL, STREAM, TransactionStates, stream_status
+from flow_sdk.airbyte.destination.bounds import WriteBounds
+from flow_sdk.airbyte.destination.states import GLOBAL, STREAM, TransactionStates, stream_status
 from flow_sdk.errors import ConnectorError
 
 MARKER = {"session": "s1", "transaction": 3}

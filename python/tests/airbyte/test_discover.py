@@ -4,7 +4,12 @@ import copy
 
 import pytest
 
-from flow_sdk.airbyte.discover import discovered, document_schema, key_pointers, validated_bindings
+from flow_sdk.airbyte.source.discover import (
+    discovered,
+    document_schema,
+    key_pointers,
+    validated_bindings,
+)
 from flow_sdk.errors import ConnectorError, ValidateError
 
 CATALOG = {
@@ -197,7 +202,7 @@ def test_validate_names_missing_streams_and_lists_available() -> None:
 
 
 def test_configured_catalog_gives_the_source_its_schema_without_meta() -> None:
-    from flow_sdk.airbyte.capture import configured_catalog
+    from flow_sdk.airbyte.source.capture import configured_catalog
     from flow_sdk.protocol.flow import CaptureBinding
 
     schema = {

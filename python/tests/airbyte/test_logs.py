@@ -6,7 +6,13 @@ import logging
 import orjson
 import pytest
 
-from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
+from flow_sdk.airbyte.connector_log_messages import (
+    ConnectorFailure,
+    log_control,
+    log_message,
+    log_trace,
+    log_unknown,
+)
 from flow_sdk.logger import FlowLogFormatter
 
 
@@ -50,7 +56,7 @@ def test_log_levels(flow_log, level: str, flow_level: str) -> None:
 
 def test_traces(flow_log) -> None:
     log, out = flow_log
-    failure = SourceFailure()
+    failure = ConnectorFailure()
     log_trace(
         log,
         {

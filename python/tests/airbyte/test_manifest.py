@@ -24,7 +24,7 @@ from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
 from cached_venv import ROOT, cached_venv
 
 from flow_sdk.airbyte import CaptureShim
-from flow_sdk.airbyte.manifest import UNSAFE_CODE_ENV, load_manifest, manifest_spec
+from flow_sdk.airbyte.source.manifest import UNSAFE_CODE_ENV, load_manifest, manifest_spec
 from flow_sdk.capture import request
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import SpecRequest
@@ -36,7 +36,7 @@ from oauth_servers import EncryptionService, serving
 pytestmark = pytest.mark.slow
 MANIFEST = HERE / "manifest_source" / "manifest.yaml"
 COMPONENTS = HERE / "manifest_source" / "components.py"
-CLI = [PYTHON, "-m", "flow_sdk.airbyte.capture_cli"]
+CLI = [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli"]
 WRAP = [*CLI, "--manifest", str(MANIFEST), "--components", str(COMPONENTS)]
 MODES = ["cdk7-inprocess", "cdk6-inprocess", "cdk7-subprocess", "cdk6-subprocess"]
 ITEMS = binding("items", "incremental", cursor=["updated_at"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from flow_sdk.airbyte.destination_process import command_name
-from flow_sdk.airbyte.destination_spec import (
+from flow_sdk.airbyte.destination.spec import (
     configured_stream,
     materialize_spec,
     primary_key,
     sync_mode,
     validated,
 )
+from flow_sdk.airbyte.subprocess_connector import command_name
 from flow_sdk.errors import ValidateError
 from flow_sdk.protocol.flow import MaterializationBinding
 from flow_sdk.protocol.materialize import Validate

@@ -16,7 +16,7 @@ from airbyte_driver import HERE, PYTHON, Run, binding, open_request, run_connect
 SOURCE = str(HERE / "tenant_source.py")
 MODES = {
     "inprocess": [PYTHON, SOURCE, "--flow"],
-    "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--", PYTHON, SOURCE],
+    "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PYTHON, SOURCE],
 }
 TENANT_A = binding("users", "incremental", namespace="tenant_a", cursor=["updated_at"])
 TENANT_B = binding("users", "incremental", namespace="tenant_b", cursor=["updated_at"])

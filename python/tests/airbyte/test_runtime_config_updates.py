@@ -19,7 +19,7 @@ import yaml
 from airbyte_driver import HERE, PYTHON
 from oauth_servers import TokenApi, serving
 
-from flow_sdk.airbyte.config_update import STATE_KEY
+from flow_sdk.airbyte.source.config_update import STATE_KEY
 
 ROTATING = str(HERE / "rotating_source.py")
 TASK = "acmeCo/rotating"
@@ -208,7 +208,7 @@ def test_preview_opens_its_next_session_with_the_update(
     tmp_path: Path, api: tuple[TokenApi, str]
 ) -> None:
     token_api, url = api
-    command = [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--", PYTHON, ROTATING]
+    command = [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PYTHON, ROTATING]
     catalog = write_catalog(tmp_path / "rotating.flow.yaml", command, url, token_api.refresh_token)
     done = flow_sdk(
         "preview",
@@ -247,7 +247,7 @@ def test_a_token_rotated_by_the_validate_check_is_what_the_session_opens_with(
     """The connection check calls the API (as a subprocess behind the shim), so Validate
     already rotates the token: the Open must carry the rotated one, not the catalog's."""
     token_api, url = api
-    command = [PYTHON, "-m", "flow_sdk.airbyte.capture_cli", "--", PYTHON, ROTATING]
+    command = [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PYTHON, ROTATING]
     catalog = write_catalog(
         tmp_path / "rotating.flow.yaml", command, url, token_api.refresh_token, check_api=True
     )

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.state import ShimState
+from flow_sdk.airbyte.source.read_loop import ReadLoop
+from flow_sdk.airbyte.source.state import ShimState
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.errors import ConnectorError
 from flow_sdk.io import ProtocolWriter

@@ -10,8 +10,8 @@ import jsonschema
 import orjson
 import pytest
 
-from flow_sdk.airbyte.read_loop import ReadLoop
-from flow_sdk.airbyte.state import ShimState
+from flow_sdk.airbyte.source.read_loop import ReadLoop
+from flow_sdk.airbyte.source.state import ShimState
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.schema import document_schema, source_schema
 from flow_sdk.errors import ConnectorError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlite_destination import SqliteDestination
 
-from flow_sdk.airbyte.materialize import MaterializeShim
+from flow_sdk.airbyte.destination.materialize import MaterializeShim
 
 if __name__ == "__main__":
     MaterializeShim(delegate=SqliteDestination()).main()

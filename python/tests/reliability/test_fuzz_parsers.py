@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flow_sdk.airbyte.state import ShimState
+from flow_sdk.airbyte.source.state import ShimState
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol import capture, derive, materialize
 from flow_sdk.protocol.flow import CaptureBinding

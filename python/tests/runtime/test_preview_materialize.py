@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 MATERIALIZE_TESTS = Path(__file__).parent.parent / "materialize"
-CLI = "import sys; from flow_sdk.airbyte.materialize_cli import main; main(sys.argv[1:])"
+CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 FIXTURE = [
     [
         ["acmeCo/users", {"id": 1, "name": "a"}],

@@ -117,7 +117,7 @@ def package_main(plan: Plan, wiring: Wiring) -> str:
     assert plan.dependency is not None
     values["dependency"] = plan.dependency.name
     if wiring.style == "inprocess":
-        home = "flow_sdk.airbyte" if plan.protocol == "capture" else "flow_sdk.airbyte.materialize"
+        home = "flow_sdk.airbyte" if plan.protocol == "capture" else "flow_sdk.airbyte.destination.materialize"
         options = ", oauth2=None, usesSchemaInference=True" if plan.protocol == "capture" else ""
         return render(
             INPROCESS_MAIN,
@@ -128,8 +128,8 @@ def package_main(plan: Plan, wiring: Wiring) -> str:
             options=options,
         )
     cli = {
-        ("script", "capture"): "flow_sdk.airbyte.capture_cli",
-        ("script", "materialize"): "flow_sdk.airbyte.materialize_cli",
+        ("script", "capture"): "flow_sdk.airbyte.source.capture_cli",
+        ("script", "materialize"): "flow_sdk.airbyte.destination.materialize_cli",
         ("singer", "capture"): "flow_sdk.singer.capture_cli",
     }[(wiring.style, plan.protocol)]
     shim_words = "Singer shim" if wiring.style == "singer" else f"Airbyte {shim}"

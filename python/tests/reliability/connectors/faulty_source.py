@@ -130,7 +130,7 @@ def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command in ("flow", "flow-subprocess"):
         from flow_sdk.airbyte import CaptureShim
-        from flow_sdk.airbyte.process import SubprocessSource
+        from flow_sdk.airbyte.source.process import SubprocessSource
 
         delegate: Any = FaultySource()
         if command == "flow-subprocess":

@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from flow_sdk.airbyte import CaptureShim
-from flow_sdk.airbyte.process import SubprocessSource
+from flow_sdk.airbyte.source.process import SubprocessSource
 from flow_sdk.capture import Emitter, request
 
 KILL_ENV = "RELIABILITY_KILL"

@@ -32,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flow_sdk.airbyte.codec import descriptor, state_payload
-from flow_sdk.airbyte.discover import stream_label
+from flow_sdk.airbyte.source.discover import stream_label
+from flow_sdk.capture.binding_state import BindingStateLoader, BoundStream, unreadable_state
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding
 
@@ -41,7 +42,7 @@ DISCARD_HINT = (
     "--discard-state (flow-sdk airbyte-capture) or FLOW_SDK_AIRBYTE_DISCARD_STATE=1."
 )
 DISCARD_STATE_ENV = "FLOW_SDK_AIRBYTE_DISCARD_STATE"
-_TOP_KEYS = frozenset({"bindingStateV1", "airbyteGlobal", "airbyteLegacy"})
+_WRITERS = "this shim, flow-sdk 0.1.x or estuary-cdk's Airbyte shim"
 _ENTRY_KEYS = frozenset({"rowId", "stream", "state"})
 _SWEEP_DONE_BLOBS = (
     {"__ab_full_refresh_sync_complete": True},
@@ -52,18 +53,12 @@ that resumes from it starts a new sweep."""
 log = logging.getLogger("flow")
 
 
-class BindingState:
+class BindingState(BoundStream):
     """One binding's stream, row counter and the last state saved for it."""
 
     __slots__ = (
-        "index",
-        "state_key",
-        "stream",
         "namespace",
-        "label",
         "full_refresh",
-        "next_row",
-        "saved_row",
         "stream_state",
         "saved",
         "migrate",
@@ -78,16 +73,11 @@ class BindingState:
                 f"binding {binding.stateKey!r} has a resource config without a `stream` name: "
                 f"{config!r}; rediscover the capture's bindings"
             )
-        self.index = index
-        self.state_key = binding.stateKey
-        self.stream: str = config["stream"]
+        stream: str = config["stream"]
         self.namespace: str | None = config.get("namespace") or None
-        self.label = stream_label(self.namespace, self.stream)
-        """The stream as errors name it: `namespace/name`, or `name`."""
+        # The label names the stream in errors: `namespace/name`, or `name`.
+        super().__init__(index, binding.stateKey, stream, stream_label(self.namespace, stream))
         self.full_refresh = config.get("syncMode") != "incremental"
-        self.next_row = 0
-        """The row id the next record of this binding gets."""
-        self.saved_row = 0
         self.stream_state: dict[str, Any] | None = None
         """The AirbyteStreamState last saved for this binding."""
         self.saved = False
@@ -101,9 +91,13 @@ class BindingState:
         resumed sweep, an earlier one) and its `backfillComplete` was not."""
 
 
-class ShimState:
+class ShimState(BindingStateLoader[BindingState]):
     """Airbyte state in, Flow checkpoints out. Each method that returns a patch returns the
     RFC 7396 merge patch of only what changed, or None when nothing did."""
+
+    top_keys = frozenset({"bindingStateV1", "airbyteGlobal", "airbyteLegacy"})
+    writers = _WRITERS
+    remedy = DISCARD_HINT
 
     def __init__(
         self, bindings: Sequence[CaptureBinding], state: Any, discard: bool = False
@@ -125,21 +119,11 @@ class ShimState:
         """`[shared_state]` (or `[]` without one) when the source keeps GLOBAL state."""
         self.legacy: list[Any] | None = None
         if not discard:
-            self._load(state)
+            self.load(state)
 
     # ---- reading the Open's state ----
 
-    def _load(self, state: Any) -> None:
-        if state is None or state == {}:
-            return
-        if not isinstance(state, Mapping):
-            raise _unreadable(f"it is a {type(state).__name__}, not an object")
-        unknown = sorted(set(state) - _TOP_KEYS)
-        if unknown:
-            raise _unreadable(f"it has keys {', '.join(map(repr, unknown))} this shim never writes")
-        entries = state.get("bindingStateV1", {})
-        if not isinstance(entries, Mapping):
-            raise _unreadable("`bindingStateV1` is not an object")
+    def load_shared(self, state: Mapping[str, Any]) -> None:
         if (glob := state.get("airbyteGlobal")) is not None:
             shared = glob.get("sharedState", []) if isinstance(glob, Mapping) else None
             if not isinstance(shared, list) or len(shared) > 1:
@@ -149,19 +133,11 @@ class ShimState:
             if not isinstance(legacy, list) or len(legacy) != 1:
                 raise _unreadable("`airbyteLegacy` is not a one-element list")
             self.legacy = legacy
-        for b in self.bindings:
-            if (entry := entries.get(b.state_key)) is not None:
-                self._load_entry(b, entry)
 
-    def _load_entry(self, b: BindingState, entry: Any) -> None:
-        where = f"the entry of binding {b.state_key!r} (stream {b.label!r})"
-        if not isinstance(entry, Mapping):
-            raise _unreadable(f"{where} is not an object")
+    def load_entry(self, b: BindingState, entry: Mapping[str, Any], where: str) -> None:
         if unknown := sorted(set(entry) - _ENTRY_KEYS):
             raise _unreadable(f"{where} has unknown keys {', '.join(map(repr, unknown))}")
-        row = entry.get("rowId", 0)
-        if not isinstance(row, int) or isinstance(row, bool) or row < 0:
-            raise _unreadable(f"{where} has rowId {row!r}, not a non-negative integer")
+        row = self.row_id(entry.get("rowId", 0), where)
         stream_state = None
         if "stream" in entry:
             wrapped = entry["stream"]
@@ -379,7 +355,4 @@ def _old_stream_state(message: Any, where: str) -> dict[str, Any] | None:
 
 
 def _unreadable(why: str) -> ConnectorError:
-    return ConnectorError(
-        f"the capture's checkpointed state cannot be understood: {why}. It was not written by "
-        f"this shim, flow-sdk 0.1.x or estuary-cdk's Airbyte shim. {DISCARD_HINT}"
-    )
+    return unreadable_state(why, _WRITERS, DISCARD_HINT)

@@ -1,4 +1,5 @@
-"""Airbyte LOG, TRACE and CONTROL messages → Flow ops logs.
+"""A wrapped Airbyte connector's LOG, TRACE and CONTROL messages (what the child connector
+says about itself, in process or as a subprocess) → Flow ops logs.
 
 Every message becomes a log line at the matching level (Airbyte's TRACE level is Flow's
 debug); unknown types are logged, never fatal. Secret values are masked by the logger.
@@ -35,7 +36,7 @@ GENERIC_MESSAGES = frozenset(
 _TRACEBACK = "\nTraceback (most recent call last):"
 
 
-class SourceFailure:
+class ConnectorFailure:
     """What the connector last said about a failure, to name the stream and the cause when
     it exits."""
 
@@ -77,7 +78,7 @@ def _stream_name(desc: Any) -> str | None:
     return "/".join(filter(None, (desc.get("namespace"), desc["name"])))
 
 
-def log_trace(log: logging.Logger, trace: Mapping[str, Any], failure: SourceFailure) -> None:
+def log_trace(log: logging.Logger, trace: Mapping[str, Any], failure: ConnectorFailure) -> None:
     """ERROR (remembered in `failure`), ESTIMATE, STREAM_STATUS and ANALYTICS traces."""
     kind = trace.get("type")
     if kind == "ERROR" or (kind is None and "error" in trace):

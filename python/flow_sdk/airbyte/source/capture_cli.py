@@ -11,15 +11,16 @@ import sys
 import tempfile
 
 from flow_sdk import pip_env
-from flow_sdk.airbyte.capture import CaptureShim
-from flow_sdk.airbyte.manifest import (
+from flow_sdk.airbyte.source.capture import CaptureShim
+from flow_sdk.airbyte.source.manifest import (
     UNSAFE_CODE_ENV,
     default_runner,
     load_manifest,
     manifest_spec,
     runner_args,
 )
-from flow_sdk.airbyte.process import SubprocessSource
+from flow_sdk.airbyte.source.process import SubprocessSource
+from flow_sdk.capture.adapter_cli import capture_parser, parse_capture_args
 from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.containers import image_command
 from flow_sdk.errors import ConnectorError
@@ -34,20 +35,13 @@ USAGE = (
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="flow-sdk airbyte-capture",
-        usage=USAGE,
-        description=(
-            "Run an Airbyte source connector (any executable that speaks the Airbyte protocol: "
-            "a console script in another virtualenv, `python -m ...`, `docker run -i ...`) as an "
-            "Estuary Flow capture connector on stdin/stdout."
-        ),
-    )
-    p.add_argument("--docs-url", help="documentation link of the Spec (default: the source's own)")
-    p.add_argument(
-        "--no-schema-inference",
-        action="store_true",
-        help="do not mark discovered schemas with x-infer-schema",
+    p = capture_parser(
+        "flow-sdk airbyte-capture",
+        USAGE,
+        "Run an Airbyte source connector (any executable that speaks the Airbyte protocol: "
+        "a console script in another virtualenv, `python -m ...`, `docker run -i ...`) as an "
+        "Estuary Flow capture connector on stdin/stdout.",
+        docs_url_help="documentation link of the Spec (default: the source's own)",
     )
     p.add_argument(
         "--files-dir",
@@ -76,11 +70,6 @@ def parser() -> argparse.ArgumentParser:
         "(for state that cannot be understood)",
     )
     p.add_argument(
-        "--sourced-schemas",
-        action="store_true",
-        help="tell Flow the source's own stream schemas (sourcedSchema) at the start of each session",
-    )
-    p.add_argument(
         "--manifest",
         metavar="PATH",
         help="a manifest-only (declarative) source's manifest.yaml: the runner after `--` "
@@ -98,12 +87,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> None:
     """Parse `argv` (everything after `airbyte-capture`) and serve the capture protocol."""
-    if "--" in argv:
-        split = argv.index("--")
-        options, command = argv[:split], argv[split + 1 :]
-    else:
-        options, command = argv, []
-    args = parser().parse_args(options)
+    args, command = parse_capture_args(parser, argv)
     if args.components and not args.manifest:
         parser().error("--components needs --manifest")
     if args.manifest and (args.pip or args.python or args.constraint):

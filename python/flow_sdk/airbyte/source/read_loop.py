@@ -18,9 +18,15 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flow_sdk.airbyte.config_update import ConfigUpdates
-from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace, log_unknown
-from flow_sdk.airbyte.state import BindingState, ShimState
+from flow_sdk.airbyte.connector_log_messages import (
+    ConnectorFailure,
+    log_control,
+    log_message,
+    log_trace,
+    log_unknown,
+)
+from flow_sdk.airbyte.source.config_update import ConfigUpdates
+from flow_sdk.airbyte.source.state import BindingState, ShimState
 from flow_sdk.capture.emitter import Emitter
 from flow_sdk.capture.read_loop import AdapterReadLoop
 from flow_sdk.capture.status import connector_status
@@ -55,7 +61,7 @@ class ReadLoop(AdapterReadLoop):
         self.config_updates = config_updates
         self.state = state
         self.config_schema = config_schema
-        self.failure = SourceFailure()
+        self.failure = ConnectorFailure()
         self._statuses: dict[str, Any] = {}
 
     # ---- the hot path (`record_keyed` with `(namespace or None, stream)`) ----

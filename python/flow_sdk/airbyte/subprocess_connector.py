@@ -1,4 +1,6 @@
-"""An Airbyte connector executable driven as a child process.
+"""An Airbyte connector executable (source or destination) driven as a child process: what
+both halves share, its `spec` (kept across processes) and `check`, and secret masking.
+`source.process` adds `discover` and `read`; `destination.process` adds `write`.
 
 Any program that speaks the Airbyte protocol works: a console script in another virtualenv
 (any CDK generation), `python -m ...`, a non-Python binary, `docker run -i ...`. The child is
@@ -13,25 +15,27 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flow_sdk import spec_cache
-from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
+from flow_sdk.airbyte.connector_log_messages import (
+    ConnectorFailure,
+    log_control,
+    log_message,
+    log_trace,
+)
 from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 from flow_sdk.secrets import mask_config_secrets
 from flow_sdk.shared_answers import SHARED_ANSWERS_ENV, shared_answer
 
-if TYPE_CHECKING:  # a destination's process never loads the capture side
-    from flow_sdk.airbyte.read_loop import ReadLoop
-
 SPEC_CHECK_NICE = 10
 """The check of a kept spec runs beside the session's own launch, at a lower priority."""
 
 
-class SubprocessSource:
-    """Adapts an Airbyte connector command to the shim's delegate interface."""
+class SubprocessConnector:
+    """An Airbyte connector command behind the verbs sources and destinations share."""
 
     is_airbyte_delegate = True
 
@@ -133,7 +137,7 @@ class SubprocessSource:
         )
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config), *self.args]
-        failure = SourceFailure()
+        failure = ConnectorFailure()
         found = None
         whose = f"the Airbyte connector {self.name}"
         try:
@@ -214,61 +218,6 @@ class SubprocessSource:
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return self._one("check", ["check"], "CONNECTION_STATUS", "connectionStatus", config)
-
-    def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        return self._one("discover", ["discover"], "CATALOG", "catalog", config)
-
-    def read(
-        self,
-        config: Mapping[str, Any],
-        catalog: dict[str, Any],
-        state: list[dict[str, Any]],
-        loop: ReadLoop,
-    ) -> None:
-        from flow_sdk.capture.child_messages import child_messages
-
-        run = ChildProcess(
-            self.command, self.log, self.env, files_dir=self.files_dir, kind="Airbyte connector"
-        )
-        args = [
-            "read",
-            "--config",
-            run.write_file("config.json", config),
-            "--catalog",
-            run.write_file("catalog.json", catalog),
-        ]
-        if state:
-            args += ["--state", run.write_file("state.json", state)]
-        args += self.args
-        record = loop.record_keyed
-        message = loop.message
-        whose = f"the Airbyte connector {self.name}"
-
-        def reading() -> str:
-            return f"while reading {loop.reading()}"
-
-        try:
-            for msg in child_messages(run.start(args), whose, reading, self.log):
-                if msg["type"] == "RECORD":
-                    rec = msg.get("record")
-                    try:
-                        data = rec["data"]
-                        stream = rec["stream"]
-                    except (KeyError, TypeError):
-                        data = stream = None
-                    if type(data) is not dict or type(stream) is not str:
-                        raise ConnectorError(
-                            "the connector wrote a RECORD without a stream name or data "
-                            f"object: {str(msg)[:300]}"
-                        )
-                    record((rec.get("namespace") or None, stream), data)
-                else:
-                    message(msg)
-            code = run.wait()
-        finally:
-            run.stop()
-        if code != 0:
-            raise ConnectorError(run.exit_error(code, loop.describe_failure()))
 
 
 def command_name(command: Sequence[str]) -> str:

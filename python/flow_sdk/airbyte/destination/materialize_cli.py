@@ -7,9 +7,9 @@ import argparse
 from typing import Any
 
 from flow_sdk import pip_env
-from flow_sdk.airbyte.destination_bounds import WRITE_SECONDS, WRITE_TRANSACTIONS
-from flow_sdk.airbyte.destination_states import STATE_TYPES, STREAM
-from flow_sdk.airbyte.materialize import ECHO_TIMEOUT_SECONDS, MaterializeShim
+from flow_sdk.airbyte.destination.bounds import WRITE_SECONDS, WRITE_TRANSACTIONS
+from flow_sdk.airbyte.destination.materialize import ECHO_TIMEOUT_SECONDS, MaterializeShim
+from flow_sdk.airbyte.destination.states import STATE_TYPES, STREAM
 from flow_sdk.logger import last_words
 
 USAGE = (

@@ -1,30 +1,35 @@
-"""An Airbyte `Source` object driven in this process (airbyte-cdk 2.x–7.x).
-
-Requests go to the source's own `spec` / `check` / `discover` / `read`; results come back
-as plain dicts (`codec.to_plain`), except records, which the read loop takes straight from
-the message objects. airbyte-cdk is imported only here, and only when a method runs.
+"""An Airbyte connector object (a `Source` or a `Destination`, airbyte-cdk 2.x–7.x) driven
+in this process: what both halves share, its `spec` and `check` and one request's
+surroundings as airbyte-cdk's entrypoint sets them up. `source.inprocess` adds `discover` and
+`read`, `destination.inprocess` adds `write`. Results come back as plain dicts
+(`codec.to_plain`). airbyte-cdk is imported only when a method runs.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from flow_sdk.airbyte.codec import to_plain
-from flow_sdk.airbyte.logs import SourceFailure, log_control, log_message, log_trace
-from flow_sdk.airbyte.manifest import SourceFactory
-from flow_sdk.airbyte.read_loop import ReadLoop
+from flow_sdk.airbyte.connector_log_messages import (
+    ConnectorFailure,
+    log_control,
+    log_message,
+    log_trace,
+)
 from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.logger import FlowLogFormatter, RedactingWriter, init_logger
 from flow_sdk.secrets import mask_config_secrets
+
+if TYPE_CHECKING:
+    from flow_sdk.airbyte.source.manifest import SourceFactory
 
 REQUEST_CACHE_ENV = "REQUEST_CACHE_PATH"
 """Where airbyte-cdk's HTTP request cache keeps its files (its entrypoint sets it)."""
@@ -57,8 +62,9 @@ def ensure_flow_logging() -> None:
     logging.getLogger("airbyte").setLevel(logging.getLogger("flow").level)
 
 
-class InProcessSource:
-    """Adapts an airbyte-cdk `Source` to the shim's delegate interface."""
+class InProcessConnector:
+    """An airbyte-cdk connector object (built per request by `factory`, or prebuilt) behind
+    the verbs sources and destinations share."""
 
     is_airbyte_delegate = True
 
@@ -67,15 +73,13 @@ class InProcessSource:
         config, catalog and state (sources that take those in their constructor, such as
         the declarative ones, cannot resume otherwise)."""
         if (source is None) == (factory is None):
-            raise TypeError("InProcessSource needs either a source or a source factory")
+            raise TypeError("an in-process Airbyte connector needs either a source or a source factory")
         self.source = source
         self.factory = factory
         self.name = type(source).__name__ if factory is None else factory.__name__
         self._spec: dict[str, Any] | None = None
         self.on_control: Callable[[Mapping[str, Any]], None] | None = None
         """Takes the CONTROL messages of a request outside `read` (set by the shim)."""
-        self._loop: ReadLoop | None = None
-        self._controls: collections.deque[Mapping[str, Any]] = collections.deque()
 
     def _build(self, config: Any, catalog: Any = None, state: Any = None) -> None:
         """With a factory: the source of this request (kept as `self.source`, for what runs
@@ -138,23 +142,19 @@ class InProcessSource:
         configure = getattr(self.source, "configure", None)
         return configure(dict(config), temp_dir) if configure is not None else config
 
-    def _drain(self, loop: ReadLoop | None = None) -> None:
+    def _drain(self) -> None:
         """Messages the source queued outside a request's output (the CDK's message
         repository: config migrations' CONTROL, deprecation logs)."""
         repository = getattr(self.source, "message_repository", None)
         if repository is None:
             return
         for msg in repository.consume_queue():
-            plain = to_plain(msg)
-            if loop is not None:
-                loop.message(plain)
-            else:
-                self._handle(plain)
+            self._handle(to_plain(msg))
 
     def _printed(self, line: str) -> bool:
         """A stdout line of the source: protocol messages are handled, not logged as text.
         A CONTROL printed during `read` (from any thread) has its secrets masked here and is
-        handed to the reading thread, which owns the session's output."""
+        handed to the reading thread, which owns the session's output (`_control_in_read`)."""
         if not line.startswith("{"):
             return False
         try:
@@ -163,14 +163,14 @@ class InProcessSource:
             return False
         if type(msg) is not dict or msg.get("type") not in ("CONTROL", "LOG", "TRACE"):
             return False
-        loop = self._loop
-        if msg["type"] == "CONTROL" and loop is not None:
-            if loop.config_updates is not None:
-                loop.config_updates.mask(msg.get("control") or {})
-            self._controls.append(msg)
+        if msg["type"] == "CONTROL" and self._control_in_read(msg):
             return True
         self._handle(msg)
         return True
+
+    def _control_in_read(self, msg: dict[str, Any]) -> bool:
+        """Whether a read in progress took this printed CONTROL message (only a source reads)."""
+        return False
 
     def _handle(self, msg: Mapping[str, Any]) -> None:
         """A message outside the read loop: CONTROL goes to `on_control` (a config update),
@@ -186,101 +186,9 @@ class InProcessSource:
         elif kind == "LOG":
             log_message(log, msg.get("log") or {})
         elif kind == "TRACE":
-            log_trace(log, msg.get("trace") or {}, SourceFailure())
-
-    def _printed_controls(self, loop: ReadLoop) -> None:
-        controls = self._controls
-        while controls:
-            loop.message(controls.popleft())
+            log_trace(log, msg.get("trace") or {}, ConnectorFailure())
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
         self._build(dict(config))
         with self._request(config) as configured:
             return to_plain(self.source.check(self.logger, configured))
-
-    def discover(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        self._build(dict(config))
-        with self._request(config) as configured:
-            return to_plain(self.source.discover(self.logger, configured))
-
-    def read(
-        self,
-        config: Mapping[str, Any],
-        catalog: dict[str, Any],
-        state: list[dict[str, Any]],
-        loop: ReadLoop,
-    ) -> None:
-        """Iterate the source's `read()` into `loop`: records on the fast path, the rest
-        converted to dicts. A factory's source gets the catalog and state at construction."""
-        models = _models()
-        catalog_model = models.catalog(catalog)
-        states = [models.state(s) for s in state] if state else None
-        self._build(dict(config), catalog_model, states)
-        with self._request(config) as configured:
-            self._read(configured, catalog_model, states, loop)
-
-    def _read(
-        self, configured: Mapping[str, Any], catalog: Any, state: list[Any] | None, loop: ReadLoop
-    ) -> None:
-        messages = self.source.read(self.logger, configured, catalog, state)
-        record = loop.record_keyed
-        message = loop.message
-        controls = self._controls
-        self._loop = loop
-        try:
-            for msg in messages:
-                if controls:
-                    self._printed_controls(loop)
-                rec = msg.record
-                if rec is not None:
-                    record((rec.namespace or None, rec.stream), rec.data)
-                else:
-                    message(to_plain(msg))
-            self._loop = None
-            self._printed_controls(loop)
-        except BaseException:
-            self._loop = None
-            # A rotated token printed before the failure must still be kept.
-            with contextlib.suppress(Exception):
-                self._printed_controls(loop)
-            # Close the source's read now, while the error is on its way: left to the
-            # garbage collector, its cleanup would log after the error's line, which must
-            # stay the last one. Its own failure to close would only hide that error.
-            with contextlib.suppress(Exception):
-                messages.close()
-            raise
-
-
-class _Models:
-    """Builds the delegate CDK's own catalog and state objects from plain dicts."""
-
-    def __init__(self) -> None:
-        import airbyte_cdk.models as models
-
-        self.m = models
-        self.dataclasses = hasattr(models, "ConfiguredAirbyteCatalogSerializer")
-
-    def catalog(self, data: dict[str, Any]) -> Any:
-        if self.dataclasses:
-            return self.m.ConfiguredAirbyteCatalogSerializer.load(data)
-        return _pydantic_load(self.m.ConfiguredAirbyteCatalog, data)
-
-    def state(self, data: dict[str, Any]) -> Any:
-        if self.dataclasses:
-            return self.m.AirbyteStateMessageSerializer.load(data)
-        return _pydantic_load(self.m.AirbyteStateMessage, data)
-
-
-def _pydantic_load(model: Any, data: dict[str, Any]) -> Any:
-    if hasattr(model, "model_validate"):
-        return model.model_validate(data)
-    return model.parse_obj(data)
-
-
-_models_cache: list[_Models] = []
-
-
-def _models() -> _Models:
-    if not _models_cache:
-        _models_cache.append(_Models())
-    return _models_cache[0]

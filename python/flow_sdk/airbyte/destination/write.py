@@ -15,7 +15,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flow_sdk.airbyte.logs import SourceFailure, log_message, log_trace, log_unknown
+from flow_sdk.airbyte.connector_log_messages import (
+    ConnectorFailure,
+    log_message,
+    log_trace,
+    log_unknown,
+)
 from flow_sdk.errors import ConnectorError
 
 STARVED = "starved"
@@ -39,7 +44,7 @@ class DestinationWrite(abc.ABC):
     def __init__(self, log: logging.Logger, name: str) -> None:
         self.log = log
         self.name = name
-        self.failure = SourceFailure()
+        self.failure = ConnectorFailure()
         self.internal_message: str | None = None
         """The internal message of the destination's last error trace (CDK exceptions put
         the actual cause there, behind a generic message)."""

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from flow_sdk.airbyte.codec import parse_line
-from flow_sdk.airbyte.destination_write import ENDED, DestinationWrite
-from flow_sdk.airbyte.process import SubprocessSource, command_name
+from flow_sdk.airbyte.destination.write import ENDED, DestinationWrite
+from flow_sdk.airbyte.subprocess_connector import SubprocessConnector, command_name
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 
@@ -35,7 +35,7 @@ class SubprocessDestination:
     """Adapts an Airbyte destination command to the shim: spec and check, and `write` runs."""
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
-        self._unary = SubprocessSource(command, env)  # `spec` and `check` are the same commands
+        self._unary = SubprocessConnector(command, env)  # `spec` and `check` are the same commands
         self.command = list(command)
         self.env = env
         self.name = command_name(self.command)

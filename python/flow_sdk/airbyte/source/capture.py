@@ -11,13 +11,19 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from flow_sdk.airbyte.config_update import STATE_KEY, ConfigUpdates, lay_over, without_overlay
-from flow_sdk.airbyte.discover import discovered, validated_bindings
-from flow_sdk.airbyte.manifest import Manifest, SourceFactory
-from flow_sdk.airbyte.read_loop import ReadLoop
+from flow_sdk.airbyte.source.config_update import (
+    STATE_KEY,
+    ConfigUpdates,
+    lay_over,
+    without_overlay,
+)
+from flow_sdk.airbyte.source.discover import discovered, validated_bindings
+from flow_sdk.airbyte.source.manifest import Manifest, SourceFactory
+from flow_sdk.airbyte.source.read_loop import ReadLoop
+from flow_sdk.airbyte.source.state import DISCARD_STATE_ENV, ShimState
 from flow_sdk.airbyte.spec import connection_schema, flow_spec
-from flow_sdk.airbyte.state import DISCARD_STATE_ENV, ShimState
-from flow_sdk.capture import Connector, Emitter, request, response
+from flow_sdk.capture import Emitter, request, response
+from flow_sdk.capture.adapter_shim import AdapterCaptureShim, PreparedRead, endpoint_config
 from flow_sdk.capture.schema import document_schema, source_schema
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.flow import CaptureBinding, OAuth2, Spec, SpecRequest
@@ -49,7 +55,7 @@ class AirbyteDelegate(Protocol):
     ) -> None: ...
 
 
-class CaptureShim(Connector):
+class CaptureShim(AdapterCaptureShim):
     """Runs an Airbyte source as a Flow capture connector.
 
     `delegate` is an airbyte-cdk `Source` object (run in process) or an `AirbyteDelegate`
@@ -79,7 +85,7 @@ class CaptureShim(Connector):
         if (delegate is None) == (source_factory is None):
             raise TypeError("CaptureShim needs either a delegate or a source_factory")
         if source_factory is not None:
-            from flow_sdk.airbyte.inprocess import InProcessSource
+            from flow_sdk.airbyte.source.inprocess import InProcessSource
 
             delegate = InProcessSource(factory=source_factory)
         elif not getattr(delegate, "is_airbyte_delegate", False):
@@ -87,7 +93,7 @@ class CaptureShim(Connector):
                 raise TypeError(
                     f"CaptureShim needs an Airbyte Source, not {type(delegate).__name__}"
                 )
-            from flow_sdk.airbyte.inprocess import InProcessSource
+            from flow_sdk.airbyte.source.inprocess import InProcessSource
 
             delegate = InProcessSource(delegate)
         self.delegate: AirbyteDelegate = delegate
@@ -113,7 +119,7 @@ class CaptureShim(Connector):
         path or its dict, `components` the path of its `components.py`. The declarative
         source is built for each request, so every Open resumes from its state (airbyte-cdk
         6 and 7). `options` are the other `CaptureShim` arguments."""
-        from flow_sdk.airbyte.manifest import declarative_factory
+        from flow_sdk.airbyte.source.manifest import declarative_factory
 
         return cls(source_factory=declarative_factory(manifest, components), **options)
 
@@ -140,13 +146,13 @@ class CaptureShim(Connector):
         return flow_spec(self.delegate.spec(), self.oauth2)
 
     def discover(self, discover: request.Discover) -> response.Discovered:
-        config = _config(discover.config)
+        config = endpoint_config(discover.config)
         self._mask(config)
         self._updates(config)
         return discovered(self.delegate.discover(config), self.usesSchemaInference)
 
     def validate(self, validate: request.Validate) -> response.Validated:
-        config = _config(validate.config)
+        config = endpoint_config(validate.config)
         self._mask(config)
         self._updates(config)
         status = self.delegate.check(config)
@@ -160,9 +166,9 @@ class CaptureShim(Connector):
         bindings = validated_bindings(catalog, [b.resourceConfig for b in validate.bindings])
         return response.Validated(bindings=bindings)
 
-    def open(self, open: request.Open, emit: Emitter) -> None:
+    def prepare_read(self, open: request.Open, emit: Emitter) -> PreparedRead:
         shim_state, overlay = without_overlay(open.state)
-        config, kept, dropped = lay_over(_config(open.capture.config), overlay, self.log)
+        config, kept, dropped = lay_over(endpoint_config(open.capture.config), overlay, self.log)
         self._mask(config)
         bindings = open.capture.bindings
         state = ShimState(bindings, shim_state, discard=self.discard_state)
@@ -170,19 +176,23 @@ class CaptureShim(Connector):
         updates = ConfigUpdates(config, self._config_schema, self.log, kept)
         loop = ReadLoop(emit, state, self.log, self._config_schema, updates)
         self._route_controls(loop.control)
-        emit.opened()
-        if self.sourced_schemas:
-            self._emit_sourced_schemas(config, bindings, emit)
-        if self.discard_state and shim_state:
-            self.log.warning("discarding the checkpointed state: every binding starts from scratch")
-            emit.checkpoint({STATE_KEY: kept} if kept else {}, merge_patch=False)
-        elif dropped:
-            emit.checkpoint(dropped)
-        loop.begin()
-        loop.run(
-            lambda: self.delegate.read(config, catalog, state.airbyte_input(), loop),
-            self.idle_timeout,
-        )
+
+        def begin() -> None:
+            if self.sourced_schemas:
+                self._emit_sourced_schemas(config, bindings, emit)
+            if self.discard_state and shim_state:
+                self.log.warning(
+                    "discarding the checkpointed state: every binding starts from scratch"
+                )
+                emit.checkpoint({STATE_KEY: kept} if kept else {}, merge_patch=False)
+            elif dropped:
+                emit.checkpoint(dropped)
+            loop.begin()
+
+        def read() -> None:
+            self.delegate.read(config, catalog, state.airbyte_input(), loop)
+
+        return PreparedRead(loop, read, begin)
 
     def _emit_sourced_schemas(
         self, config: dict[str, Any], bindings: list[CaptureBinding], emit: Emitter
@@ -227,10 +237,3 @@ def configured_catalog(bindings: list[CaptureBinding]) -> dict[str, Any]:
         streams.append(configured)
     return {"streams": streams}
 
-
-def _config(config: Any) -> dict[str, Any]:
-    if not isinstance(config, Mapping):
-        raise ValidateError(
-            f"the endpoint config must be a JSON object, not {type(config).__name__}"
-        )
-    return dict(config)

@@ -31,13 +31,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from flow_sdk.airbyte.destination_bounds import (
+from flow_sdk.airbyte.destination.bounds import (
     WRITE_SECONDS,
     WRITE_TRANSACTIONS,
     WriteBounds,
     WriteTimer,
 )
-from flow_sdk.airbyte.destination_spec import (
+from flow_sdk.airbyte.destination.spec import (
     APPEND,
     CDC_DELETED_AT,
     OVERWRITE,
@@ -46,7 +46,7 @@ from flow_sdk.airbyte.destination_spec import (
     sync_mode,
     validated,
 )
-from flow_sdk.airbyte.destination_states import (
+from flow_sdk.airbyte.destination.states import (
     GLOBAL,
     STREAM,
     StreamId,
@@ -54,17 +54,17 @@ from flow_sdk.airbyte.destination_states import (
     label,
     stream_status,
 )
-from flow_sdk.airbyte.destination_write import DestinationWrite
+from flow_sdk.airbyte.destination.write import DestinationWrite
 from flow_sdk.airbyte.spec import connection_schema
-from flow_sdk.errors import ConnectorError, ValidateError
+from flow_sdk.errors import ConnectorError, ProtocolError, ValidateError
 from flow_sdk.materialize import Connector, request, response
 from flow_sdk.protocol.flow import MaterializationSpec, Spec, SpecRequest
 from flow_sdk.protocol.tuple_pack import TupleError, unpack_b64
 from flow_sdk.secrets import mask_config_secrets
 
 if TYPE_CHECKING:
-    from flow_sdk.airbyte.destination_inprocess import InProcessDestination
-    from flow_sdk.airbyte.destination_process import SubprocessDestination
+    from flow_sdk.airbyte.destination.inprocess import InProcessDestination
+    from flow_sdk.airbyte.destination.process import SubprocessDestination
 
 ECHO_TIMEOUT_SECONDS = 5.0
 """How long a subprocess destination may take to echo a state before the shim ends its
@@ -100,18 +100,8 @@ class MaterializeShim(Connector):
             raise TypeError("MaterializeShim needs exactly one of delegate= or command=")
         if state_type not in (STREAM, GLOBAL):
             raise ValueError(f"state_type must be {STREAM!r} or {GLOBAL!r}, not {state_type!r}")
-        # Each mode imports only its own half: a subprocess shim never loads the CDK glue.
-        self.destination: InProcessDestination | SubprocessDestination
         self.in_process = delegate is not None
-        if delegate is not None:
-            from flow_sdk.airbyte.destination_inprocess import InProcessDestination
-
-            self.destination = InProcessDestination(delegate)
-        else:
-            from flow_sdk.airbyte.destination_process import SubprocessDestination
-
-            self.destination = SubprocessDestination(command or [], env)
-            self.destination.on_spec_changed(self._spec_changed)
+        self.destination = self._destination(delegate, command, env)
         self.documentation_url = documentation_url
         self.echo_timeout = echo_timeout
         self.state_type = state_type
@@ -149,6 +139,21 @@ class MaterializeShim(Connector):
         carries their generation as the minimum, so that its COMPLETE drops older ones."""
         self._patch: dict[str, Any] = {}
         """bindingStateV1 changes for the next commit."""
+
+    def _destination(
+        self, delegate: Any, command: Sequence[str] | None, env: Mapping[str, str] | None
+    ) -> InProcessDestination | SubprocessDestination:
+        """The destination in process or as a command. Each mode imports only its own half:
+        a subprocess shim never loads the CDK glue."""
+        if delegate is not None:
+            from flow_sdk.airbyte.destination.inprocess import InProcessDestination
+
+            return InProcessDestination(delegate)
+        from flow_sdk.airbyte.destination.process import SubprocessDestination
+
+        destination = SubprocessDestination(command or [], env)
+        destination.on_spec_changed(self._spec_changed)
+        return destination
 
     # ---- unary ----
 
@@ -489,7 +494,7 @@ class MaterializeShim(Connector):
             key = store.key or (unpack_b64(store.keyPacked) if store.keyPacked else [])
             values = store.values or (unpack_b64(store.valuesPacked) if store.valuesPacked else [])
         except TupleError as exc:
-            raise ConnectorError(
+            raise ProtocolError(
                 f"`store` of binding {store.binding} has a bad packed tuple: {exc}"
             ) from None
         fields, got = [*selection.keys, *selection.values], [*key, *values]

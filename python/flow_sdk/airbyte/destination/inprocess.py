@@ -16,8 +16,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from flow_sdk.airbyte.codec import to_plain
-from flow_sdk.airbyte.destination_write import BATCH, ENDED, FAILED, STARVED, DestinationWrite
-from flow_sdk.airbyte.inprocess import InProcessSource, ensure_flow_logging
+from flow_sdk.airbyte.destination.write import BATCH, ENDED, FAILED, STARVED, DestinationWrite
+from flow_sdk.airbyte.inprocess_connector import InProcessConnector, ensure_flow_logging
+from flow_sdk.errors import ConnectorError
 
 _END = object()
 
@@ -60,7 +61,7 @@ class InProcessDestination:
     def __init__(self, destination: Any) -> None:
         self.destination = destination
         self.name = type(destination).__name__
-        self._unary = InProcessSource(destination)  # spec() and check() are the same verbs
+        self._unary = InProcessConnector(destination)  # spec() and check() are the same verbs
         self._models: DestinationModels | None = None
 
     def spec(self) -> dict[str, Any]:
@@ -140,7 +141,11 @@ class InProcessWrite(DestinationWrite):
                 if not self._thread.is_alive():
                     self.poll()
                     self.finish()
-                    raise AssertionError("write() ended without a marker") from None
+                    raise ConnectorError(
+                        f"the Airbyte destination {self.name}'s write() returned before "
+                        "reading all of its input, so documents handed to it were never "
+                        "written; a destination's write() must consume every message"
+                    ) from None
 
     def _end_input(self) -> None:
         if self._batch:

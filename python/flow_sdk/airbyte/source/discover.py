@@ -49,7 +49,8 @@ def key_pointers(primary_key: Any) -> list[str]:
     return pointers
 
 
-def resource_path(resource_config: Mapping[str, Any]) -> list[str]:
+def stream_resource_path(resource_config: Mapping[str, Any]) -> list[str]:
+    """A discovered stream's `[namespace, name]`, or `[name]` (its config is known good)."""
     namespace = resource_config.get("namespace")
     return [namespace, resource_config["stream"]] if namespace else [resource_config["stream"]]
 
@@ -110,7 +111,7 @@ def discovered(catalog: Mapping[str, Any], schema_inference: bool) -> Discovered
                 resourceConfig=resource,
                 documentSchema=schema,
                 key=keyed(schema, key, f"stream {label!r}"),
-                resourcePath=resource_path(resource),
+                resourcePath=stream_resource_path(resource),
             )
         )
     if problems:
@@ -163,8 +164,8 @@ def validated_bindings(
                 f"binding for stream {config['stream']!r}: syncMode must be incremental or full_refresh, got {config.get('syncMode')!r}"
             )
         if (config.get("namespace") or None, config["stream"]) not in available:
-            missing.append("/".join(resource_path(config)))
-        out.append(ValidatedBinding(resourcePath=resource_path(config)))
+            missing.append("/".join(stream_resource_path(config)))
+        out.append(ValidatedBinding(resourcePath=stream_resource_path(config)))
     if missing:
         names = ", ".join(sorted("/".join(filter(None, s)) for s in available)) or "none"
         raise ValidateError(

@@ -71,7 +71,7 @@ def materialize_spec(airbyte_spec: Mapping[str, Any], documentation_url: str = "
     )
 
 
-def resource_path(resource_config: Any, index: int) -> list[str]:
+def checked_resource_path(resource_config: Any, index: int) -> list[str]:
     """`[namespace, stream]` or `[stream]`; a clear error when the stream name is missing."""
     stream = resource_config.get("stream") if isinstance(resource_config, Mapping) else None
     if not isinstance(stream, str) or not stream.strip():
@@ -90,7 +90,7 @@ def validated(validate: Validate) -> Validated:
     bindings = []
     seen: dict[tuple[str, ...], int] = {}
     for index, binding in enumerate(validate.bindings):
-        path = resource_path(binding.resourceConfig, index)
+        path = checked_resource_path(binding.resourceConfig, index)
         if (other := seen.get(tuple(path))) is not None:
             raise ValidateError(
                 f"bindings {other} and {index} both write stream {'/'.join(path)!r}; give each "
@@ -181,7 +181,7 @@ def configured_stream(
     """One entry of the configured catalog (the protocol's JSON shape). `generation`
     defaults to the binding's backfill counter; `minimum` (the generation below which the
     destination drops rows) to the generation in overwrite mode, else 0."""
-    path = binding.resourcePath or resource_path(binding.resourceConfig, 0)
+    path = binding.resourcePath or checked_resource_path(binding.resourceConfig, 0)
     stream: dict[str, Any] = {
         "name": path[-1],
         "json_schema": stream_schema(binding),
