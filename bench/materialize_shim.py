@@ -2,7 +2,7 @@
 to the destination's own `write` command.
 
 The destination is the airbyte-cdk 7 SQLite destination of the tests
-(`python/tests/materialize/sqlite_destination.py`, append_dedup with the collection key).
+(`python/tests/connectors/sqlite_destination.py`, append_dedup with the collection key).
 Each run starts from an empty database and times the whole process from start to exit:
 
 - `direct`: `python sqlite_destination.py write --config --catalog < records.jsonl`
@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import Run, emit, interleaved, paired_ratio, run_process, summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DESTINATION = ROOT / "python" / "tests" / "materialize" / "sqlite_destination.py"
-INPROCESS = ROOT / "python" / "tests" / "materialize" / "inprocess_shim.py"
+DESTINATION = ROOT / "python" / "tests" / "connectors" / "sqlite_destination.py"
+INPROCESS = ROOT / "python" / "tests" / "connectors" / "inprocess_shim.py"
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 
 

@@ -290,6 +290,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = _common_flags()
+    parser = argparse.ArgumentParser(
+        prog="flow-sdk",
+        description="Develop Estuary Flow connectors offline, with flowctl's commands.",
+        epilog="Also: `flow-sdk airbyte-capture -- <source>`, `flow-sdk airbyte-materialize -- <destination>` "
+        "and `flow-sdk singer-capture -- <tap>`.",
+    )
+    parser.set_defaults(debug=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _raw_parsers(commands, common)
+    generate = commands.add_parser(
+        "generate",
+        parents=[common],
+        help="write stub files for the catalog's missing endpoint and resource configs",
+    )
+    generate.set_defaults(handler=_cmd_generate)
+    _new_parser(commands)
+    preview = commands.add_parser(
+        "preview", parents=[common], help="run a task's sessions and print its documents"
+    )
+    preview.add_argument("--name", help="task name (needed when there are several)")
+    _preview_flags(preview)
+    _run_parser(commands, common)
+    return parser
+
+
+def _common_flags() -> argparse.ArgumentParser:
+    """The flags every catalog command takes (a parent parser)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--source", required=True, help="catalog file (e.g. test.flow.yaml)")
     common.add_argument(
@@ -309,16 +337,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="logs on stderr as JSON lines (ts, level, message, fields, source), not text",
     )
+    return common
 
-    parser = argparse.ArgumentParser(
-        prog="flow-sdk",
-        description="Develop Estuary Flow connectors offline, with flowctl's commands.",
-        epilog="Also: `flow-sdk airbyte-capture -- <source>`, `flow-sdk airbyte-materialize -- <destination>` "
-        "and `flow-sdk singer-capture -- <tap>`.",
-    )
-    parser.set_defaults(debug=False)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+def _raw_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`flow-sdk raw spec|discover|validate|capture`."""
     raw = commands.add_parser("raw", help="run one connector request")
     raw_commands = raw.add_subparsers(dest="raw_command", required=True, metavar="RAW_COMMAND")
 
@@ -353,13 +376,9 @@ def _parser() -> argparse.ArgumentParser:
     capture.add_argument("--capture", help="capture name (needed when there are several)")
     _preview_flags(capture)
 
-    generate = commands.add_parser(
-        "generate",
-        parents=[common],
-        help="write stub files for the catalog's missing endpoint and resource configs",
-    )
-    generate.set_defaults(handler=_cmd_generate)
 
+def _new_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`flow-sdk new DIR --native|--airbyte|--manifest|--singer`."""
     new = commands.add_parser(
         "new",
         help="scaffold a connector in the workspace: directory, pyproject, entry point, "
@@ -402,12 +421,9 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     new.set_defaults(handler=_cmd_new)
 
-    preview = commands.add_parser(
-        "preview", parents=[common], help="run a task's sessions and print its documents"
-    )
-    preview.add_argument("--name", help="task name (needed when there are several)")
-    _preview_flags(preview)
 
+def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    """`flow-sdk run`."""
     run = commands.add_parser(
         "run",
         parents=[common],
@@ -433,7 +449,6 @@ def _parser() -> argparse.ArgumentParser:
         help="progress bars on stderr (default: when stderr is a terminal)",
     )
     run.set_defaults(handler=_cmd_run)
-    return parser
 
 
 def _task_flags(parser: argparse.ArgumentParser) -> None:

@@ -24,12 +24,11 @@ class ProtocolWriter:
     Writes are appended to a buffer; `flush()` writes it out. Callers flush at checkpoints
     and whenever `write` reports the buffer passed `FLUSH_BYTES`."""
 
-    __slots__ = ("_fd", "_buf", "bytes_written")
+    __slots__ = ("_fd", "_buf")
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._buf = bytearray()
-        self.bytes_written = 0
 
     def write(self, data: bytes) -> None:
         self._buf += data
@@ -56,7 +55,6 @@ class ProtocolWriter:
         finally:
             view.release()
             del self._buf[:done]
-            self.bytes_written += done
 
     def discard(self) -> int:
         """Drop what is buffered (documents that must not reach the runtime); returns bytes dropped."""

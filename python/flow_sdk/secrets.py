@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from flow_sdk import json_pointer
 from flow_sdk.logger import mask_secrets
 
 SECRET_MARKS = ("secret", "airbyte_secret", "writeOnly")
@@ -59,7 +60,7 @@ def secret_paths(schema: Any, config: Any, at: str = "") -> Iterator[tuple[str, 
         properties = schema.get("properties") or {}
         for key, value in config.items():
             if key in properties:
-                token = str(key).replace("~", "~0").replace("/", "~1")
+                token = json_pointer.escape(key)
                 yield from secret_paths(properties[key], value, f"{at}/{token}")
     elif isinstance(config, list) and isinstance(schema.get("items"), Mapping):
         for index, value in enumerate(config):

@@ -13,6 +13,7 @@ import copy
 import logging
 from typing import Any
 
+from flow_sdk import json_pointer
 from flow_sdk.errors import ConnectorError
 
 ROW_ID_POINTER = "/_meta/row_id"
@@ -49,11 +50,6 @@ def change_op(data: dict[str, Any], deleted_at: str) -> str:
     return "u" if data.get(deleted_at) is None else "d"
 
 
-def escape_pointer_token(token: str) -> str:
-    """One JSON-pointer token (RFC 6901: `~` → `~0`, `/` → `~1`)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
 def _rename_property(schema: dict[str, Any], old: str, new: str) -> None:
     """Rename property `old` of an object schema in place (properties and required)."""
     properties = schema.get("properties")
@@ -70,8 +66,7 @@ def _local_ref_target(schema: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(ref, str) or not ref.startswith("#/"):
         return None
     node: Any = schema
-    for token in ref[2:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
+    for token in json_pointer.parse(ref[1:]):
         node = node.get(token) if isinstance(node, dict) else None
     return node if isinstance(node, dict) else None
 
@@ -158,7 +153,7 @@ def _declared_types(node: Any) -> set[str] | None:
 
 def _key_root(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
     """Where a key's first field is declared: the schema, or its top-level `$ref` target."""
-    first = pointer[1:].split("/")[0].replace("~1", "/").replace("~0", "~")
+    first = json_pointer.parse(pointer)[0]
     if first in (schema.get("properties") or {}):
         return schema
     return _local_ref_target(schema) or schema
@@ -167,8 +162,7 @@ def _key_root(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
 def _key_problem(schema: dict[str, Any], pointer: str) -> str | None:
     """Why Flow would refuse `pointer` as a key of `schema` (None: it is fine)."""
     node: Any = _key_root(schema, pointer)
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
+    for token in json_pointer.parse(pointer):
         properties = node.get("properties") if isinstance(node, dict) else None
         if not isinstance(properties, dict) or token not in properties:
             return "is not declared in the stream's schema"
@@ -201,8 +195,7 @@ def keyed(schema: dict[str, Any], key: list[str], where: str) -> list[str]:
             return [ROW_ID_POINTER]
     for pointer in key:
         node = _key_root(schema, pointer)
-        for raw in pointer[1:].split("/"):
-            token = raw.replace("~1", "/").replace("~0", "~")
+        for token in json_pointer.parse(pointer):
             required = node.setdefault("required", [])
             if token not in required:
                 required.append(token)

@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from flow_sdk import json_pointer
 from flow_sdk.errors import ConnectorError
 
 INT_MIN = -(2**63)
@@ -366,7 +367,7 @@ class _Walk:
         out: dict[str, Any] = {}
         for k, v in value.items():
             name = self.key(k, pointer)
-            child = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
+            child = f"{pointer}/{json_pointer.escape(name)}"
             if name in out:
                 raise _rejected(
                     self.where,

@@ -136,53 +136,22 @@ class Connector(BaseConnector):
                 req = parse_message(Request, line)
                 variant = req.variant
                 read = req.read
-            if variant == "read":
-                if phase not in ("ready", "reading"):
-                    raise ProtocolError(_out_of_turn("read", phase))
-                if not 0 <= read.transform < self._transforms:
-                    raise ProtocolError(
-                        f"`read` names transform {read.transform}, but the opened derivation "
-                        f"has {self._transforms} transform(s)"
-                    )
-                phase = "reading"
-                publisher.open = True
-                try:
-                    read_hook(read, publisher)
-                finally:
-                    publisher.open = False
-            elif variant in ("spec", "validate"):
-                if phase != "idle":
-                    raise ProtocolError(_out_of_turn(variant, phase))
-                if variant == "spec":
-                    self._answer(writer, "spec", self.spec(req.spec))
-                else:
-                    self._answer_validate(writer, req.validate_)
-            elif variant == "open":
-                if phase != "idle":
-                    raise ProtocolError(_out_of_turn("open", phase))
-                derivation = req.open.collection.derivation or {}
-                self._transforms = len(derivation.get("transforms") or [])
-                self._answer(writer, "opened", self.open(req.open))
-                phase = "ready"
-            elif variant == "flush":
-                if phase not in ("ready", "reading"):
-                    raise ProtocolError(_out_of_turn("flush", phase))
-                publisher.open = True
-                try:
-                    result = self.flush(req.flush, publisher)
-                finally:
-                    publisher.open = False
-                self._answer(writer, "flushed", result)
-                phase = "flushed"
-            elif variant == "startCommit":
-                if phase != "flushed":
-                    raise ProtocolError(_out_of_turn("startCommit", phase))
-                self._answer(writer, "startedCommit", self.start_commit(req.startCommit))
-                phase = "ready"
-            elif variant == "reset":
-                if phase != "ready":
-                    raise ProtocolError(_out_of_turn("reset", phase))
-                self.reset(req.reset)
+            if variant != "read":
+                phase = self._control(req, phase, publisher, writer)
+                continue
+            if phase not in ("ready", "reading"):
+                raise ProtocolError(_out_of_turn("read", phase))
+            if not 0 <= read.transform < self._transforms:
+                raise ProtocolError(
+                    f"`read` names transform {read.transform}, but the opened derivation "
+                    f"has {self._transforms} transform(s)"
+                )
+            phase = "reading"
+            publisher.open = True
+            try:
+                read_hook(read, publisher)
+            finally:
+                publisher.open = False
         if phase in ("reading", "flushed"):
             raise ProtocolError(
                 "stdin ended in the middle of a transaction (after `read` or `flush`, before "
@@ -190,6 +159,46 @@ class Connector(BaseConnector):
             )
         writer.flush()
         self.close()
+
+    def _control(
+        self, req: Request, phase: str, publisher: Publisher, writer: ProtocolWriter
+    ) -> str:
+        """Answer one request other than `read` in `phase`; returns the phase after it."""
+        variant = req.variant
+        if variant in ("spec", "validate"):
+            if phase != "idle":
+                raise ProtocolError(_out_of_turn(variant, phase))
+            if variant == "spec":
+                self._answer(writer, "spec", self.spec(req.spec))
+            else:
+                self._answer_validate(writer, req.validate_)
+        elif variant == "open":
+            if phase != "idle":
+                raise ProtocolError(_out_of_turn("open", phase))
+            derivation = req.open.collection.derivation or {}
+            self._transforms = len(derivation.get("transforms") or [])
+            self._answer(writer, "opened", self.open(req.open))
+            return "ready"
+        elif variant == "flush":
+            if phase not in ("ready", "reading"):
+                raise ProtocolError(_out_of_turn("flush", phase))
+            publisher.open = True
+            try:
+                result = self.flush(req.flush, publisher)
+            finally:
+                publisher.open = False
+            self._answer(writer, "flushed", result)
+            return "flushed"
+        elif variant == "startCommit":
+            if phase != "flushed":
+                raise ProtocolError(_out_of_turn("startCommit", phase))
+            self._answer(writer, "startedCommit", self.start_commit(req.startCommit))
+            return "ready"
+        elif variant == "reset":
+            if phase != "ready":
+                raise ProtocolError(_out_of_turn("reset", phase))
+            self.reset(req.reset)
+        return phase
 
     def _answer(self, writer: ProtocolWriter, name: str, result: Any) -> None:
         if result is None and name not in ("spec", "validated"):

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from flow_sdk import json_pointer
 from flow_sdk.runtime.errors import RuntimeFailure
 
 Key = tuple[tuple[int, Any], ...]
@@ -68,8 +69,7 @@ class Pointer:
 @lru_cache(maxsize=1024)
 def pointer(text: str) -> Pointer:
     """The parsed pointer `text` (`""` is the document root)."""
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in text.split("/")[1:]] if text else []
-    return Pointer(text, tuple(tokens))
+    return Pointer(text, tuple(json_pointer.parse(text)))
 
 
 class KeyExtractor:

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, escape_pointer_token, keyed
+from flow_sdk import json_pointer
+from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, keyed
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.capture import Discovered, DiscoveredBinding, ValidatedBinding
 
@@ -66,7 +67,7 @@ def key_of(entry: Mapping[str, Any]) -> list[str]:
     props = entry.get("key_properties") or stream_metadata(entry).get("table-key-properties")
     if not props:
         return [ROW_ID_POINTER]
-    return [p if p.startswith("/") else "/" + escape_pointer_token(p) for p in props]
+    return [p if p.startswith("/") else "/" + json_pointer.escape(p) for p in props]
 
 
 def discovered(catalog: Mapping[str, Any], schema_inference: bool) -> Discovered:

@@ -1,4 +1,4 @@
-"""Fixtures of the Airbyte shim tests; the helpers live in `airbyte_driver.py` (on sys.path)."""
+"""Fixtures of the Airbyte shim tests; the helpers live in `airbyte_shim_process.py` (on sys.path)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from airbyte_driver import MODES  # noqa: E402
+from airbyte_shim_process import MODES  # noqa: E402
 
 
 @pytest.fixture(params=list(MODES))

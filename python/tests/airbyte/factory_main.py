@@ -2,11 +2,15 @@
 given, so a test sees which request built a source from what."""
 
 import logging
+import sys
+from pathlib import Path
 from typing import Any
 
-from cdk7_source import TestSource
+sys.path.insert(0, str(Path(__file__).parent.parent / "connectors"))
 
-from flow_sdk.airbyte import CaptureShim
+from cdk7_source import TestSource  # noqa: E402
+
+from flow_sdk.airbyte import CaptureShim  # noqa: E402
 
 
 def build(config: Any, catalog: Any, state: Any) -> TestSource:

@@ -1,8 +1,13 @@
 """The test source wrapped in process, as a connector author would: `CaptureShim(...).main()`."""
 
-from cdk7_source import TestSource
+import sys
+from pathlib import Path
 
-from flow_sdk.airbyte import CaptureShim
+sys.path.insert(0, str(Path(__file__).parent.parent / "connectors"))
+
+from cdk7_source import TestSource  # noqa: E402
+
+from flow_sdk.airbyte import CaptureShim  # noqa: E402
 
 if __name__ == "__main__":
     CaptureShim(delegate=TestSource(), oauth2=None, usesSchemaInference=True).main()

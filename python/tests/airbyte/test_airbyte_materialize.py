@@ -1,5 +1,5 @@
 """The Airbyte materialize shim against a real airbyte-cdk 7 destination (SQLite, in
-`tests/materialize/sqlite_destination.py`), in process and as a subprocess: stored rows,
+`tests/connectors/sqlite_destination.py`), in process and as a subprocess: stored rows,
 commit/echo ordering, late echoes, failures, replays and overwrite after a backfill."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from flow_sdk.protocol.tuple_pack import pack_b64
 
-HERE = Path(__file__).parent.parent / "materialize"
+HERE = Path(__file__).parent.parent / "connectors"
 DESTINATION = HERE / "sqlite_destination.py"
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 MODES = ["inprocess", "subprocess"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from airbyte_driver import MODES, Run, binding, open_request, run_connector
+from airbyte_shim_process import MODES, Run, binding, open_request, run_connector
 
 SECRET = "sekrit-api-key-42"
 USERS, EVENTS, ORDERS = (
@@ -182,7 +182,7 @@ def test_stdin_eof_stops_at_a_message_boundary(shim: list[str]) -> None:
     import subprocess
 
     import orjson
-    from airbyte_driver import HERE
+    from airbyte_shim_process import HERE
 
     env = dict(os.environ, PYTHONPATH=str(HERE))
     proc = subprocess.Popen(

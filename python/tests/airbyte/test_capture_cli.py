@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from airbyte_driver import run_connector
+from airbyte_shim_process import run_connector
 
 CONNECTOR = r"""#!/bin/sh
 case "$1" in

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from airbyte_driver import HERE, PYTHON, Run, binding, open_request, run_connector
+from airbyte_shim_process import HERE, PYTHON, Run, binding, open_request, run_connector
 from cached_venv import ROOT, cached_venv
 
 from flow_sdk.protocol.merge_patch import merge_patch

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
+from airbyte_shim_process import HERE, PYTHON, binding, open_request, run_connector
 from oauth_servers import EncryptionService, TokenApi, serving
 
 from flow_sdk.airbyte.source.config_update import (

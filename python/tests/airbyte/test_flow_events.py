@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from airbyte_driver import MODES, PYTHON, SOURCE, binding, open_request, run_connector
+from airbyte_shim_process import MODES, PYTHON, SOURCE, binding, open_request, run_connector
 
 from flow_sdk.airbyte.spec import flow_spec
 

@@ -96,11 +96,11 @@ def test_a_preview_and_a_run_launch_each_connector_once_per_request(tmp_path: Pa
 def test_a_singer_preview_launches_the_tap_once_per_request(tmp_path: Path) -> None:
     """`--about` once (the probe Specs share it), `--discover` once (Open reuses Validate's,
     same config), and two syncs: Validate's dry run and the session's."""
-    sys.path.insert(0, str(HERE.parent / "singer"))
+    sys.path.insert(0, str(HERE.parent / "connectors"))
     from demo_api import DemoApi
 
     log = tmp_path / "tap.log"
-    tap = counted(log, PYTHON, str(HERE.parent / "singer" / "tap_demo.py"))
+    tap = counted(log, PYTHON, str(HERE.parent / "connectors" / "tap_demo.py"))
     with DemoApi("key") as api:
         api.add_users(3)
         capture = {

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from airbyte_driver import HERE, PYTHON, binding, open_request, run_connector
+from airbyte_shim_process import HERE, PYTHON, binding, open_request, run_connector
 from cached_venv import ROOT, cached_venv
 
 from flow_sdk.airbyte import CaptureShim
@@ -29,13 +29,13 @@ from flow_sdk.capture import request
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import SpecRequest
 
-sys.path.insert(0, str(HERE / "manifest_source"))
+sys.path.insert(0, str(HERE.parent / "connectors" / "manifest_source"))
 from items_api import API_KEY, ItemsApi  # noqa: E402
 from oauth_servers import EncryptionService, serving
 
 pytestmark = pytest.mark.slow
-MANIFEST = HERE / "manifest_source" / "manifest.yaml"
-COMPONENTS = HERE / "manifest_source" / "components.py"
+MANIFEST = HERE.parent / "connectors" / "manifest_source" / "manifest.yaml"
+COMPONENTS = HERE.parent / "connectors" / "manifest_source" / "components.py"
 CLI = [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli"]
 WRAP = [*CLI, "--manifest", str(MANIFEST), "--components", str(COMPONENTS)]
 MODES = ["cdk7-inprocess", "cdk6-inprocess", "cdk7-subprocess", "cdk6-subprocess"]

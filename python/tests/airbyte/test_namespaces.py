@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-from airbyte_driver import HERE, PYTHON, Run, binding, open_request, run_connector
+from airbyte_shim_process import HERE, PYTHON, Run, binding, open_request, run_connector
 
 SOURCE = str(HERE / "tenant_source.py")
 MODES = {

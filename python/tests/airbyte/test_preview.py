@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-from airbyte_driver import HERE
+from airbyte_shim_process import HERE
 
 from flow_sdk.protocol.merge_patch import merge_patch
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from airbyte_driver import HERE, PYTHON
+from airbyte_shim_process import HERE, PYTHON
 from oauth_servers import TokenApi, serving
 
 from flow_sdk.airbyte.source.config_update import STATE_KEY

@@ -14,7 +14,7 @@ import pytest
 
 from flow_sdk.protocol.tuple_pack import pack_b64
 
-CONNECTOR = Path(__file__).parent / "sqlite_materialization.py"
+CONNECTOR = Path(__file__).parent.parent / "connectors" / "sqlite_materialization.py"
 
 
 def materialization(path: Path, *, misbehave: str = "", delta: bool = False) -> dict[str, Any]:

@@ -44,7 +44,7 @@ CONNECTOR_COMMANDS: dict[str, tuple[str, list[str]]] = {
     ),
     "materialize base": (
         "materialize",
-        [sys.executable, str(TESTS / "materialize" / "sqlite_materialization.py")],
+        [sys.executable, str(TESTS / "connectors" / "sqlite_materialization.py")],
     ),
     "airbyte materialize shim": (
         "materialize",

@@ -22,7 +22,7 @@ import yaml
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.fixture import Fixture, Readers
 
-MATERIALIZATION = Path(__file__).parent.parent / "materialize" / "sqlite_materialization.py"
+MATERIALIZATION = Path(__file__).parent.parent / "connectors" / "sqlite_materialization.py"
 USERS = "acmeCo/users"
 READERS = Readers({USERS}, "binding of materialization 'acmeCo/sink'")
 

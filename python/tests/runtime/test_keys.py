@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 RUNTIME_TESTS = Path(__file__).parent
-MATERIALIZE_TESTS = RUNTIME_TESTS.parent / "materialize"
+CONNECTORS = RUNTIME_TESTS.parent / "connectors"
 UUID = "DocUUIDPlaceholder-329Bb50aa48EAa9ef"
 MIXED_SCHEMA = {
     "type": "object",
@@ -234,7 +234,7 @@ def users(docs: list[dict]) -> list[list]:
 def test_a_fixture_document_with_an_unkeyable_key_is_one_sentence(
     tmp_path, cli, value, described
 ) -> None:
-    command = [sys.executable, str(MATERIALIZE_TESTS / "scripted_materialization.py")]
+    command = [sys.executable, str(CONNECTORS / "scripted_materialization.py")]
     catalog = materialization(tmp_path, command, {}, {"table": "users"}, KEYED_SCHEMA)
     result = preview_fixture(cli, catalog, [users([{"id": 1}, {"id": value}])])
     assert result.code == 1
@@ -246,7 +246,7 @@ def test_a_fixture_document_with_an_unkeyable_key_is_one_sentence(
 
 
 def test_a_fixture_document_nested_too_deeply_is_one_sentence(tmp_path, cli) -> None:
-    command = [sys.executable, str(MATERIALIZE_TESTS / "scripted_materialization.py")]
+    command = [sys.executable, str(CONNECTORS / "scripted_materialization.py")]
     catalog = materialization(tmp_path, command, {}, {"table": "users"}, KEYED_SCHEMA)
     result = preview_fixture(cli, catalog, [users([nested(252), nested(253)])])
     assert result.code == 1

@@ -18,10 +18,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-AIRBYTE_TESTS = ROOT / "python" / "tests" / "airbyte"
+TEST_CONNECTORS = ROOT / "python" / "tests" / "connectors"
 WATCHED = ("pyproject.toml", "uv.lock", ".github/workflows/ci.yml", "test.flow.yaml")
 
-sys.path.insert(0, str(AIRBYTE_TESTS / "manifest_source"))
+sys.path.insert(0, str(TEST_CONNECTORS / "manifest_source"))
 from items_api import API_KEY, ItemsApi  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -133,7 +133,7 @@ def test_it_refuses_to_overwrite_and_changes_nothing(workspace: Path) -> None:
     )
     done = new(workspace, "sauce-x", "--native")
     assert "'sauce-x' is not a connector name" in done.stderr
-    done = new(workspace, "destination-x", "--manifest", str(AIRBYTE_TESTS / "manifest_source/manifest.yaml"))  # fmt: skip
+    done = new(workspace, "destination-x", "--manifest", str(TEST_CONNECTORS / "manifest_source/manifest.yaml"))  # fmt: skip
     assert "--manifest makes a capture" in done.stderr
     assert texts(workspace) == before and not (workspace / "sauce-x").exists()
 
@@ -159,7 +159,7 @@ def test_a_failed_lock_puts_the_workspace_back(workspace: Path, tmp_path: Path) 
 def tiny_source(package: Path, module: str) -> None:
     """A tiny airbyte-cdk source package (the shim tests' cdk7 source), `airbyte-<module>`."""
     (package / module).mkdir(parents=True)
-    shutil.copy(AIRBYTE_TESTS / "cdk7_source.py", package / module / "source.py")
+    shutil.copy(TEST_CONNECTORS / "cdk7_source.py", package / module / "source.py")
     (package / module / "__init__.py").write_text(
         f"from {module}.source import TestSource\n\n__all__ = ['TestSource']\n"
     )
@@ -233,7 +233,7 @@ def test_a_manifest_source(workspace: Path, tmp_path: Path, items_api: ItemsApi)
             {"api_url": items_api.url, "api_key": API_KEY, "start_date": "2024-01-01T00:00:00Z"}
         )
     )
-    manifest = AIRBYTE_TESTS / "manifest_source"
+    manifest = TEST_CONNECTORS / "manifest_source"
     done = new(
         workspace,
         "source-items",
@@ -319,7 +319,7 @@ def test_an_airbyte_destination_from_a_local_path(workspace: Path, tmp_path: Pat
     package = tmp_path / "destination-sqlite3"
     (package / "destination_sqlite3").mkdir(parents=True)
     shutil.copy(
-        ROOT / "python/tests/materialize/sqlite_destination.py",
+        TEST_CONNECTORS / "sqlite_destination.py",
         package / "destination_sqlite3" / "destination.py",
     )
     (package / "destination_sqlite3" / "__init__.py").write_text(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-MATERIALIZE_TESTS = Path(__file__).parent.parent / "materialize"
+CONNECTORS = Path(__file__).parent.parent / "connectors"
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 FIXTURE = [
     [
@@ -91,7 +91,7 @@ def test_native_materialization_with_loads_across_sessions(tmp_path: Path) -> No
     db = tmp_path / "native.db"
     catalog = write_catalog(
         tmp_path,
-        [sys.executable, str(MATERIALIZE_TESTS / "sqlite_materialization.py")],
+        [sys.executable, str(CONNECTORS / "sqlite_materialization.py")],
         {"path": str(db)},
         {"table": "users"},
     )
@@ -126,7 +126,7 @@ def test_airbyte_destination_through_the_shim(tmp_path: Path) -> None:
         CLI,
         "--",
         sys.executable,
-        str(MATERIALIZE_TESTS / "sqlite_destination.py"),
+        str(CONNECTORS / "sqlite_destination.py"),
     ]
     catalog = write_catalog(tmp_path, command, {"destination_path": str(db)}, {"stream": "users"})
     assert lines(preview(catalog)) == []
@@ -148,7 +148,7 @@ def test_airbyte_destination_through_the_shim(tmp_path: Path) -> None:
     ],
 )
 def test_protocol_violations_are_named(tmp_path: Path, mistake: str, rule: str) -> None:
-    command = [sys.executable, str(MATERIALIZE_TESTS / "scripted_materialization.py")]
+    command = [sys.executable, str(CONNECTORS / "scripted_materialization.py")]
     catalog = write_catalog(
         tmp_path, command, {}, {"table": "users"}, env={"SCRIPTED_MISTAKE": mistake}
     )
@@ -158,14 +158,14 @@ def test_protocol_violations_are_named(tmp_path: Path, mistake: str, rule: str) 
 
 
 def test_a_correct_scripted_connector_passes_and_state_merges(tmp_path: Path) -> None:
-    command = [sys.executable, str(MATERIALIZE_TESTS / "scripted_materialization.py")]
+    command = [sys.executable, str(CONNECTORS / "scripted_materialization.py")]
     catalog = write_catalog(tmp_path, command, {}, {"table": "users"})
     out = lines(preview(catalog, "--output-state", "--initial-state", '{"commits": {"m": 5}}'))
     assert out[-1] == ["connectorState", {"updated": {"commits": {"m": 5, "n": 1}}}]
 
 
 def test_fixture_naming_an_unknown_collection(tmp_path: Path) -> None:
-    command = [sys.executable, str(MATERIALIZE_TESTS / "scripted_materialization.py")]
+    command = [sys.executable, str(CONNECTORS / "scripted_materialization.py")]
     catalog = write_catalog(tmp_path, command, {}, {"table": "users"})
     (tmp_path / "fixture.json").write_text(json.dumps([[["acmeCo/other", {"id": 1}]]]))
     proc = preview(catalog)

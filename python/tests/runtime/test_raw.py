@@ -38,7 +38,7 @@ def test_raw_validate_prints_resource_paths_and_state_keys(catalog: Path, cli) -
     ]
 
 
-MATERIALIZATION = Path(__file__).parent.parent / "materialize" / "scripted_materialization.py"
+MATERIALIZATION = Path(__file__).parent.parent / "connectors" / "scripted_materialization.py"
 ROOT = Path(__file__).parents[3]
 
 

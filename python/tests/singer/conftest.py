@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
+CONNECTORS = HERE.parent / "connectors"
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(CONNECTORS))
 
 from demo_api import DemoApi  # noqa: E402
 
@@ -24,7 +26,7 @@ MODES = {
         "singer-capture",
         "--",
         sys.executable,
-        str(HERE / "tap_demo.py"),
+        str(CONNECTORS / "tap_demo.py"),
     ],
 }
 

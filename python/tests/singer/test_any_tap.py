@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from conftest import HERE
-from singer_driver import binding, open_request, run
+from singer_shim_process import binding, open_request, run
 
 RAW = [
     sys.executable,

@@ -5,7 +5,7 @@ API on 127.0.0.1."""
 from __future__ import annotations
 
 from conftest import API_KEY, MODES
-from singer_driver import binding, open_request, run
+from singer_shim_process import binding, open_request, run
 
 USERS = binding("users", "INCREMENTAL", key=["/id"], replication_key="updated_at")
 EVENTS = binding("events", "FULL_TABLE")

@@ -4,7 +4,7 @@ layout of flow-sdk 0.1.x's Singer shim read and rewritten."""
 from __future__ import annotations
 
 import pytest
-from singer_driver import binding
+from singer_shim_process import binding
 
 from flow_sdk.errors import ConnectorError
 from flow_sdk.protocol.flow import CaptureBinding

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flow_sdk import json_pointer
 from flow_sdk.airbyte.spec import connection_schema
 from flow_sdk.connector import DOCS_URL_ENV
 from flow_sdk.errors import ValidateError
@@ -134,10 +135,7 @@ def constraints(collection: CollectionSpec) -> dict[str, Constraint]:
 
 def primary_key(collection_key: Sequence[str]) -> list[list[str]]:
     """Collection key pointers (`/a/b`) as Airbyte primary-key paths (`["a", "b"]`)."""
-    return [
-        [part.replace("~1", "/").replace("~0", "~") for part in ptr.split("/")[1:]]
-        for ptr in collection_key
-    ]
+    return [json_pointer.parse(ptr) for ptr in collection_key]
 
 
 def sync_mode(supported: Sequence[str], *, overwrite: bool) -> str:

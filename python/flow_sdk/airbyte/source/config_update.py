@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from flow_sdk import json_pointer
 from flow_sdk.logger import mask_secrets
 from flow_sdk.secrets import secret_paths
 
@@ -40,7 +41,7 @@ STATE_KEY = "flowSdkConfigOverlay"
 """The reserved top-level key of the connector state holding rotated secrets."""
 SEAL_TIMEOUT_SECONDS = 30.0
 _KEEP_DIGESTS = 8
-_MISSING = object()
+_MISSING = json_pointer.MISSING
 
 
 class SealError(Exception):
@@ -107,42 +108,6 @@ def seal(config: Any, schema: Any, url: str, timeout: float = SEAL_TIMEOUT_SECON
     return sealed
 
 
-# ---- pointers ----
-
-
-def _tokens(pointer: str) -> list[str]:
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
-
-
-def _get(doc: Any, pointer: str) -> Any:
-    for token in _tokens(pointer):
-        if isinstance(doc, Mapping) and token in doc:
-            doc = doc[token]
-        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
-        else:
-            return _MISSING
-    return doc
-
-
-def _set(doc: Any, pointer: str, value: Any) -> bool:
-    tokens = _tokens(pointer)
-    for token in tokens[:-1]:
-        if isinstance(doc, dict):
-            doc = doc.setdefault(token, {})
-        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
-        else:
-            return False
-    if isinstance(doc, dict) and tokens:
-        doc[tokens[-1]] = value
-        return True
-    if isinstance(doc, list) and tokens and tokens[-1].isdigit() and int(tokens[-1]) < len(doc):
-        doc[int(tokens[-1])] = value
-        return True
-    return False
-
-
 def _digest(value: Any) -> str:
     """A fingerprint of a (dead) secret: enough to recognise it, useless to anyone else."""
     data = b"\x00" if value is _MISSING else orjson.dumps(value)
@@ -167,10 +132,10 @@ def lay_over(
         if not isinstance(entry, Mapping) or "value" not in entry:
             dropped[pointer] = None
             continue
-        current = _get(config, pointer)
+        current = json_pointer.get(config, pointer)
         if current is not _MISSING and current == entry["value"]:
             dropped[pointer] = None  # Flow republished the task with it
-        elif _digest(current) in (entry.get("replaces") or []) and _set(
+        elif _digest(current) in (entry.get("replaces") or []) and json_pointer.set_value(
             out, pointer, entry["value"]
         ):
             kept[pointer] = entry
@@ -237,7 +202,7 @@ class ConfigUpdates:
         mask_secrets(secrets.values())
         patch: dict[str, Any] = {}
         for pointer, value in secrets.items():
-            before = _get(self.config, pointer)
+            before = json_pointer.get(self.config, pointer)
             if before is not _MISSING and before == value:
                 continue
             replaces = list((self.overlay.get(pointer) or {}).get("replaces") or [])

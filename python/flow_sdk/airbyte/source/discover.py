@@ -19,12 +19,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flow_sdk.capture.schema import (
-    ROW_ID_POINTER,
-    document_schema,
-    escape_pointer_token,
-    keyed,
-)
+from flow_sdk import json_pointer
+from flow_sdk.capture.schema import ROW_ID_POINTER, document_schema, keyed
 from flow_sdk.errors import ConnectorError, ValidateError
 from flow_sdk.protocol.capture import Discovered, DiscoveredBinding, ValidatedBinding
 
@@ -35,13 +31,13 @@ def key_pointers(primary_key: Any) -> list[str]:
     """JSON pointers of an Airbyte primary key in any of its forms: `"id"`, `["id", "ts"]`
     (two fields) or `[["id"], ["meta", "ts"]]` (paths)."""
     if isinstance(primary_key, str):
-        return ["/" + escape_pointer_token(primary_key)]
+        return [json_pointer.join([primary_key])]
     pointers = []
     for component in primary_key or []:
         if isinstance(component, str):
-            pointers.append("/" + escape_pointer_token(component))
+            pointers.append(json_pointer.join([component]))
         elif isinstance(component, Sequence) and component:
-            pointers.append("/" + "/".join(escape_pointer_token(p) for p in component))
+            pointers.append(json_pointer.join(component))
         else:
             raise ConnectorError(
                 f"the source declared a primary key component {component!r} that is not a field or a path"

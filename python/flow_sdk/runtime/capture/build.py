@@ -13,6 +13,7 @@ import orjson
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.exceptions import best_match
 
+from flow_sdk import json_pointer
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, Spec
 from flow_sdk.protocol.state_key import encode_state_key
@@ -56,15 +57,9 @@ def resource_path(pointers: Sequence[str], resource: Any) -> tuple[str, ...] | N
 
 
 def _resolve(doc: Any, pointer: str) -> Any:
-    for token in pointer.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(doc, dict):
-            doc = doc.get(token)
-        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
-        else:
-            return None
-    return doc
+    """The value at `pointer`, None when missing."""
+    value = json_pointer.get(doc, pointer)
+    return None if value is json_pointer.MISSING else value
 
 
 def check_unique_resources(task: CaptureDef, pointers: Sequence[str]) -> None:

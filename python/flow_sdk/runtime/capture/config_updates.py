@@ -25,6 +25,7 @@ import orjson
 
 from flow_sdk.airbyte.source.config_update import LOCAL_UPDATE_ENV
 from flow_sdk.runtime.catalog.env_refs import resolve_env, restore_refs
+from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
 
 ENV = LOCAL_UPDATE_ENV

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flow_sdk import json_pointer
 from flow_sdk.runtime import masking
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import CatalogError
@@ -103,7 +104,7 @@ class _Resolver:
         if isinstance(value, dict):
             if KEY in value:
                 return self.lookup(value, pointer)
-            return {k: self.walk(v, f"{pointer}/{_escape(k)}") for k, v in value.items()}
+            return {k: self.walk(v, f"{pointer}/{json_pointer.escape(k)}") for k, v in value.items()}
         if isinstance(value, list):
             return [self.walk(v, f"{pointer}/{i}") for i, v in enumerate(value)]
         return value
@@ -150,7 +151,3 @@ def restore_refs(updated: Any, template: Any, resolved: Any) -> Any:
     ):
         return [restore_refs(u, t, r) for u, t, r in zip(updated, template, resolved, strict=True)]
     return updated
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")

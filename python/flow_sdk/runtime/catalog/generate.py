@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from flow_sdk import json_pointer
 from flow_sdk.protocol import capture, materialize
 from flow_sdk.runtime.catalog.load import (
     CaptureDef,
@@ -212,7 +213,7 @@ class _Stubber:
             properties = schema.get("properties") or {}
             out: dict[str, Any] = {}
             for prop in schema.get("required") or []:
-                child = f"{pointer}/{prop.replace('~', '~0').replace('/', '~1')}"
+                child = f"{pointer}/{json_pointer.escape(prop)}"
                 out[prop] = self.stub(properties.get(prop, {}), child, depth + 1, names)
             return out
         if "array" in types:
@@ -240,8 +241,7 @@ class _Stubber:
         if not ref.startswith("#"):
             return {}
         node = self.root
-        for token in [t for t in ref[1:].split("/") if t]:
-            token = token.replace("~1", "/").replace("~0", "~")
+        for token in [json_pointer.unescape(t) for t in ref[1:].split("/") if t]:
             node = node.get(token) if isinstance(node, dict) else None
         return node
 
@@ -275,7 +275,7 @@ def _types(schema: dict[str, Any]) -> set[str]:
 
 def _set_pointer(doc: dict[str, Any], pointer: str, value: Any) -> None:
     """Set `pointer` in `doc`, creating the objects on its way."""
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+    tokens = json_pointer.parse(pointer)
     node = doc
     for token in tokens[:-1]:
         child = node.get(token)

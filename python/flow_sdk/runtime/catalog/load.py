@@ -17,6 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from flow_sdk import json_pointer
 from flow_sdk.protocol.flow import CollectionSpec
 from flow_sdk.runtime.catalog.file_schema import CATALOG
 from flow_sdk.runtime.durations import parse_duration
@@ -343,8 +344,7 @@ def _schema_url(path: Path, collection: str, field_name: str, value: Any) -> str
     """A schema's URL as Flow's errors show it: its file, or the catalog file `?ptr=` it."""
     if isinstance(value, str):
         return resolve_reference(path, value, field_name).as_uri()
-    escaped = collection.replace("~", "~0").replace("/", "~1")
-    return f"{path.as_uri()}?ptr=/collections/{escaped}/{field_name}"
+    return f"{path.as_uri()}?ptr=/collections/{json_pointer.escape(collection)}/{field_name}"
 
 
 def _materialization(path: Path, name: str, spec: dict[str, Any]) -> MaterializationDef:

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from flow_sdk import json_pointer
+
 ARRAY, BOOLEAN, FRACTIONAL, INTEGER, NULL, OBJECT, STRING = 1, 2, 4, 8, 16, 32, 64
 NUMBER = INTEGER | FRACTIONAL
 ANY = ARRAY | BOOLEAN | NUMBER | NULL | OBJECT | STRING
@@ -98,7 +100,7 @@ class Shape:
     def locate(self, ptr: str) -> tuple[Shape, Exists]:
         """The shape at JSON pointer `ptr`, and whether a document must, may or cannot have it."""
         shape, exists = self, Exists.MUST
-        for token in pointer_tokens(ptr):
+        for token in json_pointer.parse(ptr):
             shape, child = shape._step(token)
             exists = exists.then(child)
         if shape.types == INVALID:
@@ -155,24 +157,15 @@ class Shape:
         if at:
             yield at, pattern, self
         for name in sorted(self.properties):
-            yield from self.properties[name][1]._locations(f"{at}/{escape(name)}", pattern)
+            yield from self.properties[name][1]._locations(f"{at}/{json_pointer.escape(name)}", pattern)
         for regex, shape in self.patterns:
-            yield from shape._locations(f"{at}/{escape(regex)}", True)
+            yield from shape._locations(f"{at}/{json_pointer.escape(regex)}", True)
         if self.additional is not None:
             yield from self.additional._locations(f"{at}/*", True)
         for i, shape in enumerate(self.items):
             yield from shape._locations(f"{at}/{i}", pattern)
         if self.additional_items is not None:
             yield from self.additional_items._locations(f"{at}/-", True)
-
-
-def pointer_tokens(ptr: str) -> list[str]:
-    """The unescaped tokens of a JSON pointer (`""` is the document root)."""
-    return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]] if ptr else []
-
-
-def escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _index(token: str) -> int | None:

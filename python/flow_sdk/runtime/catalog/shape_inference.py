@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from flow_sdk import json_pointer
 from flow_sdk.runtime.catalog.shape import (
     INVALID,
     TYPE_NAMES,
     Shape,
-    escape,
     intersect,
     matches,
     narrow,
-    pointer_tokens,
     union,
 )
 
@@ -129,15 +128,8 @@ class Inference:
             return self.refs[ref]
         if not ref.startswith("#"):
             return None
-        node = self.root
-        for token in pointer_tokens(ref[1:]):
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return None
-        return node
+        node = json_pointer.get(self.root, ref[1:])
+        return None if node is json_pointer.MISSING else node
 
 
 SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -163,7 +155,7 @@ def subschemas(schema: Any, at: str = "") -> Iterator[tuple[str, dict[str, Any]]
     yield at, schema
     for keyword in SUBSCHEMA_MAPS:
         for name, sub in (schema.get(keyword) or {}).items():
-            yield from subschemas(sub, f"{at}/{keyword}/{escape(name)}")
+            yield from subschemas(sub, f"{at}/{keyword}/{json_pointer.escape(name)}")
     for keyword in SUBSCHEMA_LISTS:
         for i, sub in enumerate(schema.get(keyword) or []):
             yield from subschemas(sub, f"{at}/{keyword}/{i}")

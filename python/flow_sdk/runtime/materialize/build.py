@@ -16,6 +16,7 @@ import orjson
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.exceptions import best_match
 
+from flow_sdk import json_pointer
 from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import (
     CollectionSpec,
@@ -78,7 +79,7 @@ def _locations(schema: Any, prefix: str, depth: int = 0) -> list[tuple[str, Any]
     if not isinstance(schema, dict) or depth > 3:
         return out
     for name, node in (schema.get("properties") or {}).items():
-        ptr = f"{prefix}/{name.replace('~', '~0').replace('/', '~1')}"
+        ptr = f"{prefix}/{json_pointer.escape(name)}"
         out.append((ptr, node))
         out.extend(_locations(node, ptr, depth + 1))
     return out

@@ -17,7 +17,7 @@ from flow_sdk.protocol.state_key import encode_state_key
 
 HERE = Path(__file__).parent
 PYTHON = sys.executable
-SOURCE = str(HERE / "cdk7_source.py")
+SOURCE = str(HERE.parent / "connectors" / "cdk7_source.py")
 MODES = {
     "inprocess": [PYTHON, str(HERE / "inprocess_main.py")],
     "subprocess": [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--", PYTHON, SOURCE],
