@@ -23,6 +23,10 @@ from typing import Any
 
 import orjson
 
+CONFIG_UPDATE_FILE_ENV = "FLOW_SDK_CONFIG_UPDATE_FILE"
+"""The other channel between the local runtime and a shim process: set by the runtime, the
+file where flow-sdk's Airbyte shim leaves a source's updated (plaintext) config for it."""
+
 SHARED_ANSWERS_ENV = "FLOW_SDK_SHARED_ANSWERS"
 
 

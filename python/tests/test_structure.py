@@ -41,11 +41,6 @@ LAYERS = {
 }
 RUNTIME_MAY_IMPORT = {"protocol", "runtime"}
 NOBODY_IMPORTS = {"cli", "testing"}
-# Known upward imports that issue #20's runtime regrouping removes (the lead removes this set
-# with PENDING): (importing module, imported module).
-PENDING_IMPORTS = {
-    ("runtime/config_updates.py", "flow_sdk.airbyte.config_update"),
-}
 
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:
@@ -112,6 +107,6 @@ def test_imports_flow_one_way() -> None:
                 or (here in LAYERS and there in LAYERS and LAYERS[there] > LAYERS[here])
                 or (here in LAYERS and there == "runtime")
             )
-            if wrong and (module, imported) not in PENDING_IMPORTS:
+            if wrong:
                 upward.append(f"{module} imports {imported}")
     assert not upward, "imports against docs/design.md's direction: " + "; ".join(upward)

@@ -18,12 +18,12 @@ from airbyte_shim_process import HERE, PYTHON, binding, open_request, run_connec
 from oauth_servers import EncryptionService, TokenApi, serving
 
 from flow_sdk.airbyte.source.config_update import (
-    LOCAL_UPDATE_ENV,
     STATE_KEY,
     ConfigUpdates,
     lay_over,
     merged_config,
 )
+from flow_sdk.shared_answers import CONFIG_UPDATE_FILE_ENV
 
 ROTATING = str(HERE / "rotating_source.py")
 ROTATING_MODES = {
@@ -163,7 +163,7 @@ def test_overlay_is_laid_over_only_a_value_it_replaced(
 ) -> None:
     log = logging.getLogger("flow.test_config_update")
     local = tmp_path / "update.json"  # as under the local runtime: no service is called
-    monkeypatch.setenv(LOCAL_UPDATE_ENV, str(local))
+    monkeypatch.setenv(CONFIG_UPDATE_FILE_ENV, str(local))
     monkeypatch.delenv("ENCRYPTION_URL", raising=False)
     schema = {"properties": {"token": {"type": "string", "secret": True}}}
     updates = ConfigUpdates({"token": "token-0", "x": 1}, lambda: schema, log)

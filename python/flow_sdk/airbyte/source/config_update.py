@@ -32,11 +32,10 @@ import orjson
 from flow_sdk import json_pointer
 from flow_sdk.logger import mask_secrets
 from flow_sdk.secrets import secret_paths
+from flow_sdk.shared_answers import CONFIG_UPDATE_FILE_ENV
 
 ENCRYPTION_URL_ENV = "ENCRYPTION_URL"
 DEFAULT_ENCRYPTION_URL = "https://config-encryption.estuary.dev/v1/encrypt-config"
-LOCAL_UPDATE_ENV = "FLOW_SDK_CONFIG_UPDATE_FILE"
-"""Set by the local runtime: where to leave the updated (plaintext) config for it."""
 STATE_KEY = "flowSdkConfigOverlay"
 """The reserved top-level key of the connector state holding rotated secrets."""
 SEAL_TIMEOUT_SECONDS = 30.0
@@ -217,7 +216,7 @@ class ConfigUpdates:
 
     def _publish(self, config: Any, schema: Any, rotated: list[str]) -> None:
         """The sealed `configUpdate` event, and the local runtime's copy."""
-        local = os.environ.get(LOCAL_UPDATE_ENV)
+        local = os.environ.get(CONFIG_UPDATE_FILE_ENV)
         if local:
             _write_private(local, config)
         what = f" (rotated: {', '.join(rotated)})" if rotated else ""

@@ -23,12 +23,12 @@ from typing import Any
 
 import orjson
 
-from flow_sdk.airbyte.source.config_update import LOCAL_UPDATE_ENV
 from flow_sdk.runtime.catalog.env_refs import resolve_env, restore_refs
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.shared_answers import CONFIG_UPDATE_FILE_ENV
 
-ENV = LOCAL_UPDATE_ENV
+ENV = CONFIG_UPDATE_FILE_ENV
 
 
 def _digest(config: Any) -> str:
