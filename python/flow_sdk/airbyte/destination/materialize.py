@@ -6,7 +6,7 @@ it. `store` becomes a RECORD of the binding's stream (a deleted document's recor
 state, `state_type="global"`); the destination echoing those states means the records are
 durably committed, and only then is `startedCommit` sent. A `write()` opens with
 STREAM_STATUS STARTED for every stream and ends with COMPLETE for every stream before its
-input closes; it spans transactions up to the bounds of `destination_bounds.py`, so
+input closes; it spans transactions up to the bounds of `bounds.py`, so
 destinations that finalize at the end of a `write()` (dedup merges, overwrite swaps) do so
 promptly. A destination that echoes only at the end of its input gets its `write()` ended
 at each commit instead, and the next transaction starts a new one in append mode.
