@@ -47,11 +47,11 @@ EXCUSED = {
     "scripts/prepare_images.sh": ".ci/run runs it; tests/images need what it prepares",
     ".venv/bin/python scripts/image_smoke.py source-bigdata": "tests/delivery/test_image_smoke.py",
     "FLOW_SDK_DEBUGPY=127.0.0.1:5678 flow-sdk raw spec": "tests/delivery/test_debugging.py (a real attach)",
-    "flow-sdk new ": "tests/runtime/test_new.py (a copy of the workspace)",
-    "flow-sdk raw spec --source test.flow.yaml --name acmeCo/hello/": "tests/runtime/test_new.py",
-    "flow-sdk raw discover --source test.flow.yaml --capture acmeCo/hello/": "tests/runtime/test_new.py",
-    "flow-sdk preview --source test.flow.yaml --name acmeCo/hello/": "tests/runtime/test_new.py",
-    "pytest -q source-": "tests/runtime/test_new.py (runs the generated tests; faker by hand)",
+    "flow-sdk new ": "tests/runtime/scaffold/test_new.py (a copy of the workspace)",
+    "flow-sdk raw spec --source test.flow.yaml --name acmeCo/hello/": "tests/runtime/scaffold/test_new.py",
+    "flow-sdk raw discover --source test.flow.yaml --capture acmeCo/hello/": "tests/runtime/scaffold/test_new.py",
+    "flow-sdk preview --source test.flow.yaml --name acmeCo/hello/": "tests/runtime/scaffold/test_new.py",
+    "pytest -q source-": "tests/runtime/scaffold/test_new.py (runs the generated tests; faker by hand)",
 }
 
 

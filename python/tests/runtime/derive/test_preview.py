@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).parents[3]
+ROOT = Path(__file__).parents[4]
 CATALOG = "python/examples/balances.flow.yaml"
 FIXTURE = "python/examples/balances.fixture.json"
 

@@ -17,7 +17,7 @@ from typing import Any
 from flow_sdk import spec_cache
 from flow_sdk.protocol.tuple_pack import pack_b64
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 DESTINATION = [sys.executable, str(HERE / "scripted_destination.py")]
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 PROBE = {"spec": {"connectorType": "LOCAL", "config": {}}}

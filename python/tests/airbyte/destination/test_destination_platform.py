@@ -25,7 +25,7 @@ import yaml
 
 from flow_sdk.protocol.tuple_pack import pack_b64
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 PYTHON = sys.executable
 FLOW_SDK = str(Path(PYTHON).parent / "flow-sdk")
 MODES = ["inprocess", "subprocess"]

@@ -17,7 +17,7 @@ import yaml
 
 from flow_sdk.runtime.materialize.deletions import declares_deletions
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 PYTHON = sys.executable
 FLOW_SDK = str(Path(PYTHON).parent / "flow-sdk")
 SOURCE = str(HERE / "cdc_source.py")

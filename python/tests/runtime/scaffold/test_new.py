@@ -16,7 +16,7 @@ import orjson
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent
 TEST_CONNECTORS = ROOT / "python" / "tests" / "connectors"
 WATCHED = ("pyproject.toml", "uv.lock", ".github/workflows/ci.yml", "test.flow.yaml")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]
 PYTHON = sys.executable
 FLOW_SDK = str(Path(PYTHON).parent / "flow-sdk")
 SOURCE = str(HERE / "refused_source.py")

@@ -17,7 +17,7 @@ import pytest
 
 from flow_sdk.protocol.tuple_pack import pack_b64
 
-HERE = Path(__file__).parent.parent / "connectors"
+HERE = Path(__file__).parents[2] / "connectors"
 DESTINATION = HERE / "sqlite_destination.py"
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 MODES = ["inprocess", "subprocess"]

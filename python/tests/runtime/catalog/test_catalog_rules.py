@@ -256,7 +256,7 @@ def test_a_schema_file_is_named_by_its_own_url(tmp_path: Path) -> None:
 
 
 def test_the_repositorys_catalogs_pass() -> None:
-    root = Path(__file__).parents[3]
+    root = Path(__file__).parents[4]
     for catalog in [
         root / "test.flow.yaml",
         *sorted((root / "python/examples").glob("*.flow.yaml")),

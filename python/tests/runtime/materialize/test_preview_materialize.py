@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-CONNECTORS = Path(__file__).parent.parent / "connectors"
+CONNECTORS = Path(__file__).parents[2] / "connectors"
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 FIXTURE = [
     [
