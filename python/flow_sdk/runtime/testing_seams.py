@@ -3,7 +3,7 @@
 `crash_point(name)` marks a point of `flow-sdk run`'s commit protocol. It does nothing
 unless crash testing armed it through `FLOW_SDK_RUN_KILL_AT=point[:n]` (read when a run
 starts): then the run kills itself (SIGKILL) the n-th time it reaches `point`, and
-`python/tests/pipeline/test_run.py` checks that the next run loses and duplicates nothing.
+`python/tests/runtime/test_run.py` checks that the next run loses and duplicates nothing.
 The points, in the order a run reaches them: `capture-appended`, `capture-committed`
 (per capture transaction), `captures-done`, then per materialization transaction
 `stores-sent`, `commit-started`, `materialization-committed`.
