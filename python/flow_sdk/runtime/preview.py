@@ -8,7 +8,7 @@ The previews themselves live with their task kind: `capture.preview`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -67,3 +67,10 @@ class PreviewOptions:
             except orjson.JSONDecodeError as exc:
                 raise RuntimeFailure(f"--initial-state is not valid JSON: {exc}") from None
         return out
+
+
+def emit_line(output: BinaryIO, value: Any, flush: bool = True) -> None:
+    """One JSON line of a preview's output (flushed, so a reader sees it as it happens)."""
+    output.write(orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE))
+    if flush:
+        output.flush()

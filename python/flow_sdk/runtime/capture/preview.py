@@ -32,7 +32,7 @@ from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.launcher import ConnectorLauncher
-from flow_sdk.runtime.preview import PreviewOptions
+from flow_sdk.runtime.preview import PreviewOptions, emit_line
 from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_capture
 from flow_sdk.runtime.schema import SchemaValidators
@@ -68,7 +68,7 @@ def preview_capture(
     finally:
         shutil.rmtree(updates, ignore_errors=True)
     if options.output_state:
-        _emit(output, ["connectorState", {"updated": runner.state.state}])
+        emit_line(output, ["connectorState", {"updated": runner.state.state}])
     return runner.progress
 
 
@@ -128,7 +128,7 @@ class _Runner:
             capture.Response, "apply", request.to_wire(), "applied"
         ).applied
         if self.options.output_apply:
-            _emit(self.output, ["applied.actionDescription", applied.actionDescription])
+            emit_line(self.output, ["applied.actionDescription", applied.actionDescription])
         if applied.state is not None:
             self.state.apply(applied.state)
 
@@ -178,7 +178,7 @@ class _Runner:
         for update in txn.states:
             self.state.apply(update)
         if self.options.output_state:
-            _emit(self.output, ["connectorState", combine_updates(before, txn.states)], flush=False)
+            emit_line(self.output, ["connectorState", combine_updates(before, txn.states)], flush=False)
         self.output.flush()
         self.progress.committed(txn.documents)
 
@@ -209,9 +209,3 @@ class _Runner:
                 ),
             )
             time.sleep(wait)
-
-
-def _emit(output: BinaryIO, value: Any, flush: bool = True) -> None:
-    output.write(orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE))
-    if flush:
-        output.flush()

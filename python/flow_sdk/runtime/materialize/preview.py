@@ -34,7 +34,7 @@ from flow_sdk.runtime.materialize.session import (
     MaterializeSession,
     binding_keys,
 )
-from flow_sdk.runtime.preview import PreviewOptions
+from flow_sdk.runtime.preview import PreviewOptions, emit_line
 from flow_sdk.runtime.process import STOP_GRACE_SECONDS
 from flow_sdk.runtime.raw import validated_materialization
 from flow_sdk.runtime.state import StateStore, combine_updates
@@ -88,7 +88,7 @@ def preview_materialization(
                 "transaction(s) not run",
             )
     if options.output_state:
-        _emit(out, ["connectorState", {"updated": run.state.state}])
+        emit_line(out, ["connectorState", {"updated": run.state.state}])
     return 0
 
 
@@ -139,7 +139,7 @@ class _Sessions:
         for update in committed.states:
             self.state.apply(update)
         if self.options.output_state and committed.states:
-            _emit(self.out, ["connectorState", combine_updates(before, committed.states)])
+            emit_line(self.out, ["connectorState", combine_updates(before, committed.states)])
 
 
 def _apply(
@@ -156,7 +156,7 @@ def _apply(
         request.lastMaterialization, request.lastVersion = spec, version
     applied = launcher.unary(materialize.Response, "apply", request.to_wire(), "applied").applied
     if options.output_apply:
-        _emit(out, ["applied.actionDescription", applied.actionDescription])
+        emit_line(out, ["applied.actionDescription", applied.actionDescription])
     if applied.state is not None:
         state.apply(applied.state)
 
@@ -179,8 +179,3 @@ def _route(
             reduced[keys.key(doc)] = (i, doc)
         out.append(list(reduced.values()))
     return out
-
-
-def _emit(output: BinaryIO, value: Any) -> None:
-    output.write(orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE))
-    output.flush()

@@ -48,7 +48,11 @@ from flow_sdk.runtime.materialize.build import (
     validate_request,
 )
 from flow_sdk.runtime.materialize.deletions import collection_deletes, is_deletion
-from flow_sdk.runtime.materialize.session import MaterializeSession, binding_keys
+from flow_sdk.runtime.materialize.session import (
+    MaterializeSession,
+    binding_fields,
+    binding_keys,
+)
 from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS
 from flow_sdk.runtime.state import StateStore
 from flow_sdk.runtime.testing_seams import crash_point
@@ -344,7 +348,7 @@ class _JournalReader:
                 if documents:  # the signal opens the binding's next transaction
                     break
                 variant, truncated_at = control
-                signal = _binding_fields(cursor.binding) | {"truncatedAt": truncated_at}
+                signal = binding_fields(cursor.binding) | {"truncatedAt": truncated_at}
                 signals.setdefault(variant, []).append(signal)
                 cursor.offset += len(line)
                 if variant == "backfillComplete":
@@ -367,7 +371,3 @@ class _JournalReader:
                 for c in self.cursors
             }
         }
-
-
-def _binding_fields(index: int) -> dict[str, Any]:
-    return {"binding": index} if index else {}

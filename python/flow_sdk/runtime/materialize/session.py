@@ -109,7 +109,7 @@ class MaterializeSession:
                     self.proc.send(
                         request_line(
                             "load",
-                            _binding_fields(i) | {"key": row.key, "keyPacked": _b64(row.packed)},
+                            binding_fields(i) | {"key": row.key, "keyPacked": _b64(row.packed)},
                         )
                     )
         loaded = self._load_phase(loads)
@@ -330,7 +330,7 @@ class MaterializeSession:
     ) -> dict[str, Any]:
         selection = binding.fieldSelection
         values = [pointer(_ptr_of(binding, f)).get(row.doc) for f in selection.values]
-        out: dict[str, Any] = _binding_fields(index) | {
+        out: dict[str, Any] = binding_fields(index) | {
             "key": row.key,
             "keyPacked": _b64(row.packed),
             "values": values,
@@ -346,7 +346,8 @@ class MaterializeSession:
         return out
 
 
-def _binding_fields(index: int) -> dict[str, Any]:
+def binding_fields(index: int) -> dict[str, Any]:
+    """The `binding` member of a request: omitted for binding 0, as Flow's runtime omits it."""
     return {"binding": index} if index else {}
 
 
