@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import validators
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError, best_match
 
 from flow_sdk.protocol.flow import CollectionSpec
@@ -22,6 +22,30 @@ from flow_sdk.runtime.errors import CatalogError
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 """Flow's document size limit: "Estuary allows documents up to 16 MB in size" (its
 collections documentation), taken as 16 MiB of serialized JSON."""
+
+
+def check_connector_schema(schema: Any, value: Any, where: str, which: str) -> None:
+    """A catalog's endpoint or resource config (`value`, at `where`) against the connector's
+    Spec schema `which` (none given: nothing to check), as Flow's control plane checks it."""
+    if schema is None:
+        return
+    try:
+        error = best_match(Draft202012Validator(schema).iter_errors(value))
+    except SchemaError as exc:
+        raise CatalogError(
+            f"the connector's {which} is not a valid JSON Schema: {exc.message}"
+        ) from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        # A malformed keyword (say `"type": 5`) crashes the validator on the way; schemas
+        # are not checked up front, which would refuse real connectors' harmless slips.
+        raise CatalogError(
+            f"the connector's {which} is not a valid JSON Schema: {type(exc).__name__}: {exc}"
+        ) from None
+    if error is not None:
+        at = "/" + "/".join(str(p) for p in error.absolute_path)
+        raise CatalogError(
+            f"{where} does not match the connector's {which}: at {at}: {error.message}"
+        )
 
 
 def size_problem(size: int) -> str | None:

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.exceptions import best_match
 
 from flow_sdk import json_pointer
 from flow_sdk.protocol import capture
@@ -19,6 +17,7 @@ from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, Spec
 from flow_sdk.protocol.state_key import encode_state_key
 from flow_sdk.runtime.catalog.load import CaptureDef, Catalog
 from flow_sdk.runtime.errors import CatalogError
+from flow_sdk.runtime.schema import check_connector_schema
 from flow_sdk.runtime.strict import check_resource_paths
 
 
@@ -116,24 +115,9 @@ def spec_version(spec: CaptureSpec) -> str:
 def check_against_spec(task: CaptureDef, spec: Spec, config: Any) -> None:
     """The endpoint config and each binding's resource must match the connector's schemas,
     as Flow checks them when it builds the catalog."""
-    _check(spec.configSchema, config, task.endpoint.config_where, "configSchema")
+    check_connector_schema(spec.configSchema, config, task.endpoint.config_where, "configSchema")
     for i, binding in enumerate(task.bindings):
         where = f"{task.file}: captures.{task.name}.bindings[{i}].resource"
-        _check(spec.resourceConfigSchema, binding.resource, where, "resourceConfigSchema")
-
-
-def _check(schema: Any, value: Any, where: str, which: str) -> None:
-    if schema is None:
-        return
-    try:
-        validator = Draft202012Validator(schema)
-        error = best_match(validator.iter_errors(value))
-    except SchemaError as exc:
-        raise CatalogError(
-            f"the connector's {which} is not a valid JSON Schema: {exc.message}"
-        ) from None
-    if error is not None:
-        at = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise CatalogError(
-            f"{where} does not match the connector's {which}: at {at}: {error.message}"
+        check_connector_schema(
+            spec.resourceConfigSchema, binding.resource, where, "resourceConfigSchema"
         )

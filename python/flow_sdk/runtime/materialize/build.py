@@ -13,8 +13,6 @@ import hashlib
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.exceptions import best_match
 
 from flow_sdk import json_pointer
 from flow_sdk.protocol import materialize
@@ -30,6 +28,7 @@ from flow_sdk.protocol.flow import (
 from flow_sdk.protocol.state_key import encode_state_key
 from flow_sdk.runtime.catalog.load import Catalog, CollectionDef, MaterializationDef
 from flow_sdk.runtime.errors import CatalogError, ProtocolViolation
+from flow_sdk.runtime.schema import check_connector_schema
 from flow_sdk.runtime.strict import check_resource_paths
 
 DOCUMENT_FIELD = "flow_document"
@@ -131,26 +130,10 @@ def check_spec(task: MaterializationDef, spec: Spec, config: Any) -> None:
             "materialize-spec",
             "the resource config schema has no property annotated `x-collection-name: true`",
         )
-    _match(spec.configSchema, config, task.endpoint.config_where, "configSchema")
+    check_connector_schema(spec.configSchema, config, task.endpoint.config_where, "configSchema")
     for i, b in enumerate(task.bindings):
         where = f"{task.file}: materializations.{task.name}.bindings[{i}].resource"
-        _match(spec.resourceConfigSchema, b.resource, where, "resourceConfigSchema")
-
-
-def _match(schema: Any, value: Any, where: str, which: str) -> None:
-    if schema is None:
-        return
-    try:
-        error = best_match(Draft202012Validator(schema).iter_errors(value))
-    except SchemaError as exc:
-        raise CatalogError(
-            f"the connector's {which} is not a valid JSON Schema: {exc.message}"
-        ) from None
-    if error is not None:
-        at = "/" + "/".join(str(p) for p in error.absolute_path)
-        raise CatalogError(
-            f"{where} does not match the connector's {which}: at {at}: {error.message}"
-        )
+        check_connector_schema(spec.resourceConfigSchema, b.resource, where, "resourceConfigSchema")
 
 
 def check_validated(request: materialize.Validate, validated: materialize.Validated) -> None:
