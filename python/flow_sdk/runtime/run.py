@@ -225,8 +225,8 @@ class SoFar:
         if self.failing is None or self.failing.task != task:
             self.failing = CaptureRun(task)
         self.failing.transactions += 1
-        for collection, _ in txn.documents:
-            self.failing.documents[collection] = self.failing.documents.get(collection, 0) + 1
+        for collection, count in txn.documents.counts().items():
+            self.failing.documents[collection] = self.failing.documents.get(collection, 0) + count
 
     def lines(self, data_dir: Path) -> list[str]:
         done = {c.task for c in self.summary.captures}

@@ -158,7 +158,10 @@ class _Runner:
                     self.console.log("info", f"ending the session: {txn.reason}")
                     self._stop(proc)
                     return False
-                self._commit(txn)
+                try:
+                    self._commit(txn)
+                finally:
+                    txn.documents.close()
                 session.acknowledge(txn.checkpoints)
                 done += 1
             self._stop(proc)
@@ -180,7 +183,7 @@ class _Runner:
         if self.options.output_state:
             emit_line(self.output, ["connectorState", combine_updates(before, txn.states)], flush=False)
         self.output.flush()
-        self.progress.committed(txn.documents)
+        self.progress.committed(txn.documents.counts())
 
     def _stop(self, proc: Any) -> None:
         """End a session the runtime's way: close stdin; output after the last commit is dropped."""

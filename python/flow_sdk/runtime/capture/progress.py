@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from operator import itemgetter
 from typing import Any
 
 from flow_sdk.runtime.console import Console
@@ -34,12 +33,12 @@ class Progress:
             )
             console.sink = lambda text: self._bar.write(text, file=console.stream)
 
-    def committed(self, documents: list[tuple[str, Any]]) -> None:
-        """One transaction's documents were committed (printed)."""
+    def committed(self, counts: Counter[str]) -> None:
+        """One transaction's documents were committed (printed): `counts` per collection."""
         self.transactions += 1
-        self.documents.update(map(itemgetter(0), documents))
+        self.documents.update(counts)
         if self._bar is not None:
-            self._bar.update(len(documents))
+            self._bar.update(sum(counts.values()))
             self._bar.set_postfix_str(self._per_collection(short=True), refresh=False)
 
     def close(self) -> str:

@@ -13,8 +13,10 @@ with the begin's offset); a complete after them, carrying the boundary of its be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from flow_sdk.protocol import capture
@@ -110,8 +112,11 @@ def run_capture(
                     console.log("info", f"{task.name}: ending the session: {txn.reason}")
                     proc.stop(STOP_GRACE_SECONDS)
                     break
-                journals.commit(txn)
-                on_commit(txn)
+                try:
+                    journals.commit(txn)
+                    on_commit(txn)
+                finally:
+                    txn.documents.close()
                 session.acknowledge(txn.checkpoints)
     finally:
         launcher.take_config_update()  # the next run opens with it, as after a republish
@@ -181,31 +186,27 @@ class _CaptureJournals:
         return "backfills" in self.saved or not self.saved.get("connectorState")
 
     def commit(self, txn: Transaction) -> None:
-        """Append the transaction's journal lines, then record it in the state file."""
-        begins: dict[str, bytes] = {}
-        documents: dict[str, list[bytes]] = {}
-        completes: dict[str, bytes] = {}
-        begun = {self.names[i] for i in txn.backfill_begin}
+        """Append the transaction's journal lines, then record it in the state file. The
+        documents stream from the combiner to the journals, one run of a collection at a time."""
+        documents_of = self.result.documents
+        begun = sorted({self.names[i] for i in txn.backfill_begin})
         truncated_at = now_timestamp() if begun else ""
-        for collection in sorted(begun):  # before the documents, as Flow publishes them
+        for collection in begun:  # before the documents, as Flow publishes them
             self.backfills[collection] = truncated_at
             self.labels[collection] = {
                 "truncatedAt": truncated_at,
                 "offset": self.lengths[collection],
             }
-            begins[collection] = control_line("backfillBegin", truncated_at)
-        for collection, doc in txn.documents:
-            documents.setdefault(collection, []).append(doc)
+            self._append(collection, [control_line("backfillBegin", truncated_at)])
+        for collection, documents in groupby(txn.documents, key=itemgetter(0)):
+            self._append(collection, (doc + b"\n" for _, doc in documents))
         for collection in sorted({self.names[i] for i in txn.backfill_complete}):
-            completes[collection] = control_line(
-                "backfillComplete", self.backfills.pop(collection)
-            )
-        documents_of = self.result.documents
-        for collection in {**begins, **documents, **completes}:
-            docs = documents.get(collection, [])
-            lines = _lines(begins.get(collection), docs, completes.get(collection))
-            self.lengths[collection] = self.journals[collection].append(lines)
-            documents_of[collection] = documents_of.get(collection, 0) + len(docs)
+            complete = control_line("backfillComplete", self.backfills.pop(collection))
+            self._append(collection, [complete])
+        for collection in begun:
+            documents_of.setdefault(collection, 0)
+        for collection, count in txn.documents.counts().items():
+            documents_of[collection] = documents_of.get(collection, 0) + count
         crash_point("capture-appended")
         for update in txn.states:
             self.state.apply(update)
@@ -220,13 +221,5 @@ class _CaptureJournals:
         crash_point("capture-committed")
         self.result.transactions += 1
 
-
-def _lines(begin: bytes | None, documents: list[bytes], complete: bytes | None) -> Iterator[bytes]:
-    """One collection's journal lines of a transaction: a backfill begin, the documents, a
-    backfill complete."""
-    if begin is not None:
-        yield begin
-    for doc in documents:
-        yield doc + b"\n"
-    if complete is not None:
-        yield complete
+    def _append(self, collection: str, lines: Iterable[bytes]) -> None:
+        self.lengths[collection] = self.journals[collection].append(lines)

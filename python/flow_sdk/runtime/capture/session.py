@@ -23,13 +23,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec, ConnectorState, RangeSpec
+from flow_sdk.runtime.capture.combiner import Combiner, Documents
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
@@ -57,9 +57,10 @@ _CAPTURED_BINDING = re.compile(rb'^\{"captured":\{"binding":(\d+)')
 class Transaction:
     """What one commit holds: reduced documents, and the checkpoints that closed them."""
 
-    documents: list[tuple[str, bytes]] = field(default_factory=list)
-    """(collection, document JSON) pairs, ordered by binding then key. Kept serialized: a
-    transaction may hold 32 MB of documents, which as Python objects take ten times that."""
+    documents: Documents = field(default_factory=Documents)
+    """(collection, document JSON) pairs, ordered by binding then key. Kept serialized, and
+    spilled to disk past the combiner's memory (`combiner`): a transaction may hold 32 MB of
+    documents, which as Python objects take ten times that."""
     states: list[ConnectorState] = field(default_factory=list)
     captured: int = 0
     """Documents received before reduction."""
@@ -123,10 +124,13 @@ class CaptureSession:
         console: Console,
         backfilling: set[int] | None = None,
         known_history: bool = True,
+        combiner_memory: int | None = None,
     ) -> None:
         """`backfilling`: bindings whose backfill began in a committed earlier session and has
         not completed (shared with the caller, and kept current as transactions return).
-        `known_history`: whether every begin before this session is in `backfilling`."""
+        `known_history`: whether every begin before this session is in `backfilling`.
+        `combiner_memory`: bytes of documents held before spilling (`combiner`)."""
+        self.combiner_memory = combiner_memory
         self.proc = proc
         self.spec = spec
         self.validators = validators
@@ -180,8 +184,8 @@ class CaptureSession:
 
     def _read_transaction(self, timeout: float | None) -> Transaction | SessionEnded:
         txn = Transaction()
-        group, self._carried = self._carried or _Group(), None
-        reduced: dict[tuple[int, Key], bytes] = {}
+        group, self._carried = self._carried or self._group(), None
+        reduced = Combiner(self.combiner_memory)
         size = 0
         while True:
             line = self._next(timeout)
@@ -208,16 +212,16 @@ class CaptureSession:
             variant, response = self._parse(line)
             if variant == "captured":
                 key, doc = self._captured(*response, line)
-                group.docs[key] = doc  # last write wins (the order is the key's, see `_ordered`)
+                group.docs.add(key, doc)  # last write wins; drained in key order
                 group.bindings.add(key[0])
                 group.captured += 1
             elif variant == "checkpoint":
                 txn.states.append(self._checkpoint(response.checkpoint, line))
-                reduced.update(group.docs)
+                reduced.absorb(group.docs)
                 txn.captured += group.captured
                 signalled = bool(group.begin or group.complete)
                 txn.backfill_begin, txn.backfill_complete = group.begin, group.complete
-                group = _Group()
+                group = self._group()
                 if signalled or not self.proc.has_line() or size >= MAX_TRANSACTION_BYTES:
                     return self._closed(txn, reduced)
             elif variant in ("backfillBegin", "backfillComplete"):
@@ -237,8 +241,11 @@ class CaptureSession:
                     line,
                 )
 
-    def _closed(self, txn: Transaction, reduced: dict[tuple[int, Key], bytes]) -> Transaction:
-        txn.documents = self._ordered(reduced)
+    def _group(self) -> _Group:
+        return _Group(Combiner(self.combiner_memory))
+
+    def _closed(self, txn: Transaction, reduced: Combiner) -> Transaction:
+        txn.documents = Documents(reduced, [b.collection.name for b in self.spec.bindings])
         self.backfilling.update(txn.backfill_begin)
         self.backfilling.difference_update(txn.backfill_complete)
         return txn
@@ -406,11 +413,6 @@ class CaptureSession:
             raise self.proc.failure("the capture session")
         raise ProtocolViolation("opened-first", f"the connector exited without answering {what}")
 
-    def _ordered(self, reduced: dict[tuple[int, Key], bytes]) -> list[tuple[str, bytes]]:
-        """By binding, then key: the order Flow's combiner drains a transaction in."""
-        names = [b.collection.name for b in self.spec.bindings]
-        return [(names[k[0]], doc) for k, doc in sorted(reduced.items(), key=itemgetter(0))]
-
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
@@ -430,7 +432,7 @@ def gc_paused() -> Iterator[None]:
 class _Group:
     """One checkpoint group as it is read: its documents by (binding, key), and its signals."""
 
-    docs: dict[tuple[int, Key], bytes] = field(default_factory=dict)
+    docs: Combiner
     bindings: set[int] = field(default_factory=set)
     captured: int = 0
     begin: list[int] = field(default_factory=list)

@@ -1,0 +1,132 @@
+"""The capture combiner spills to disk past its memory and drains the same documents, in the
+same order, as when everything fits: reduced by (binding, key), the latest write winning."""
+
+from __future__ import annotations
+
+import io
+import random
+import sys
+
+import orjson
+import pytest
+
+from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
+from flow_sdk.runtime.capture.combiner import Combiner, Documents
+from flow_sdk.runtime.capture.session import CaptureSession, Transaction
+from flow_sdk.runtime.console import Console
+from flow_sdk.runtime.keys import KeyExtractor
+from flow_sdk.runtime.process import ConnectorProcess, Launch
+from flow_sdk.runtime.schema import SchemaValidators
+
+KEYS = KeyExtractor("test", ["/id", "/part"])
+
+
+def writes(seed: int, count: int) -> list[tuple[tuple[int, tuple], bytes]]:
+    """`count` documents over few keys (so most are rewritten), mixed key types."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        doc = {"id": rng.choice([rng.randrange(50), f"k{rng.randrange(20)}", rng.random() < 0.5])}
+        doc["part"] = rng.randrange(3)
+        doc["n"] = n
+        out.append(((rng.randrange(3), KEYS.key(doc)), orjson.dumps(doc)))
+    return out
+
+
+def reference(entries: list[tuple[tuple[int, tuple], bytes]]) -> list[tuple[tuple[int, tuple], bytes]]:
+    reduced = dict(entries)  # last write wins
+    return sorted(reduced.items(), key=lambda entry: entry[0])
+
+
+@pytest.mark.parametrize("memory", [0, 300, 5_000, 1 << 30])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_spilled_or_not_the_drain_is_the_reduction_in_key_order(memory: int, seed: int) -> None:
+    entries = writes(seed, 2_000)
+    combiner = Combiner(memory)
+    for key, doc in entries:
+        combiner.add(key, doc)
+    assert (combiner.spilled_runs > 0) == (memory < 1 << 30)
+    assert list(combiner.drain()) == reference(entries)
+    assert list(combiner.drain()) == reference(entries), "a second drain reads the runs again"
+    combiner.close()
+    assert combiner.spilled_runs == 0 and list(combiner.drain()) == []
+
+
+@pytest.mark.parametrize(("earlier_memory", "later_memory"), [(0, 0), (1 << 30, 0), (0, 1 << 30), (2_000, 700)])
+def test_a_later_group_absorbed_wins_over_everything_before_it(
+    earlier_memory: int, later_memory: int
+) -> None:
+    first, second, third = writes(7, 600), writes(8, 600), writes(9, 600)
+    transaction = Combiner(earlier_memory)
+    for part in (first, second, third):  # three checkpoint groups, each absorbed in turn
+        group = Combiner(later_memory)
+        for key, doc in part:
+            group.add(key, doc)
+        transaction.absorb(group)
+        assert len(group) == 0 and group.spilled_runs == 0
+    assert list(transaction.drain()) == reference(first + second + third)
+
+
+def test_len_is_exact_in_memory_and_an_upper_bound_once_spilled() -> None:
+    combiner = Combiner(1 << 30)
+    for key, doc in writes(4, 500):
+        combiner.add(key, doc)
+    exact = len(reference(writes(4, 500)))
+    assert len(combiner) == exact
+    spilling = Combiner(0)
+    for key, doc in writes(4, 500):
+        spilling.add(key, doc)
+    assert len(spilling) >= exact
+
+
+def test_documents_name_collections_and_count_them() -> None:
+    combiner = Combiner(0)
+    for key, doc in writes(5, 300):
+        combiner.add(key, doc)
+    documents = Documents(combiner, ["a/one", "a/two", "a/three"])
+    pairs = list(documents)
+    expected = [(["a/one", "a/two", "a/three"][k[0]], d) for k, d in reference(writes(5, 300))]
+    assert pairs == expected
+    assert documents.counts() == {
+        name: sum(1 for n, _ in expected if n == name) for name in ("a/one", "a/two", "a/three")
+    }
+    assert len(documents) == len(expected)
+    documents.close()
+
+
+REWRITES = r"""
+import sys
+sys.stdin.readline()
+out = ['{"opened":{}}']
+for n in range(3000):
+    out.append('{"captured":{"binding":0,"doc":{"id":%d,"n":%d,"pad":"%s"}}}' % (n % 700, n, "x" * (n % 40)))
+    if n % 250 == 249:
+        out.append('{"checkpoint":{"state":{"updated":{"n":%d},"mergePatch":true}}}' % n)
+sys.stdout.write("\n".join(out) + "\n")
+"""
+
+
+def one_transaction(memory: int | None) -> list[bytes]:
+    """The documents of a session's one transaction (everything arrives before it is read)."""
+    collection = CollectionSpec(name="acmeCo/things", key=["/id"], writeSchema={"type": "object"})
+    spec = CaptureSpec(
+        name="acmeCo/rewrites",
+        bindings=[CaptureBinding(resourcePath=["things"], collection=collection, stateKey="t")],
+    )
+    console = Console(io.StringIO())
+    with ConnectorProcess(Launch(argv=[sys.executable, "-c", REWRITES]), console) as proc:
+        session = CaptureSession(proc, spec, SchemaValidators(), console, combiner_memory=memory)
+        session.open("v1", {})
+        proc.wait(timeout=30)
+        documents: list[bytes] = []
+        while isinstance(txn := session.next_transaction(timeout=10), Transaction):
+            documents.extend(doc for _, doc in txn.documents)
+            txn.documents.close()
+        return documents
+
+
+def test_a_session_spilling_at_every_document_commits_the_same_documents() -> None:
+    in_memory, spilled = one_transaction(None), one_transaction(0)
+    assert spilled == in_memory
+    last = {orjson.loads(doc)["id"]: orjson.loads(doc)["n"] for doc in in_memory}
+    assert len(last) == 700 and all(n >= 2300 for n in last.values()), "the latest write won"
