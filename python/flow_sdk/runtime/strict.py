@@ -60,6 +60,12 @@ def _json_int(text: str) -> int | float:
 
 def decode_strict(line: bytes) -> Any:
     """One JSON value from a line, rejecting duplicate object keys at any depth."""
+    return decode_line(line)[0]
+
+
+def decode_line(line: bytes) -> tuple[Any, bool]:
+    """`decode_strict`'s value, and whether the line (less its newline) is exactly orjson's
+    encoding of it: then any part of the line is the encoding of the value it holds."""
     if not line.endswith(b"\n"):
         raise ProtocolViolation(
             "partial-message",
@@ -76,11 +82,11 @@ def decode_strict(line: bytes) -> Any:
     else:
         try:
             if orjson.dumps(data) == line[:-1]:
-                return data
+                return data, True
         except orjson.JSONEncodeError:  # parsed, but nested too deeply to encode again
             raise MessageTooDeep(line, data) from None
     try:
-        return json.loads(line, object_pairs_hook=_no_duplicates, parse_int=_json_int)
+        return json.loads(line, object_pairs_hook=_no_duplicates, parse_int=_json_int), False
     except RecursionError:  # deeper than orjson parses, and too deep for `json`
         raise MessageTooDeep(line, None) from None
     except _DuplicateKey as dup:

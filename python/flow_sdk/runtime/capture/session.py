@@ -42,7 +42,7 @@ from flow_sdk.runtime.strict import (
     MessageTooDeep,
     captured_fields,
     check_variant,
-    decode_strict,
+    decode_line,
     parse_response,
 )
 
@@ -261,15 +261,15 @@ class CaptureSession:
         """The variant and, for `captured`, `(binding, doc)`; for the others the checked
         response envelope."""
         try:
-            data = decode_strict(line)
+            data, canonical = decode_line(line)
             fields = captured_fields(data)
             if fields is not None:
-                return "captured", fields
+                return "captured", (*fields, canonical)
             variant, response = check_variant(capture.Response, data, line)
         except MessageTooDeep as exc:
             raise self._too_deep(exc, line) from None
         if variant == "captured":
-            return variant, (response.captured.binding, response.captured.doc)
+            return variant, (response.captured.binding, response.captured.doc, False)
         return variant, response
 
     def _too_deep(self, exc: MessageTooDeep, line: bytes) -> ProtocolViolation:
@@ -288,7 +288,11 @@ class CaptureSession:
         where = f"binding {index} ({self.spec.bindings[index].collection.name})"
         return ProtocolViolation("document-depth", too_deep(where, levels), line)
 
-    def _captured(self, index: int, doc: Any, line: bytes) -> tuple[tuple[int, Key], bytes]:
+    def _captured(
+        self, index: int, doc: Any, canonical: bool, line: bytes
+    ) -> tuple[tuple[int, Key], bytes]:
+        """The document's (binding, key) and its bytes with `/_meta/uuid` set; `canonical`:
+        the line is orjson's encoding of what it holds (see `stamped`)."""
         if not 0 <= index < len(self.spec.bindings):
             raise ProtocolViolation(
                 "binding-index",
@@ -318,12 +322,14 @@ class CaptureSession:
                 f"{collection.name}: {problem}",
                 line,
             )
-        meta = doc.setdefault("_meta", {})
-        if not isinstance(meta, dict):
+        meta = doc.get("_meta", _NO_META)
+        if meta is not _NO_META and not isinstance(meta, dict):
             raise ProtocolViolation(
                 "document-object", f"`_meta` of a binding {index} document must be an object", line
             )
-        meta["uuid"] = UUID_PLACEHOLDER
+        if canonical and (cut := stamped(doc, line, index)) is not None:
+            return (index, key), cut
+        doc.setdefault("_meta", {})["uuid"] = UUID_PLACEHOLDER
         # A slice, not orjson's own buffer: kept by the thousands, those cost ~1 KiB each.
         return (index, key), orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)[:-1]
 
@@ -412,6 +418,28 @@ class CaptureSession:
         if self.proc.wait() != 0:
             raise self.proc.failure("the capture session")
         raise ProtocolViolation("opened-first", f"the connector exited without answering {what}")
+
+
+_NO_META = object()
+_UUID_MEMBER = b'"uuid":' + orjson.dumps(UUID_PLACEHOLDER) + b"}}"
+_META_MEMBER = b'"_meta":{' + _UUID_MEMBER
+
+
+def stamped(doc: dict[str, Any], line: bytes, binding: int) -> bytes | None:
+    """The document's bytes with `/_meta/uuid` set, cut from its `captured` line, which must
+    be orjson's own encoding of what it holds: the same bytes `orjson.dumps` gives once the
+    uuid is set (`_meta` added last, or `uuid` added last to a `_meta` that is last), without
+    encoding the document again. None when the line has another shape (encode it then)."""
+    prefix = b'{"captured":{"binding":%d,"doc":' % binding if binding else b'{"captured":{"doc":'
+    if not (line.startswith(prefix) and line.endswith(b"}}}\n")):
+        return None  # the doc is not the line's last member (a trailing `binding`)
+    body = line[len(prefix) : -4]  # the document less its closing brace
+    if "_meta" not in doc:
+        return body + (b"," if doc else b"") + _META_MEMBER
+    meta = doc["_meta"]
+    if next(reversed(doc)) != "_meta" or "uuid" in meta:
+        return None
+    return body[:-1] + (b"," if meta else b"") + _UUID_MEMBER
 
 
 @contextmanager
