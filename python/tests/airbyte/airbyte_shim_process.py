@@ -6,12 +6,15 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from flow_sdk import spec_cache
 from flow_sdk.protocol.merge_patch import merge_patch
 from flow_sdk.protocol.state_key import encode_state_key
 
@@ -160,3 +163,15 @@ def open_request(
     if state is not None:
         req["open"]["state"] = state
     return req
+
+
+def replaced_kept_spec(command: Sequence[str], kept: Any, timeout: float = 30) -> Any:
+    """The spec kept for `command` once it is no longer `kept` (the check a shim runs beside
+    a session replaces a stale one), or `kept` still after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = spec_cache.load("airbyte-spec", command)
+        if now != kept:
+            return now
+        time.sleep(0.05)
+    return kept

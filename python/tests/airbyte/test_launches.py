@@ -10,20 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+from launch_counter import counted, launched
 
 HERE = Path(__file__).parent
 PYTHON = sys.executable
 FLOW_SDK = str(Path(PYTHON).parent / "flow-sdk")
-VERBS = ("spec", "check", "discover", "read", "write")
-
-
-def counted(log: Path, *command: str) -> list[str]:
-    return [PYTHON, str(HERE / "launch_counter.py"), str(log), "--", *command]
 
 
 def launches(log: Path) -> Counter[str]:
-    lines = log.read_text().splitlines() if log.exists() else []
-    return Counter(next(v for v in VERBS if v in line.split()) for line in lines)
+    return Counter(launched(log))
 
 
 def test_a_preview_and_a_run_launch_each_connector_once_per_request(tmp_path: Path) -> None:
@@ -121,8 +116,5 @@ def test_a_singer_preview_launches_the_tap_once_per_request(tmp_path: Path) -> N
                 capture_output=True, text=True, timeout=300, cwd=tmp_path,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr[-3000:]
-    verbs = Counter(
-        next(v for v in ("--about", "--discover", "--catalog") if v in line.split())
-        for line in log.read_text().splitlines()
-    )
+    verbs = Counter(launched(log, ("--about", "--discover", "--catalog")))
     assert verbs == {"--about": 1, "--discover": 1, "--catalog": 2}

@@ -14,11 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airbyte_shim_process import replaced_kept_spec
+from launch_counter import counted, launched
+
 from flow_sdk import spec_cache
 from flow_sdk.protocol.tuple_pack import pack_b64
 
 HERE = Path(__file__).parents[1]
-DESTINATION = [sys.executable, str(HERE / "scripted_destination.py")]
+DESTINATION = [sys.executable, str(HERE / "scripted_connector.py")]
 CLI = "import sys; from flow_sdk.airbyte.destination.materialize_cli import main; main(sys.argv[1:])"
 PROBE = {"spec": {"connectorType": "LOCAL", "config": {}}}
 OPEN = {
@@ -59,9 +62,8 @@ def launch_log(tmp_path: Path) -> Path:
 
 
 def shim(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    counted = [sys.executable, str(HERE / "launch_counter.py"), str(launch_log(tmp_path)), "--"]
     return subprocess.Popen(
-        [sys.executable, "-c", CLI, "--", *counted, *DESTINATION],
+        [sys.executable, "-c", CLI, "--", *counted(launch_log(tmp_path), *DESTINATION)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -77,8 +79,7 @@ def whole_session(tmp_path: Path, env: dict[str, str]) -> tuple[list[str], str, 
     out, err = proc.communicate(b"".join(json.dumps(r).encode() + b"\n" for r in requests), 60)
     assert proc.returncode == 0, err.decode()[-2000:]
     kinds = [next(iter(json.loads(line))) for line in out.splitlines()]
-    verbs = [line.split()[1] for line in launch_log(tmp_path).read_text().splitlines()]
-    return kinds, err.decode(), verbs
+    return kinds, err.decode(), launched(launch_log(tmp_path))
 
 
 def test_a_kept_spec_answers_the_probe_so_the_session_launches_only_write(tmp_path: Path) -> None:
@@ -100,11 +101,9 @@ def test_a_kept_spec_answers_the_probe_so_the_session_launches_only_write(tmp_pa
 
 def test_a_stale_kept_spec_stops_the_session_whose_sync_modes_it_chose(tmp_path: Path) -> None:
     whole_session(tmp_path, {"SCRIPTED_MODES": "append"})
-    command = [*[sys.executable, str(HERE / "launch_counter.py"), str(launch_log(tmp_path)), "--"]]
-    command += DESTINATION
-    assert spec_cache.load("airbyte-spec", command)["supported_destination_sync_modes"] == [
-        "append"
-    ]
+    command = counted(launch_log(tmp_path), *DESTINATION)
+    stale = spec_cache.load("airbyte-spec", command)
+    assert stale["supported_destination_sync_modes"] == ["append"]
     proc = shim(tmp_path, {"SCRIPTED_MODES": "append_dedup,append"})
     assert proc.stdin is not None and proc.stdout is not None
     stderr: list[bytes] = []
@@ -114,12 +113,7 @@ def test_a_stale_kept_spec_stops_the_session_whose_sync_modes_it_chose(tmp_path:
         proc.stdin.write(json.dumps(request).encode() + b"\n")
         proc.stdin.flush()
         proc.stdout.readline()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the check beside the session replaces the kept spec
-        kept = spec_cache.load("airbyte-spec", command)
-        if kept["supported_destination_sync_modes"] != ["append"]:
-            break
-        time.sleep(0.05)
+    kept = replaced_kept_spec(command, stale)  # by the check beside the session
     assert kept["supported_destination_sync_modes"] == ["append_dedup", "append"]
     proc.stdin.write(b'{"flush":{}}\n')
     proc.stdin.close()
