@@ -73,6 +73,8 @@ class SubprocessConnector:
         self.spec_check: threading.Thread | None = None
         """The check of a kept spec, while it runs (`flow_sdk.spec_cache`)."""
         self._masked: list[Mapping[str, Any]] = []
+        self._fresh_spec: dict[str, Any] | None = None
+        """The spec the kept one's check fetched, when it differs: its secrets are masked too."""
 
     def mask_secrets(self, config: Mapping[str, Any]) -> None:
         """Secrets are known once the connector's spec is, and a connector takes seconds to
@@ -107,10 +109,11 @@ class SubprocessConnector:
             if self._spec_thread is not None:
                 self._spec_thread.join()
                 self._spec_thread = None
-            spec = self.spec()
+            specs = [self.spec(), *([self._fresh_spec] if self._fresh_spec else [])]
             while self._pending_masks:
                 config = self._pending_masks.pop()
-                mask_config_secrets(connection_schema(spec), config)
+                for spec in specs:
+                    mask_config_secrets(connection_schema(spec), config)
                 self._masked.append(config)
 
     def _one(
@@ -205,8 +208,10 @@ class SubprocessConnector:
         if fresh == kept:
             return
         spec_cache.store("airbyte-spec", self.command, fresh)
-        for config in list(self._masked):
-            mask_config_secrets(connection_schema(fresh), config)
+        with self._spec_lock:  # a config `ready` has not masked yet is masked with both
+            self._fresh_spec = fresh
+            for config in self._masked:
+                mask_config_secrets(connection_schema(fresh), config)
         if self.on_spec_changed is not None:
             self.on_spec_changed(kept, fresh)
         else:
