@@ -276,8 +276,10 @@ class _StoreLines:
             deletes=collection_deletes(binding.collection),
         )
 
-    def line(self, doc: Any) -> tuple[Key, bytes]:
-        """The document's key as Flow compares it, and its `store` line."""
+    def line(self, doc: Any, raw: bytes) -> tuple[Key, bytes]:
+        """The document's key as Flow compares it, and its `store` line. `raw` is the
+        document's journal line (its JSON and a newline), spliced in as the store's `doc`
+        rather than encoded again: the same value, and the same bytes orjson would write."""
         key, comparable_key = self.keys.values_and_key(doc)
         store: dict[str, Any] = {
             "binding": self.index,
@@ -285,11 +287,11 @@ class _StoreLines:
             "keyPacked": b64encode(pack(key)).decode(),
             "values": [ptr.get(doc) for ptr in self.values],
         }
+        head = orjson.dumps({"store": store})[:-2]  # open before `}}`, for the members after
+        tail = b',"delete":true}}\n' if self.deletes and is_deletion(doc) else b"}}\n"
         if self.with_doc:
-            store["doc"] = doc
-        if self.deletes and is_deletion(doc):
-            store["delete"] = True
-        return comparable_key, orjson.dumps({"store": store}, option=orjson.OPT_APPEND_NEWLINE)
+            return comparable_key, b"".join((head, b',"doc":', raw[:-1], tail))
+        return comparable_key, head + tail
 
 
 class _JournalReader:
@@ -356,7 +358,7 @@ class _JournalReader:
                 continue
             cursor.offset += len(line)
             documents += 1
-            comparable_key, store = stores.line(loads(line))
+            comparable_key, store = stores.line(loads(line), line)
             reduced[(cursor.binding, comparable_key)] = store
         assert cursor.offset <= end
         return documents
