@@ -1,8 +1,11 @@
 """Throughput of the local runtime's capture preview beside the connector's own output rate,
 same workload, same run (interleaved): documents per second of
 
-- `connector`: the counter capture alone, answering an Open with its documents into a pipe
-  drained here (one process, start to exit);
+- `connector`: the connector alone, answering an Open with its documents into a pipe
+  drained here (one process, start to exit): the counter capture (a native flow-sdk
+  connector, ~1 µs per document), or with `--connector airbyte` the synthetic Airbyte source
+  of the capture benchmarks behind flow-sdk's `CaptureShim` in process (`capture_shim_main.py`,
+  one stream): "the shim's documents/s into a drained pipe" of the issue;
 - `session`: `flow-sdk preview`'s capture session of the same connector (one process, from its
   start to the last document printed: strict JSON parsing with duplicate-key checks, key
   checks, write-schema validation, reduction by key, stdout lines);
@@ -12,6 +15,7 @@ same workload, same run (interleaved): documents per second of
 The target (issue #18) is `session / connector` ≥ 0.8; ratios are taken run by run.
 
     .venv/bin/python bench/runtime_preview.py --documents 100000 --runs 3
+    .venv/bin/python bench/runtime_preview.py --documents 200000 --runs 3 --connector airbyte
 """
 
 from __future__ import annotations
@@ -40,7 +44,22 @@ from flow_sdk.runtime.raw import validated_capture
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import Run, emit, interleaved, median, paired_ratio, run_process  # noqa: E402
 
-COUNTER = Path(__file__).resolve().parent.parent / "python/tests/connectors/counter_capture.py"
+HERE = Path(__file__).resolve().parent
+COUNTER = HERE.parent / "python/tests/connectors/counter_capture.py"
+CONNECTORS: dict[str, tuple[list[str], dict[str, Any], dict[str, Any]]] = {
+    "counter": (
+        [sys.executable, str(COUNTER)],
+        {"count": 0, "every": 1000},
+        {"name": "alpha"},
+    ),
+    "airbyte": (
+        [sys.executable, str(HERE / "capture_shim_main.py")],
+        {"records": 0, "streams": 1, "every": 1000},
+        {"stream": "items0", "syncMode": "incremental", "cursorField": ["seq"]},
+    ),
+}
+"""Per `--connector`: its command, its config (the document count goes in the first key) and
+its one binding's resource."""
 SCHEMA = {
     "type": "object",
     "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
@@ -48,18 +67,15 @@ SCHEMA = {
 }
 
 
-def catalog(directory: Path, documents: int) -> Path:
+def catalog(directory: Path, documents: int, connector: str) -> Path:
     path = directory / "bench.flow.yaml"
+    command, config, resource = CONNECTORS[connector]
+    config = {**config, next(iter(config)): documents}
     spec = {
         "captures": {
             "bench/counter": {
-                "endpoint": {
-                    "local": {
-                        "command": [sys.executable, str(COUNTER)],
-                        "config": {"count": documents, "every": 1000},
-                    }
-                },
-                "bindings": [{"resource": {"name": "alpha"}, "target": "bench/alpha"}],
+                "endpoint": {"local": {"command": command, "config": config}},
+                "bindings": [{"resource": resource, "target": "bench/alpha"}],
             }
         },
         "collections": {"bench/alpha": {"schema": SCHEMA, "key": ["/id"]}},
@@ -97,8 +113,8 @@ class SessionClock:
 CLOCK = SessionClock()
 
 
-def connector_run(request: bytes, documents: int) -> Run:
-    run = run_process([sys.executable, str(COUNTER)], stdin=request, marker=b'{"captured":')
+def connector_run(command: list[str], request: bytes, documents: int) -> Run:
+    run = run_process(command, stdin=request, marker=b'{"captured":')
     assert run.documents == documents, (run.documents, documents)
     return run
 
@@ -121,14 +137,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connector", choices=sorted(CONNECTORS), default="counter")
     args = parser.parse_args()
     n = args.documents
     with tempfile.TemporaryDirectory() as tmp:
-        path = catalog(Path(tmp), n)
+        path = catalog(Path(tmp), n, args.connector)
         request = open_line(path)
+        command = CONNECTORS[args.connector][0]
         runs = interleaved(
             {
-                "connector": lambda: connector_run(request, n),
+                "connector": lambda: connector_run(command, request, n),
                 "preview": lambda: preview_run(path, n),
             },
             args.runs,
@@ -140,6 +158,7 @@ def main() -> None:
         print(f"run {i + 1}: connector {c:,.0f} docs/s, session {s:,.0f}, preview {w:,.0f}")
     result = {
         "bench": "runtime_preview",
+        "connector": args.connector,
         "documents": n,
         "runs": args.runs,
         "connector_per_s": round(median(connector) or 0),

@@ -56,6 +56,7 @@ def test_report_names_machine_versions_and_every_benchmark(report: dict) -> None
         "destination_kvdb",
         "emitter",
         "runtime_preview",
+        "runtime_preview_airbyte",
         "runtime_run",
     }
     assert report["machine"]["cpus"] > 0 and len(report["machine"]["load_average_end"]) == 3
@@ -124,9 +125,11 @@ def test_emit_floor_and_destination_kvdb(report: dict) -> None:
 
 
 def test_runtime_figures_are_present(report: dict) -> None:
-    preview = report["results"]["runtime_preview"]
     keys = {"connector_per_s", "session_per_s", "preview_per_s", "session_over_connector"}
-    positive(preview, keys, "runtime_preview")
+    for name in ("runtime_preview", "runtime_preview_airbyte"):
+        positive(report["results"][name], keys, name)
+    assert report["results"]["runtime_preview_airbyte"]["connector"] == "airbyte"
     positive(report["results"]["runtime_run"], {"per_s", "wall_s", "peak_rss_mib"}, "runtime_run")
-    assert "`preview` session vs the connector alone" in report["table"]
+    assert "`preview` session vs the counter capture alone" in report["table"]
+    assert "`preview` session vs the Airbyte source behind the shim alone" in report["table"]
     assert "`run` end to end into kvdb" in report["table"]
