@@ -73,13 +73,19 @@ def shim(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def whole_session(tmp_path: Path, env: dict[str, str]) -> tuple[list[str], str, list[str]]:
     """Runs probe, Open and one transaction to EOF: (response kinds, stderr, verbs launched)."""
+    responses, err, verbs = answered_session(tmp_path, env)
+    return [next(iter(r)) for r in responses], err, verbs
+
+
+def answered_session(tmp_path: Path, env: dict[str, str]) -> tuple[list[dict], str, list[str]]:
+    """`whole_session` with the responses themselves."""
     launch_log(tmp_path).unlink(missing_ok=True)
     requests = [PROBE, OPEN, {"acknowledge": {}}, *TRANSACTION]
     proc = shim(tmp_path, env)
     out, err = proc.communicate(b"".join(json.dumps(r).encode() + b"\n" for r in requests), 60)
     assert proc.returncode == 0, err.decode()[-2000:]
-    kinds = [next(iter(json.loads(line))) for line in out.splitlines()]
-    return kinds, err.decode(), launched(launch_log(tmp_path))
+    responses = [json.loads(line) for line in out.splitlines()]
+    return responses, err.decode(), launched(launch_log(tmp_path))
 
 
 def test_a_kept_spec_answers_the_probe_so_the_session_launches_only_write(tmp_path: Path) -> None:
@@ -126,9 +132,13 @@ def test_a_stale_kept_spec_stops_the_session_whose_sync_modes_it_chose(tmp_path:
 
 
 def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: Any) -> None:
+    own = Path(os.environ["FLOW_SDK_SPEC_CACHE"])  # this test's (conftest.py)
     monkeypatch.setenv("FLOW_SDK_SPEC_CACHE", "off")
     gate = tmp_path / "gate"
     gate.touch()
-    for _ in range(2):
-        _, _, verbs = whole_session(tmp_path, {"SCRIPTED_SPEC_GATE": str(gate)})
+    for docs in ("https://docs.example/v1", "https://docs.example/v2"):
+        env = {"SCRIPTED_SPEC_GATE": str(gate), "SCRIPTED_DOCS_URL": docs}
+        responses, _, verbs = answered_session(tmp_path, env)
         assert verbs == ["spec", "write"]
+        assert responses[0]["spec"]["documentationUrl"] == docs  # fetched, never kept
+    assert not any(own.iterdir())
