@@ -17,6 +17,7 @@ import pickle
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from operator import itemgetter
 from typing import IO
 
@@ -32,6 +33,9 @@ ENTRY_OVERHEAD_BYTES = 240
 tuples and the `bytes` object's header (measured ~200–260 for one- or two-part keys)."""
 SPILL_CHUNK_ENTRIES = 4096
 """Entries per pickled chunk of a run: merging reads one chunk per run at a time."""
+MAX_RUNS = 32
+"""Spilled runs kept at most; past it they are merged into one. A connector may send millions
+of documents before its first checkpoint, and each run holds a file descriptor."""
 
 _by_key = itemgetter(0)
 
@@ -61,6 +65,7 @@ class Combiner:
             self._runs.extend(later._runs)
             self._spilled += later._spilled
             self._memory, self._estimate = later._memory, later._estimate
+            self._bound_runs()
         else:
             self._memory.update(later._memory)
             self._estimate += later._estimate
@@ -83,16 +88,7 @@ class Combiner:
         if not self._runs:
             yield from memory
             return
-        runs = [_read_run(run) for run in self._runs]
-        merged = heapq.merge(*runs, memory, key=_by_key)  # equal keys: earlier runs first
-        held = next(merged, None)
-        if held is None:
-            return
-        for entry in merged:
-            if entry[0] != held[0]:
-                yield held
-            held = entry  # the latest write of a key wins
-        yield held
+        yield from _merged([*(_read_run(run) for run in self._runs), iter(memory)])
 
     def close(self) -> None:
         """Release the spilled runs (anonymous files: the system drops them on close)."""
@@ -103,14 +99,43 @@ class Combiner:
     def _spill(self) -> None:
         if not self._memory:
             return
-        run = tempfile.TemporaryFile(prefix="flow-sdk-combiner-")  # noqa: SIM115 (kept open)
-        entries = sorted(self._memory.items(), key=_by_key)
-        for start in range(0, len(entries), SPILL_CHUNK_ENTRIES):
-            pickle.dump(entries[start : start + SPILL_CHUNK_ENTRIES], run, pickle.HIGHEST_PROTOCOL)
-        run.seek(0)
+        run, written = _written_run(iter(sorted(self._memory.items(), key=_by_key)))
         self._runs.append(run)
-        self._spilled += len(entries)
+        self._spilled += written
         self._memory, self._estimate = {}, 0
+        self._bound_runs()
+
+    def _bound_runs(self) -> None:
+        """Merge every run into one when there are more than `MAX_RUNS`."""
+        if len(self._runs) <= MAX_RUNS:
+            return
+        run, written = _written_run(_merged([_read_run(run) for run in self._runs]))
+        for old in self._runs:
+            old.close()
+        self._runs, self._spilled = [run], written
+
+
+def _merged(runs: list[Iterator[Entry]]) -> Iterator[Entry]:
+    """Sorted runs merged by key, oldest first; of a key's entries the latest run's wins."""
+    merged = heapq.merge(*runs, key=_by_key)  # equal keys come in the order of `runs`
+    held = next(merged, None)
+    if held is None:
+        return
+    for entry in merged:
+        if entry[0] != held[0]:
+            yield held
+        held = entry
+    yield held
+
+
+def _written_run(entries: Iterator[Entry]) -> tuple[IO[bytes], int]:
+    """`entries` (sorted) written to an anonymous temporary file; the file and their count."""
+    run = tempfile.TemporaryFile(prefix="flow-sdk-combiner-")  # noqa: SIM115 (kept open)
+    written = 0
+    while chunk := list(islice(entries, SPILL_CHUNK_ENTRIES)):
+        pickle.dump(chunk, run, pickle.HIGHEST_PROTOCOL)
+        written += len(chunk)
+    return run, written
 
 
 def _read_run(run: IO[bytes]) -> Iterator[Entry]:

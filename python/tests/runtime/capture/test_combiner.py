@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
+from flow_sdk.runtime.capture import combiner as combiner_module
 from flow_sdk.runtime.capture.combiner import Combiner, Documents
 from flow_sdk.runtime.capture.session import CaptureSession, Transaction
 from flow_sdk.runtime.console import Console
@@ -65,6 +66,25 @@ def test_a_later_group_absorbed_wins_over_everything_before_it(
         transaction.absorb(group)
         assert len(group) == 0 and group.spilled_runs == 0
     assert list(transaction.drain()) == reference(first + second + third)
+
+
+def test_runs_past_the_bound_are_merged_into_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(combiner_module, "MAX_RUNS", 3)
+    written: list[tuple[tuple[int, tuple], bytes]] = []
+    combiner, most = Combiner(0), 0
+    for n, (key, doc) in enumerate(writes(6, 1_500)):
+        combiner.add(key, doc)
+        written.append((key, doc))
+        most = max(most, combiner.spilled_runs)
+        if n % 400 == 399:  # a later group, itself spilled, absorbed
+            group = Combiner(0)
+            for key, doc in writes(n, 50):
+                group.add(key, doc)
+                written.append((key, doc))
+            combiner.absorb(group)
+            most = max(most, combiner.spilled_runs)
+    assert most == 3
+    assert list(combiner.drain()) == reference(written)
 
 
 def test_len_is_exact_in_memory_and_an_upper_bound_once_spilled() -> None:
