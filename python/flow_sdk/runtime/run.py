@@ -2,13 +2,16 @@
 
 The catalog is checked against Flow's rules first. Every enabled capture of the catalog
 runs into local collection journals, then every enabled materialization stores what it has
-not read yet. Running it again continues where the last run committed (see `capture.run`
+not read yet. The materializations' Spec, Validate and Apply run in a thread beside the
+captures (their connector launches are most of a small run's time); what they store is
+still only what the captures committed. Running it again continues where the last run committed (see `capture.run`
 and `materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
 duplicates nothing a keyed destination would keep).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,8 @@ from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
     MaterializationRun,
+    PreparedMaterialization,
+    prepare_materialization,
     run_materialization,
 )
 from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
@@ -131,16 +136,19 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     summary = RunSummary()
     started = time.monotonic()
     progress_so_far = SoFar(summary)
+    preparing = _Preparing(catalog, data, options, console)
     try:
         _run_captures(catalog, data, options, console, progress, progress_so_far)
         crash_point("captures-done")
-        _run_materializations(catalog, data, options, console, progress, summary)
+        prepared = preparing.results()
+        _run_materializations(catalog, data, options, console, progress, summary, prepared)
     except RuntimeFailure:
         progress.finish()
         for line in progress_so_far.lines(options.data_dir):
             console.line(line)
         raise
     finally:
+        preparing.wait()
         progress.finish()
         data.unlock()
     summary.seconds = time.monotonic() - started
@@ -179,6 +187,7 @@ def _run_materializations(
     console: Console,
     progress: RunProgress,
     summary: RunSummary,
+    prepared: dict[str, PreparedMaterialization],
 ) -> None:
     """Every enabled materialization, over what the captures committed."""
     committed: dict[str, int] = {}
@@ -208,9 +217,50 @@ def _run_materializations(
                 options.transaction_documents,
                 labels,
                 network=options.network,
+                prepared=prepared.get(task.name),
             )
         )
         progress.finish()
+
+
+class _Preparing:
+    """Every enabled materialization's Spec, Validate and Apply, in a thread that runs beside
+    the captures, so their connector launches overlap the captures instead of following them.
+    A failure is raised where the materializations start, as before."""
+
+    def __init__(
+        self, catalog: Catalog, data: DataDir, options: RunOptions, console: Console
+    ) -> None:
+        self._prepared: dict[str, PreparedMaterialization] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._prepare,
+            args=(catalog, data, options, console),
+            name="prepare materializations",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _prepare(
+        self, catalog: Catalog, data: DataDir, options: RunOptions, console: Console
+    ) -> None:
+        try:
+            for task in catalog.materializations.values():
+                if not task.disable:
+                    prepared = prepare_materialization(catalog, task, data, console, options.network)
+                    self._prepared[task.name] = prepared
+        except BaseException as exc:  # raised again in the run's own thread
+            self._error = exc
+
+    def results(self) -> dict[str, PreparedMaterialization]:
+        """The prepared materializations, once all are (or the failure of one)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._prepared
+
+    def wait(self) -> None:
+        self._thread.join()
 
 
 class SoFar:

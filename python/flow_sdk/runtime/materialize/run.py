@@ -79,22 +79,21 @@ class Cursor:
     end: int
 
 
-def run_materialization(
-    catalog: Catalog,
-    task: MaterializationDef,
-    data: DataDir,
-    committed: dict[str, int],
-    console: Console,
-    on_plan: Callable[[int], None],
-    on_commit: Callable[[str, int, int], None],
-    transaction_documents: int = TRANSACTION_DOCUMENTS,
-    labels: dict[str, dict[str, Any]] | None = None,
-    network: str = "bridge",
-) -> MaterializationRun:
-    """Store every committed document each binding has not read yet. `committed` maps each
-    collection to its journal's committed length, `labels` to its last truncation (see
-    `capture.run.truncation_labels`); `on_plan(bytes)` tells how much is unread,
-    `on_commit(collection, documents, bytes)` what each transaction stored."""
+@dataclass
+class PreparedMaterialization:
+    """A materialization checked against its connector and applied (Spec, Validate, Apply),
+    ready for its session: `flow-sdk run` prepares these while its captures run."""
+
+    launcher: ConnectorLauncher
+    spec: MaterializationSpec
+    version: str
+    run_state: _RunState
+
+
+def prepare_materialization(
+    catalog: Catalog, task: MaterializationDef, data: DataDir, console: Console, network: str
+) -> PreparedMaterialization:
+    """Spec and Validate, each checked, then Apply (each a connector launch of its own)."""
     launcher = ConnectorLauncher(task, console, network)
     spec = _validated_spec(catalog, task, launcher)
     version = spec_version(spec)
@@ -107,7 +106,34 @@ def run_materialization(
     ).applied
     if applied.state is not None:
         run_state.state.apply(applied.state)
+    return PreparedMaterialization(launcher, spec, version, run_state)
 
+
+def run_materialization(
+    catalog: Catalog,
+    task: MaterializationDef,
+    data: DataDir,
+    committed: dict[str, int],
+    console: Console,
+    on_plan: Callable[[int], None],
+    on_commit: Callable[[str, int, int], None],
+    transaction_documents: int = TRANSACTION_DOCUMENTS,
+    labels: dict[str, dict[str, Any]] | None = None,
+    network: str = "bridge",
+    prepared: PreparedMaterialization | None = None,
+) -> MaterializationRun:
+    """Store every committed document each binding has not read yet. `committed` maps each
+    collection to its journal's committed length, `labels` to its last truncation (see
+    `capture.run.truncation_labels`); `on_plan(bytes)` tells how much is unread,
+    `on_commit(collection, documents, bytes)` what each transaction stored. `prepared`:
+    Spec, Validate and Apply already done (else they are done first)."""
+    prepared = prepared or prepare_materialization(catalog, task, data, console, network)
+    launcher, spec, version, run_state = (
+        prepared.launcher,
+        prepared.spec,
+        prepared.version,
+        prepared.run_state,
+    )
     cursors = _cursors(spec, data, run_state.offsets, committed, labels or {}, task.name, console)
     result = MaterializationRun(task.name)
     on_plan(sum(max(0, c.end - c.offset) for c in cursors))
