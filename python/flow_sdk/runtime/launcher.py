@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from flow_sdk.protocol.wire import Envelope
+from flow_sdk.protocol.wire import Envelope, WireModel
 from flow_sdk.runtime.capture.config_updates import ENV as CONFIG_UPDATE_ENV
 from flow_sdk.runtime.capture.config_updates import ConfigInbox
 from flow_sdk.runtime.catalog.env_refs import resolve_env
@@ -115,6 +115,10 @@ class ConnectorLauncher:
             proc.kill()
             raise
         return proc
+
+    def apply(self, model: type[E], request: WireModel) -> Any:
+        """Send an Apply (a capture's or a materialization's); its `applied` answer."""
+        return self.unary(model, "apply", request.to_wire(), "applied").applied
 
     def unary(self, model: type[E], variant: str, payload: dict[str, Any], answer: str) -> E:
         """Send one request in a fresh process; the one `answer` response, then EOF."""

@@ -124,9 +124,7 @@ class _Runner:
         request = capture.Apply(capture=self.spec, version=self.version)
         if last is not None:
             request.lastCapture, request.lastVersion = last
-        applied = self.launcher.unary(
-            capture.Response, "apply", request.to_wire(), "applied"
-        ).applied
+        applied = self.launcher.apply(capture.Response, request)
         if self.options.output_apply:
             emit_line(self.output, ["applied.actionDescription", applied.actionDescription])
         if applied.state is not None:

@@ -86,12 +86,7 @@ def run_capture(
     journals = _CaptureJournals(data, task.name, spec)
     journals.drop_uncommitted(console)
     version = spec_version(spec)
-    applied = launcher.unary(
-        capture.Response,
-        "apply",
-        capture.Apply(capture=spec, version=version).to_wire(),
-        "applied",
-    ).applied
+    applied = launcher.apply(capture.Response, capture.Apply(capture=spec, version=version))
     if applied.state is not None:
         journals.state.apply(applied.state)
 

@@ -154,7 +154,7 @@ def _apply(
     request = materialize.Apply(materialization=spec, version=version)
     if applied_before:
         request.lastMaterialization, request.lastVersion = spec, version
-    applied = launcher.unary(materialize.Response, "apply", request.to_wire(), "applied").applied
+    applied = launcher.apply(materialize.Response, request)
     if options.output_apply:
         emit_line(out, ["applied.actionDescription", applied.actionDescription])
     if applied.state is not None:

@@ -98,12 +98,8 @@ def prepare_materialization(
     spec = _validated_spec(catalog, task, launcher)
     version = spec_version(spec)
     run_state = _RunState(data, task.name)
-    applied = launcher.unary(
-        materialize.Response,
-        "apply",
-        materialize.Apply(materialization=spec, version=version).to_wire(),
-        "applied",
-    ).applied
+    request = materialize.Apply(materialization=spec, version=version)
+    applied = launcher.apply(materialize.Response, request)
     if applied.state is not None:
         run_state.state.apply(applied.state)
     return PreparedMaterialization(launcher, spec, version, run_state)
