@@ -7,6 +7,7 @@ lines, stderr is forwarded line by line as logs, and the child dies with this pr
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import functools
 import logging
@@ -43,20 +44,23 @@ def _prctl() -> Any:
     return None
 
 
-def parent_death_signal(nice: int = 0) -> Any:
-    """A preexec hook that makes the child get SIGKILL when this process dies (Linux), and
-    lowers its priority by `nice` (for work off the critical path).
+def parent_death_signal(background: bool = False) -> Any:
+    """A preexec hook that makes the child get SIGKILL when this process dies (Linux); a
+    `background` child (work off the critical path) runs only on a CPU nothing else wants
+    (SCHED_IDLE, else the lowest nice), so it never slows the session it checks.
 
     Resolved before any fork: between fork and exec the hook only calls into libc."""
     prctl = _prctl()
-    if prctl is None and not nice:
+    if prctl is None and not background:
         return None
 
     def hook() -> None:
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if nice:
-            os.nice(nice)
+        if background:
+            os.nice(19)
+            with contextlib.suppress(AttributeError, OSError):
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
     return hook
 
@@ -72,10 +76,10 @@ class ChildProcess:
         env: Mapping[str, str] | None = None,
         files_dir: str | None = None,
         kind: str = "connector",
-        nice: int = 0,
+        background: bool = False,
     ) -> None:
         self.command = list(command)
-        self.nice = nice
+        self.background = background
         self.kind = kind
         self.files_dir = files_dir
         self.log = log
@@ -112,7 +116,7 @@ class ChildProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=self.env,
-                preexec_fn=parent_death_signal(self.nice),
+                preexec_fn=parent_death_signal(self.background),
             )
         except OSError as exc:
             self.cleanup()

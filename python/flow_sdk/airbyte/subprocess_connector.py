@@ -30,9 +30,6 @@ from flow_sdk.errors import ConnectorError
 from flow_sdk.secrets import mask_config_secrets
 from flow_sdk.shared_answers import SHARED_ANSWERS_ENV, shared_answer
 
-SPEC_CHECK_NICE = 10
-"""The check of a kept spec runs beside the session's own launch, at a lower priority."""
-
 
 class SubprocessConnector:
     """An Airbyte connector command behind the verbs sources and destinations share."""
@@ -123,7 +120,7 @@ class SubprocessConnector:
         want: str,
         key: str,
         config: Any = None,
-        nice: int = 0,
+        background: bool = False,
     ) -> Any:
         """Run a unary command and return the payload of its `want` message. The `spec` run
         has no config, so it logs past the secrets gate (on a child logger of `flow`)."""
@@ -136,7 +133,7 @@ class SubprocessConnector:
             self.env,
             files_dir=self.files_dir,
             kind="Airbyte connector",
-            nice=nice,
+            background=background,
         )
         if config is not None:
             args = args + ["--config", run.write_file("config.json", config), *self.args]
@@ -180,8 +177,8 @@ class SubprocessConnector:
             self._spec = shared_answer("airbyte-spec", self.command, self._kept_or_fetched)
         return self._spec
 
-    def _fetch(self, nice: int = 0) -> dict[str, Any]:
-        return self._one("spec", ["spec"], "SPEC", "spec", nice=nice)
+    def _fetch(self, background: bool = False) -> dict[str, Any]:
+        return self._one("spec", ["spec"], "SPEC", "spec", background=background)
 
     def _kept_or_fetched(self) -> dict[str, Any]:
         if os.environ.get(SHARED_ANSWERS_ENV):  # the runtime keeps it for its invocation
@@ -201,7 +198,7 @@ class SubprocessConnector:
         """Run `spec` beside the session; a different answer replaces the kept one, its
         secrets are masked too, and `on_spec_changed` says what this session used."""
         try:
-            fresh = self._fetch(nice=SPEC_CHECK_NICE)
+            fresh = self._fetch(background=True)  # beside the session, on idle CPU only
         except ConnectorError as exc:
             self.log.warning("checking the kept spec of %s failed: %s", self.name, exc)
             return

@@ -28,7 +28,7 @@ from flow_sdk.airbyte.subprocess_connector import SubprocessConnector, command_n
 from flow_sdk.child_process import ChildProcess
 from flow_sdk.errors import ConnectorError
 
-WRITE_BUFFER = 1 << 20
+WRITE_BUFFER = 1 << 16
 
 
 class SubprocessDestination:
