@@ -79,6 +79,11 @@ class Combiner:
         return len(self._memory) + self._spilled
 
     @property
+    def estimate(self) -> int:
+        """The estimated memory of the documents held in memory (not of those spilled)."""
+        return self._estimate
+
+    @property
     def spilled_runs(self) -> int:
         return len(self._runs)
 
@@ -177,6 +182,10 @@ class Documents:
 
     def __len__(self) -> int:
         return sum(self.counts().values())
+
+    @property
+    def spilled_runs(self) -> int:
+        return self._combiner.spilled_runs
 
     def close(self) -> None:
         self._combiner.close()

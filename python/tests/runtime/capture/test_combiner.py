@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import random
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
 
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
 from flow_sdk.runtime.capture import combiner as combiner_module
+from flow_sdk.runtime.capture import session as session_module
 from flow_sdk.runtime.capture.combiner import Combiner, Documents
 from flow_sdk.runtime.capture.session import CaptureSession, Transaction
 from flow_sdk.runtime.console import Console
@@ -128,6 +131,19 @@ sys.stdout.write("\n".join(out) + "\n")
 
 def one_transaction(memory: int | None) -> list[bytes]:
     """The documents of a session's one transaction (everything arrives before it is read)."""
+    transactions = list(session_documents(memory))
+    assert len(transactions) == 1
+    return transactions[0]
+
+
+def session_transactions(memory: int | None) -> Iterator[tuple[int, int]]:
+    """Each transaction of the REWRITES session: its spilled runs and its documents."""
+    for documents in session_documents(memory, runs=True):
+        yield documents.pop(), len(documents)
+
+
+def session_documents(memory: int | None, runs: bool = False) -> Iterator[list[Any]]:
+    """Each transaction's documents (and, with `runs`, its spilled runs last)."""
     collection = CollectionSpec(name="acmeCo/things", key=["/id"], writeSchema={"type": "object"})
     spec = CaptureSpec(
         name="acmeCo/rewrites",
@@ -138,11 +154,12 @@ def one_transaction(memory: int | None) -> list[bytes]:
         session = CaptureSession(proc, spec, SchemaValidators(), console, combiner_memory=memory)
         session.open("v1", {})
         proc.wait(timeout=30)
-        documents: list[bytes] = []
         while isinstance(txn := session.next_transaction(timeout=10), Transaction):
-            documents.extend(doc for _, doc in txn.documents)
+            documents: list[Any] = [doc for _, doc in txn.documents]
+            if runs:
+                documents.append(txn.documents.spilled_runs)
             txn.documents.close()
-        return documents
+            yield documents
 
 
 def test_a_session_spilling_at_every_document_commits_the_same_documents() -> None:
@@ -150,3 +167,15 @@ def test_a_session_spilling_at_every_document_commits_the_same_documents() -> No
     assert spilled == in_memory
     last = {orjson.loads(doc)["id"]: orjson.loads(doc)["n"] for doc in in_memory}
     assert len(last) == 700 and all(n >= 2300 for n in last.values()), "the latest write won"
+
+
+def test_a_transaction_commits_before_its_combiner_would_spill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many small checkpoint groups waiting: the transaction closes at the checkpoint that
+    takes its reduced documents past `TRANSACTION_MEMORY_BYTES`, instead of spilling them."""
+    monkeypatch.setattr(session_module, "TRANSACTION_MEMORY_BYTES", 20_000)
+    transactions = list(session_transactions(None))
+    assert len(transactions) == 12  # a group of 250 documents is past the bound by itself
+    assert all(spilled == 0 for spilled, _ in transactions)
+    assert sum(count for _, count in transactions) == 12 * 250
