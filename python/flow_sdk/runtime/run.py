@@ -2,9 +2,9 @@
 
 The catalog is checked against Flow's rules first. Every enabled capture of the catalog
 runs into local collection journals, then every enabled materialization stores what it has
-not read yet. The materializations' Spec, Validate and Apply run in a thread beside the
-captures (their connector launches are most of a small run's time); what they store is
-still only what the captures committed. Running it again continues where the last run committed (see `capture.run`
+not read yet. The materializations' Spec, Validate and Apply, and the launch and Open of
+their sessions, run in a thread beside the captures (their connector launches are most of a
+small run's time); what they store is still only what the captures committed. Running it again continues where the last run committed (see `capture.run`
 and `materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
 duplicates nothing a keyed destination would keep).
 """
@@ -148,7 +148,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
             console.line(line)
         raise
     finally:
-        preparing.wait()
+        preparing.close()
         progress.finish()
         data.unlock()
     summary.seconds = time.monotonic() - started
@@ -224,9 +224,10 @@ def _run_materializations(
 
 
 class _Preparing:
-    """Every enabled materialization's Spec, Validate and Apply, in a thread that runs beside
-    the captures, so their connector launches overlap the captures instead of following them.
-    A failure is raised where the materializations start, as before."""
+    """Every enabled materialization's Spec, Validate and Apply, and its session opened, in a
+    thread that runs beside the captures, so their connector launches overlap the captures
+    instead of following them. A failure is raised where the materializations start, as
+    before; sessions a failed run never used are ended by `close`."""
 
     def __init__(
         self, catalog: Catalog, data: DataDir, options: RunOptions, console: Console
@@ -247,7 +248,9 @@ class _Preparing:
         try:
             for task in catalog.materializations.values():
                 if not task.disable:
-                    prepared = prepare_materialization(catalog, task, data, console, options.network)
+                    prepared = prepare_materialization(
+                        catalog, task, data, console, options.network, open_session=True
+                    )
                     self._prepared[task.name] = prepared
         except BaseException as exc:  # raised again in the run's own thread
             self._error = exc
@@ -259,8 +262,11 @@ class _Preparing:
             raise self._error
         return self._prepared
 
-    def wait(self) -> None:
+    def close(self) -> None:
+        """Wait for the thread; end the sessions it opened that were not used."""
         self._thread.join()
+        for prepared in self._prepared.values():
+            prepared.discard()
 
 
 class SoFar:

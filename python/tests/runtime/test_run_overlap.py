@@ -1,6 +1,7 @@
-"""`flow-sdk run` prepares its materializations (Spec, Validate, Apply) beside the captures:
-their connector launches overlap the capture session instead of following it, and what the
-materialization stores is still exactly what the capture committed."""
+"""`flow-sdk run` prepares its materializations (Spec, Validate, Apply, and the session's
+launch and Open) beside the captures: their connector launches overlap the capture session
+instead of following it, and what the materialization stores is still exactly what the
+capture committed."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def test_materializations_are_applied_while_the_capture_runs(tmp_path: Path) -> 
     assert session_ended - session_started >= 5  # eight checkpoints 0.75 s apart
     prepared_by = sink_launches[2][1]  # the end of its Apply
     assert prepared_by < session_ended, "the materialization was applied only after the capture"
-    assert sink_launches[3][0] >= session_ended, "its session starts after the capture committed"
+    assert sink_launches[3][0] < session_ended, "its session was launched only after the capture"
 
     assert sum(summary.materializations[0].documents.values()) == 8
     with sqlite3.connect(tmp_path / "sink.db") as db:

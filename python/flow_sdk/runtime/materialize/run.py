@@ -53,7 +53,7 @@ from flow_sdk.runtime.materialize.session import (
     binding_fields,
     binding_keys,
 )
-from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS
+from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS, ConnectorProcess
 from flow_sdk.runtime.state import StateStore
 from flow_sdk.runtime.testing_seams import crash_point
 
@@ -82,18 +82,43 @@ class Cursor:
 @dataclass
 class PreparedMaterialization:
     """A materialization checked against its connector and applied (Spec, Validate, Apply),
-    ready for its session: `flow-sdk run` prepares these while its captures run."""
+    ready for its session: `flow-sdk run` prepares these while its captures run, and opens
+    their sessions too (`opened`)."""
 
     launcher: ConnectorLauncher
     spec: MaterializationSpec
     version: str
     run_state: _RunState
+    opened: OpenedSession | None = None
+
+    def discard(self) -> None:
+        """End an opened session that stores nothing (the run failed before it): its input
+        ends and it exits, as after a transaction."""
+        if self.opened is not None:
+            opened, self.opened = self.opened, None
+            with opened.proc:
+                opened.proc.stop(FINAL_COMMIT_GRACE_SECONDS)
+
+
+@dataclass
+class OpenedSession:
+    """A session's connector launched, opened and past its first Acknowledge."""
+
+    proc: ConnectorProcess
+    session: MaterializeSession
 
 
 def prepare_materialization(
-    catalog: Catalog, task: MaterializationDef, data: DataDir, console: Console, network: str
+    catalog: Catalog,
+    task: MaterializationDef,
+    data: DataDir,
+    console: Console,
+    network: str,
+    open_session: bool = False,
 ) -> PreparedMaterialization:
-    """Spec and Validate, each checked, then Apply (each a connector launch of its own)."""
+    """Spec and Validate, each checked, then Apply (each a connector launch of its own); with
+    `open_session`, the session's connector is launched and opened too, so that its start-up
+    (an airbyte-cdk destination's imports take ~2 s) is paid before its first store."""
     launcher = ConnectorLauncher(task, console, network)
     spec = _validated_spec(catalog, task, launcher)
     version = spec_version(spec)
@@ -102,7 +127,24 @@ def prepare_materialization(
     applied = launcher.apply(materialize.Response, request)
     if applied.state is not None:
         run_state.state.apply(applied.state)
-    return PreparedMaterialization(launcher, spec, version, run_state)
+    prepared = PreparedMaterialization(launcher, spec, version, run_state)
+    if open_session:
+        prepared.opened = _opened_session(launcher, spec, version, run_state)
+    return prepared
+
+
+def _opened_session(
+    launcher: ConnectorLauncher, spec: MaterializationSpec, version: str, run_state: _RunState
+) -> OpenedSession:
+    proc = launcher.start(materialize.Response)
+    try:
+        session = MaterializeSession(proc, spec)
+        session.open_run(version, run_state.state.state)
+    except BaseException:
+        with proc:
+            proc.kill()
+        raise
+    return OpenedSession(proc, session)
 
 
 def run_materialization(
@@ -134,14 +176,15 @@ def run_materialization(
     result = MaterializationRun(task.name)
     on_plan(sum(max(0, c.end - c.offset) for c in cursors))
     if all(c.offset >= c.end for c in cursors):
+        prepared.discard()
         return result
 
     reader = _JournalReader(spec, cursors, transaction_documents)
-    proc = launcher.start(materialize.Response)
+    opened, prepared.opened = prepared.opened, None
+    opened = opened or _opened_session(launcher, spec, version, run_state)
+    proc = opened.proc
     with proc:
-        session = MaterializeSession(proc, spec)
-        session.open_run(version, run_state.state.state)
-        _store_unread(session, reader, run_state, result, on_commit)
+        _store_unread(opened.session, reader, run_state, result, on_commit)
         code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
         if code != 0:
             raise proc.failure(f"the materialization session of {task.name}")
