@@ -10,6 +10,9 @@ reports its own `ru_maxrss`: the connectors' memory is theirs, not the runtime's
 
     .venv/bin/python bench/runtime_run.py --documents 100000 --runs 3
     .venv/bin/python bench/runtime_run.py --documents 100000 --runs 1 --scale-documents 10000000
+
+`--follow` runs `flow-sdk run --follow` (materializations store each capture commit as it
+lands) instead.
 """
 
 from __future__ import annotations
@@ -75,12 +78,12 @@ def catalog(directory: Path, documents: int) -> Path:
     return path
 
 
-def child(directory: Path, transaction_documents: int | None) -> None:
+def child(directory: Path, transaction_documents: int | None, follow: bool) -> None:
     """One `run` in this process; prints its figures as one JSON line."""
     from flow_sdk.runtime.console import Console
     from flow_sdk.runtime.run import RunOptions, run
 
-    options = RunOptions(data_dir=directory / "data", progress=False)
+    options = RunOptions(data_dir=directory / "data", progress=False, follow=follow)
     if transaction_documents:
         options.transaction_documents = transaction_documents
     console = Console(io.StringIO())
@@ -101,13 +104,15 @@ def child(directory: Path, transaction_documents: int | None) -> None:
     )
 
 
-def one_run(documents: int, transaction_documents: int | None) -> dict[str, float]:
+def one_run(documents: int, transaction_documents: int | None, follow: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         directory = Path(tmp)
         catalog(directory, documents)
         argv = [sys.executable, __file__, "--child", str(directory)]
         if transaction_documents:
             argv += ["--transaction-documents", str(transaction_documents)]
+        if follow:
+            argv.append("--follow")
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"the run failed ({done.returncode}): {done.stderr[-3000:]}")
@@ -129,14 +134,15 @@ def main() -> None:
     parser.add_argument(
         "--transaction-documents", type=int, help="the run's option (default: the runtime's)"
     )
+    parser.add_argument("--follow", action="store_true", help="`run --follow`")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.transaction_documents)
+        child(args.child, args.transaction_documents, args.follow)
         return
     runs = []
     for i in range(args.runs):
-        runs.append(one_run(args.documents, args.transaction_documents))
+        runs.append(one_run(args.documents, args.transaction_documents, args.follow))
         r = runs[-1]
         print(
             f"run {i + 1}: {args.documents:,} documents in {r['wall_s']:.2f}s: "
@@ -144,6 +150,7 @@ def main() -> None:
         )
     result = {
         "bench": "runtime_run",
+        "follow": args.follow,
         "documents": args.documents,
         "runs": args.runs,
         "per_s": round(median([r["per_s"] for r in runs]) or 0),
@@ -151,10 +158,10 @@ def main() -> None:
         "peak_rss_mib": round(median([r["peak_rss_mib"] for r in runs]) or 0, 1),
     }
     if args.scale_documents:
-        big = one_run(args.scale_documents, args.transaction_documents)
-        small = one_run(
-            args.documents, args.transaction_documents
-        )  # beside it, under the same load
+        big = one_run(args.scale_documents, args.transaction_documents, args.follow)
+        small = one_run(  # beside it, under the same load
+            args.documents, args.transaction_documents, args.follow
+        )
         print(
             f"scale: {args.scale_documents:,} documents in {big['wall_s']:.1f}s: "
             f"{big['per_s']:,.0f} docs/s, runtime peak RSS {big['peak_rss_mib']:.1f} MiB "

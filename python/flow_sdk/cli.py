@@ -277,6 +277,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         idle_timeout=flag_duration("--idle-timeout", args.idle_timeout),
         progress=args.progress,
         transaction_documents=args.transaction_documents,
+        follow=args.follow,
         network=args.network,
     )
     console = _console(args)
@@ -441,6 +442,12 @@ def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], c
         default=2000,
         metavar="N",
         help="documents per materialization transaction at most (default: %(default)s)",
+    )
+    run.add_argument(
+        "--follow",
+        action="store_true",
+        help="materializations store each capture commit as it lands, as Flow's runtime "
+        "does (default: after the captures end)",
     )
     run.add_argument(
         "--progress",

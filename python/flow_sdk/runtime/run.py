@@ -4,7 +4,9 @@ The catalog is checked against Flow's rules first. Every enabled capture of the 
 runs into local collection journals, then every enabled materialization stores what it has
 not read yet. The materializations' Spec, Validate and Apply, and the launch and Open of
 their sessions, run in a thread beside the captures (their connector launches are most of a
-small run's time); what they store is still only what the captures committed. Running it again continues where the last run committed (see `capture.run`
+small run's time); what they store is still only what the captures committed. With
+`--follow` (`RunOptions.follow`) the materializations also store each capture commit as it
+lands, as Flow's runtime does, instead of waiting for the captures to end (see `_Following`). Running it again continues where the last run committed (see `capture.run`
 and `materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
 duplicates nothing a keyed destination would keep).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +37,8 @@ from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
     MaterializationRun,
     PreparedMaterialization,
+    Storing,
     prepare_materialization,
-    run_materialization,
 )
 from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
 
@@ -54,6 +57,9 @@ class RunOptions:
     transaction_documents: int = TRANSACTION_DOCUMENTS
     network: str = "bridge"
     """The container network of image connectors (`--network`)."""
+    follow: bool = False
+    """Materializations store each capture commit as it lands (`--follow`), not only after
+    the captures end."""
 
 
 @dataclass
@@ -137,17 +143,28 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     started = time.monotonic()
     progress_so_far = SoFar(summary)
     preparing = _Preparing(catalog, data, options, console)
+    following = _Following(catalog, data, options, console, preparing) if options.follow else None
+    storings: dict[str, Storing] = {}
     try:
-        _run_captures(catalog, data, options, console, progress, progress_so_far)
+        on_commit = following.committed if following else None
+        _run_captures(catalog, data, options, console, progress, progress_so_far, on_commit)
         crash_point("captures-done")
-        prepared = preparing.results()
-        _run_materializations(catalog, data, options, console, progress, summary, prepared)
+        if following is not None:
+            storings = following.storings()
+        else:
+            storings = _storings(preparing.results(), data, options, console)
+        _run_materializations(catalog, data, progress, summary, storings)
     except RuntimeFailure:
         progress.finish()
+        if following is not None:  # what they stored while the captures ran is kept
+            storings = following.stop()
+            progress_so_far.stored(storings.values())
         for line in progress_so_far.lines(options.data_dir):
             console.line(line)
         raise
     finally:
+        for storing in storings.values():
+            storing.close()  # a session still open here is one a failure elsewhere left
         preparing.close()
         progress.finish()
         data.unlock()
@@ -162,8 +179,10 @@ def _run_captures(
     console: Console,
     progress: RunProgress,
     so_far: SoFar,
+    on_commit: Callable[[], None] | None = None,
 ) -> None:
-    """Every enabled capture, one after the other, into the journals."""
+    """Every enabled capture, one after the other, into the journals; `on_commit()` after
+    each transaction is committed."""
     timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
     for task in catalog.captures.values():
         if task.disable:
@@ -173,6 +192,8 @@ def _run_captures(
         def captured(txn: Transaction, name: str = task.name) -> None:
             progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
             so_far.committed(name, txn)
+            if on_commit is not None:
+                on_commit()
 
         so_far.summary.captures.append(
             run_capture(catalog, task, data, console, captured, timeouts, options.network)
@@ -183,44 +204,111 @@ def _run_captures(
 def _run_materializations(
     catalog: Catalog,
     data: DataDir,
-    options: RunOptions,
-    console: Console,
     progress: RunProgress,
     summary: RunSummary,
-    prepared: dict[str, PreparedMaterialization],
+    storings: dict[str, Storing],
 ) -> None:
-    """Every enabled materialization, over what the captures committed."""
+    """Every enabled materialization, over what the captures committed (the last pass, when
+    they followed the captures)."""
+    committed, labels = _committed(catalog, data)
+    for name, storing in storings.items():
+        progress.start(f"materialize {name}", total=storing.unread(committed, labels), unit="B")
+
+        def stored(collection: str, documents: int, read: int) -> None:
+            progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
+
+        storing.store(stored)
+        summary.materializations.append(storing.finish())
+        progress.finish()
+
+
+def _committed(catalog: Catalog, data: DataDir) -> tuple[dict[str, int], dict[str, Any]]:
+    """Each collection's committed journal length and last truncation, as the captures'
+    state files record them."""
     committed: dict[str, int] = {}
     labels: dict[str, dict[str, Any]] = {}
     for name in catalog.captures:
         committed.update(committed_lengths(data, name))
         labels.update(truncation_labels(data, name))
-    for task in catalog.materializations.values():
-        if task.disable:
-            continue
+    return committed, labels
 
-        def planned(total: int, name: str = task.name) -> None:
-            progress.start(f"materialize {name}", total=total, unit="B")
 
-        def stored(collection: str, documents: int, read: int) -> None:
-            progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
+def _storings(
+    prepared: dict[str, PreparedMaterialization], data: DataDir, options: RunOptions, console: Console
+) -> dict[str, Storing]:
+    """A session (`Storing`) per prepared materialization, in the catalog's order."""
+    return {
+        name: Storing(p, name, data, console, options.transaction_documents)
+        for name, p in prepared.items()
+    }
 
-        summary.materializations.append(
-            run_materialization(
-                catalog,
-                task,
-                data,
-                committed,
-                console,
-                planned,
-                stored,
-                options.transaction_documents,
-                labels,
-                network=options.network,
-                prepared=prepared.get(task.name),
-            )
-        )
-        progress.finish()
+
+class _Following:
+    """`run --follow`: a thread that stores what the captures commit while they run, as
+    Flow's runtime materializes each capture commit as it lands. After every commit it reads
+    the committed lengths and truncations from the captures' state files and makes a pass
+    of each materialization over them (the offsets recorded per transaction, as always); the
+    run's last pass, after the captures, is the run's own. A binding behind its collection's
+    last truncation at a pass skips to it, as a Flow reader that lags the truncation does; a
+    binding that read past it already keeps what it stored, as a live Flow reader does."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        data: DataDir,
+        options: RunOptions,
+        console: Console,
+        preparing: _Preparing,
+    ) -> None:
+        self._catalog, self._data, self._options, self._console = catalog, data, options, console
+        self._preparing = preparing
+        self._storings: dict[str, Storing] = {}
+        self._error: BaseException | None = None
+        self._wake = threading.Condition()
+        self._commits = 0
+        self._done = False
+        self._thread = threading.Thread(target=self._follow, name="follow captures", daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        """A capture committed a transaction: wake the thread."""
+        with self._wake:
+            self._commits += 1
+            self._wake.notify()
+
+    def storings(self) -> dict[str, Storing]:
+        """Once the captures ended: wait for the thread's pass in flight; the sessions, for
+        the run's last pass (or the failure that stopped the thread)."""
+        storings = self.stop()
+        if self._error is not None:
+            raise self._error
+        return storings
+
+    def stop(self) -> dict[str, Storing]:
+        with self._wake:
+            self._done = True
+            self._wake.notify()
+        self._thread.join()
+        return self._storings
+
+    def _follow(self) -> None:
+        try:
+            prepared = self._preparing.results()
+            self._storings = _storings(prepared, self._data, self._options, self._console)
+            seen = 0
+            while True:
+                with self._wake:
+                    while self._commits == seen and not self._done:
+                        self._wake.wait()
+                    if self._done:
+                        return
+                    seen = self._commits
+                committed, labels = _committed(self._catalog, self._data)
+                for storing in self._storings.values():
+                    storing.unread(committed, labels)
+                    storing.store(lambda collection, documents, read: None)
+        except BaseException as exc:  # raised again in the run's own thread
+            self._error = exc
 
 
 class _Preparing:
@@ -276,6 +364,14 @@ class SoFar:
     def __init__(self, summary: RunSummary) -> None:
         self.summary = summary
         self.failing: CaptureRun | None = None
+
+    def stored(self, storings: Iterable[Storing]) -> None:
+        """What the materializations stored before the failure (they followed the captures,
+        or a later one failed)."""
+        done = {m.task for m in self.summary.materializations}
+        for storing in storings:
+            if storing.result.transactions and storing.task not in done:
+                self.summary.materializations.append(storing.result)
 
     def committed(self, task: str, txn: Transaction) -> None:
         if self.failing is None or self.failing.task != task:

@@ -148,6 +148,22 @@ def test_kill_9_at_every_commit_point_then_rerun_gives_the_same_bucket(tmp_path,
 
 
 @pytest.mark.slow
+def test_following_the_captures_and_killed_at_every_commit_point_gives_the_same_bucket(
+    tmp_path, reference
+):
+    """`run --follow` stores each capture commit while the capture runs: killed at each
+    commit point in turn (the materialization's points now fall inside the capture), the
+    runs end with the bucket of one uninterrupted run without `--follow`."""
+    pipeline = Pipeline(tmp_path, write_catalog(tmp_path, 300))
+    for kill_at in ["stores-sent:2", "commit-started:3", "materialization-committed:2"]:
+        result = pipeline.run(kill_at, "--follow")
+        assert result.returncode == -signal.SIGKILL, (kill_at, result.stderr)
+    final = pipeline.run(None, "--follow")
+    assert final.returncode == 0, final.stderr
+    assert pipeline.bucket() == reference.bucket()
+
+
+@pytest.mark.slow
 def test_an_uncommitted_journal_tail_is_dropped_and_captured_again(tmp_path):
     pipeline = Pipeline(tmp_path, write_catalog(tmp_path, 100))
     assert pipeline.run("capture-appended").returncode == -signal.SIGKILL

@@ -166,29 +166,95 @@ def run_materialization(
     `on_commit(collection, documents, bytes)` what each transaction stored. `prepared`:
     Spec, Validate and Apply already done (else they are done first)."""
     prepared = prepared or prepare_materialization(catalog, task, data, console, network)
-    launcher, spec, version, run_state = (
-        prepared.launcher,
-        prepared.spec,
-        prepared.version,
-        prepared.run_state,
-    )
-    cursors = _cursors(spec, data, run_state.offsets, committed, labels or {}, task.name, console)
-    result = MaterializationRun(task.name)
-    on_plan(sum(max(0, c.end - c.offset) for c in cursors))
-    if all(c.offset >= c.end for c in cursors):
-        prepared.discard()
-        return result
+    storing = Storing(prepared, task.name, data, console, transaction_documents)
+    on_plan(storing.unread(committed, labels or {}))
+    storing.store(on_commit)
+    return storing.finish()
 
-    reader = _JournalReader(spec, cursors, transaction_documents)
-    opened, prepared.opened = prepared.opened, None
-    opened = opened or _opened_session(launcher, spec, version, run_state)
-    proc = opened.proc
-    with proc:
-        _store_unread(opened.session, reader, run_state, result, on_commit)
-        code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
-        if code != 0:
-            raise proc.failure(f"the materialization session of {task.name}")
-    return result
+
+class Storing:
+    """One materialization's session over a run, in passes: `unread` moves the bindings'
+    cursors up to the journals' committed lengths it is given, `store` stores what they
+    have not read (transactions of at most `transaction_documents`), `finish` ends the
+    session. A plain `run` makes one pass after its captures; `run --follow` makes one after
+    every capture commit too. A failed pass ends the session (`abandon`)."""
+
+    def __init__(
+        self,
+        prepared: PreparedMaterialization,
+        task: str,
+        data: DataDir,
+        console: Console,
+        transaction_documents: int = TRANSACTION_DOCUMENTS,
+    ) -> None:
+        self.prepared = prepared
+        self.task = task
+        self.data = data
+        self.console = console
+        self.limit = transaction_documents
+        self.result = MaterializationRun(task)
+        self._cursors: list[Cursor] | None = None
+        self._opened: OpenedSession | None = None
+
+    def unread(self, committed: dict[str, int], labels: dict[str, dict[str, Any]]) -> int:
+        """Bytes the bindings have not read up to `committed`; a binding behind its
+        collection's last truncation (`labels`) moves to the truncation's begin first."""
+        spec = self.prepared.spec
+        if self._cursors is None:
+            offsets = self.prepared.run_state.offsets
+            self._cursors = _cursors(spec, self.data, offsets, committed)
+        for cursor in self._cursors:
+            collection = spec.bindings[cursor.binding].collection.name
+            cursor.end = max(cursor.end, committed.get(collection, 0))
+            _skip_truncated(cursor, collection, labels.get(collection), self.task, self.console)
+        return sum(max(0, c.end - c.offset) for c in self._cursors)
+
+    def store(self, on_commit: Callable[[str, int, int], None]) -> None:
+        """Transactions until the cursors reach the lengths `unread` was given."""
+        cursors = self._cursors or []
+        if all(c.offset >= c.end for c in cursors):
+            return
+        prepared = self.prepared
+        try:
+            if self._opened is None:
+                opened, prepared.opened = prepared.opened, None
+                self._opened = opened or _opened_session(
+                    prepared.launcher, prepared.spec, prepared.version, prepared.run_state
+                )
+            reader = _JournalReader(prepared.spec, cursors, self.limit)
+            _store_unread(self._opened.session, reader, prepared.run_state, self.result, on_commit)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def finish(self) -> MaterializationRun:
+        """End the session (its input ends, it exits) and check its exit."""
+        opened, self._opened = self._opened, None
+        if opened is None:
+            self.prepared.discard()
+            return self.result
+        with opened.proc as proc:
+            code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
+            if code != 0:
+                raise proc.failure(f"the materialization session of {self.task}")
+        return self.result
+
+    def abandon(self) -> None:
+        """End the session at once after a failure of its own; what it committed is kept."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            with opened.proc as proc:
+                proc.kill()
+        self.prepared.discard()
+
+    def close(self) -> None:
+        """End a session that a failure elsewhere in the run left open between transactions:
+        its input ends and it exits as after any commit (its exit is not checked)."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            with opened.proc as proc:
+                proc.stop(FINAL_COMMIT_GRACE_SECONDS)
+        self.prepared.discard()
 
 
 def _store_unread(
@@ -268,17 +334,10 @@ class _RunState:
 
 
 def _cursors(
-    spec: MaterializationSpec,
-    data: DataDir,
-    offsets: dict[str, int],
-    committed: dict[str, int],
-    labels: dict[str, dict[str, Any]],
-    task: str,
-    console: Console,
+    spec: MaterializationSpec, data: DataDir, offsets: dict[str, int], committed: dict[str, int]
 ) -> list[Cursor]:
-    """Each binding's unread part of its journal; a binding behind its collection's last
-    truncation starts at the truncation's begin."""
-    cursors = [
+    """Each binding's unread part of its journal."""
+    return [
         Cursor(
             binding=i,
             state_key=b.stateKey,
@@ -288,18 +347,21 @@ def _cursors(
         )
         for i, b in enumerate(spec.bindings)
     ]
-    for cursor in cursors:
-        collection = spec.bindings[cursor.binding].collection.name
-        label = labels.get(collection) or {}
-        begin = label.get("offset", 0)
-        if cursor.offset < begin <= cursor.end:
-            console.log(
-                "info",
-                f"{task}: binding {cursor.binding} skips {begin - cursor.offset} bytes of "
-                f"{collection} published before its truncation at {label.get('truncatedAt')}",
-            )
-            cursor.offset = begin
-    return cursors
+
+
+def _skip_truncated(
+    cursor: Cursor, collection: str, label: dict[str, Any] | None, task: str, console: Console
+) -> None:
+    """A binding behind its collection's last truncation skips to the truncation's begin,
+    as Flow's readers skip what the `estuary.dev/truncated-at` label supersedes."""
+    begin = (label or {}).get("offset", 0)
+    if cursor.offset < begin <= cursor.end:
+        console.log(
+            "info",
+            f"{task}: binding {cursor.binding} skips {begin - cursor.offset} bytes of "
+            f"{collection} published before its truncation at {(label or {}).get('truncatedAt')}",
+        )
+        cursor.offset = begin
 
 
 @dataclass
