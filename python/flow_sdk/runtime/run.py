@@ -154,15 +154,19 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
         else:
             storings = _storings(preparing.results(), data, options, console)
         _run_materializations(catalog, data, progress, summary, storings)
-    except RuntimeFailure:
+    except RuntimeFailure as failure:
         progress.finish()
         if following is not None:  # what they stored while the captures ran is kept
             storings = following.stop()
             progress_so_far.stored(storings.values())
+            if following.error is not None and following.error is not failure:
+                console.log("error", f"the materializations had failed too: {following.error}")
         for line in progress_so_far.lines(options.data_dir):
             console.line(line)
         raise
     finally:
+        if following is not None:  # (stopped already, unless something else interrupted)
+            storings = following.stop()
         for storing in storings.values():
             storing.close()  # a session still open here is one a failure elsewhere left
         preparing.close()
@@ -263,7 +267,8 @@ class _Following:
         self._catalog, self._data, self._options, self._console = catalog, data, options, console
         self._preparing = preparing
         self._storings: dict[str, Storing] = {}
-        self._error: BaseException | None = None
+        self.error: BaseException | None = None
+        """What stopped the thread: a materialization (or its preparation) failed."""
         self._wake = threading.Condition()
         self._commits = 0
         self._done = False
@@ -271,7 +276,10 @@ class _Following:
         self._thread.start()
 
     def committed(self) -> None:
-        """A capture committed a transaction: wake the thread."""
+        """A capture committed a transaction: wake the thread. Once the thread failed, its
+        failure ends the captures here (what they committed is kept) instead of after them."""
+        if self.error is not None:
+            raise self.error
         with self._wake:
             self._commits += 1
             self._wake.notify()
@@ -280,11 +288,12 @@ class _Following:
         """Once the captures ended: wait for the thread's pass in flight; the sessions, for
         the run's last pass (or the failure that stopped the thread)."""
         storings = self.stop()
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
         return storings
 
     def stop(self) -> dict[str, Storing]:
+        """Stop after the pass in flight; the sessions (again, if stopped already)."""
         with self._wake:
             self._done = True
             self._wake.notify()
@@ -308,7 +317,7 @@ class _Following:
                     storing.unread(committed, labels)
                     storing.store(lambda collection, documents, read: None)
         except BaseException as exc:  # raised again in the run's own thread
-            self._error = exc
+            self.error = exc
 
 
 class _Preparing:

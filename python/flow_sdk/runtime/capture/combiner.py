@@ -79,9 +79,12 @@ class Combiner:
         return len(self._memory) + self._spilled
 
     @property
-    def estimate(self) -> int:
-        """The estimated memory of the documents held in memory (not of those spilled)."""
-        return self._estimate
+    def nearly_full(self) -> bool:
+        """Past half its memory: a capture transaction closes at its next checkpoint, so
+        that one of many small checkpoint groups commits before it must spill to disk
+        (sorting, writing and merging runs cost a fifth of a capture's CPU); only a group
+        larger than memory spills."""
+        return self._estimate > self.memory_bytes // 2
 
     @property
     def spilled_runs(self) -> int:

@@ -29,7 +29,7 @@ import orjson
 
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec, ConnectorState, RangeSpec
-from flow_sdk.runtime.capture.combiner import COMBINER_MEMORY_BYTES, Combiner, Documents
+from flow_sdk.runtime.capture.combiner import Combiner, Documents
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.depth import nesting, too_deep
 from flow_sdk.runtime.document_meta import UUID_PLACEHOLDER
@@ -48,11 +48,6 @@ from flow_sdk.runtime.strict import (
 
 MAX_TRANSACTION_BYTES = 32 << 20
 """Stop adding checkpoint groups to a transaction past this many bytes, as Flow does."""
-TRANSACTION_MEMORY_BYTES = COMBINER_MEMORY_BYTES // 2
-"""Also stop once the reduced documents' estimated memory is past this: a transaction of many
-small checkpoint groups then commits before its combiner must spill to disk (sorting,
-writing and merging runs cost a fifth of a capture's CPU); only one group larger than the
-combiner's memory spills."""
 POLL_SECONDS = 0.5
 _CAPTURED_BINDING = re.compile(rb'^\{"captured":\{"binding":(\d+)')
 """The binding of a captured line too deep to parse, when it comes first (as SDKs write it)."""
@@ -231,7 +226,7 @@ class CaptureSession:
                     signalled
                     or not self.proc.has_line()
                     or size >= MAX_TRANSACTION_BYTES
-                    or reduced.estimate >= TRANSACTION_MEMORY_BYTES
+                    or reduced.nearly_full
                 ):
                     return self._closed(txn, reduced)
             elif variant in ("backfillBegin", "backfillComplete"):

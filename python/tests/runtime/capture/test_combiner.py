@@ -14,7 +14,6 @@ import pytest
 
 from flow_sdk.protocol.flow import CaptureBinding, CaptureSpec, CollectionSpec
 from flow_sdk.runtime.capture import combiner as combiner_module
-from flow_sdk.runtime.capture import session as session_module
 from flow_sdk.runtime.capture.combiner import Combiner, Documents
 from flow_sdk.runtime.capture.session import CaptureSession, Transaction
 from flow_sdk.runtime.console import Console
@@ -169,13 +168,12 @@ def test_a_session_spilling_at_every_document_commits_the_same_documents() -> No
     assert len(last) == 700 and all(n >= 2300 for n in last.values()), "the latest write won"
 
 
-def test_a_transaction_commits_before_its_combiner_would_spill(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_transaction_commits_before_its_combiner_would_spill() -> None:
     """Many small checkpoint groups waiting: the transaction closes at the checkpoint that
-    takes its reduced documents past `TRANSACTION_MEMORY_BYTES`, instead of spilling them."""
-    monkeypatch.setattr(session_module, "TRANSACTION_MEMORY_BYTES", 20_000)
-    transactions = list(session_transactions(None))
-    assert len(transactions) == 12  # a group of 250 documents is past the bound by itself
+    takes its reduced documents past half the combiner's memory, not at every checkpoint and
+    not after spilling. A group of 250 documents is ~80 KB by the estimate; with 5 groups'
+    memory, a transaction takes 3 groups (their ~700 distinct keys are past half)."""
+    transactions = list(session_transactions(400_000))
     assert all(spilled == 0 for spilled, _ in transactions)
-    assert sum(count for _, count in transactions) == 12 * 250
+    assert len(transactions) >= 3, transactions  # one, before: nothing closed it
+    assert all(count > 250 for _, count in transactions[:-1]), transactions
