@@ -141,20 +141,12 @@ def test_with_follow_a_failed_capture_keeps_what_was_stored_and_ends_the_session
     """The capture exits non-zero after its commits: the run fails, says what the sink
     stored while following, and the sink's session has ended (its input closed)."""
     log = tmp_path / "launches.log"
-    catalog = counter_catalog(tmp_path, log)
-    local = catalog["captures"]["acmeCo/counter"]["endpoint"]["local"]
-    local["command"] = [sys.executable, "-c", FAILS_AFTER_CHECKPOINTS, *local["command"]]
-    path = tmp_path / "flow.yaml"
-    path.write_text(yaml.safe_dump(catalog))
-    out = io.StringIO()
-    options = RunOptions(data_dir=tmp_path / "data", progress=False, follow=True)
-    with pytest.raises(RuntimeFailure):
-        run(path, options, Console(out))
+    out = failed_follow(tmp_path, log, ("captures", "acmeCo/counter"), FAILS_AFTER_CHECKPOINTS)
 
     with sqlite3.connect(tmp_path / "sink.db") as db:
         (stored,) = db.execute("select count(*) from alpha").fetchone()
-    assert stored >= 1, out.getvalue()  # commits a second apart, the sink ready ~2 s in
-    assert f"run: before the failure: materialized {stored} document(s)" in out.getvalue()
+    assert stored >= 1, out  # commits a second apart, the sink ready ~2 s in
+    assert f"run: before the failure: materialized {stored} document(s)" in out
     sink_launches = [line for line in log.read_text().splitlines() if line.startswith("sink ")]
     assert len(sink_launches) == 4, "the sink's session did not end with the run"
 
@@ -179,16 +171,24 @@ def test_with_follow_a_failed_materialization_stops_the_capture_at_its_next_comm
 ) -> None:
     """The sink fails at its first store, while the capture still runs: the run fails with
     the sink's failure at the capture's next commit, not after the whole capture."""
-    catalog = counter_catalog(tmp_path, tmp_path / "launches.log")
-    local = catalog["materializations"]["acmeCo/sink"]["endpoint"]["local"]
-    local["command"] = [sys.executable, "-c", FAILS_AT_FIRST_STORE, *local["command"]]
+    log = tmp_path / "launches.log"
+    out = failed_follow(tmp_path, log, ("materializations", "acmeCo/sink"), FAILS_AT_FIRST_STORE)
+    assert "acmeCo/sink" in out.splitlines()[-1], out  # the failure names the sink
+    captured = re.search(r"before the failure: captured (\d+) document", out)
+    assert captured is not None, out
+    assert 1 <= int(captured.group(1)) < 10, out  # ten commits a second apart
+
+
+def failed_follow(tmp_path: Path, log: Path, task: tuple[str, str], wrapper: str) -> str:
+    """`run --follow` of the counter catalog with one task's command run by `wrapper`,
+    which must make the run fail; the run's console output, and its failure last."""
+    catalog = counter_catalog(tmp_path, log)
+    local = catalog[task[0]][task[1]]["endpoint"]["local"]
+    local["command"] = [sys.executable, "-c", wrapper, *local["command"]]
     path = tmp_path / "flow.yaml"
     path.write_text(yaml.safe_dump(catalog))
     out = io.StringIO()
     options = RunOptions(data_dir=tmp_path / "data", progress=False, follow=True)
-    with pytest.raises(RuntimeFailure, match="acmeCo/sink"):
+    with pytest.raises(RuntimeFailure) as failure:
         run(path, options, Console(out))
-
-    captured = re.search(r"before the failure: captured (\d+) document", out.getvalue())
-    assert captured is not None, out.getvalue()
-    assert 1 <= int(captured.group(1)) < 10, out.getvalue()  # ten commits a second apart
+    return f"{out.getvalue()}\n{failure.value}"
