@@ -222,12 +222,7 @@ class CaptureSession:
                 signalled = bool(group.begin or group.complete)
                 txn.backfill_begin, txn.backfill_complete = group.begin, group.complete
                 group = self._group()
-                if (
-                    signalled
-                    or not self.proc.has_line()
-                    or size >= MAX_TRANSACTION_BYTES
-                    or reduced.nearly_full
-                ):
+                if signalled or self._closes(size, reduced):
                     return self._closed(txn, reduced)
             elif variant in ("backfillBegin", "backfillComplete"):
                 self._backfill_signal(variant, response.payload_of(variant).binding, group, line)
@@ -245,6 +240,12 @@ class CaptureSession:
                     "captured, sourcedSchema, checkpoint, backfillBegin and backfillComplete are",
                     line,
                 )
+
+    def _closes(self, size: int, reduced: Combiner) -> bool:
+        """Whether a transaction closes at this checkpoint: no more output is waiting, or
+        it is past Flow's bound on output, or past half its combiner's memory (it commits
+        before it would have to spill)."""
+        return not self.proc.has_line() or size >= MAX_TRANSACTION_BYTES or reduced.nearly_full
 
     def _group(self) -> _Group:
         return _Group(Combiner(self.combiner_memory))
