@@ -22,9 +22,8 @@ from typing import Any
 
 from flow_sdk.runtime.capture.run import (
     CaptureRun,
-    committed_lengths,
+    committed_journals,
     run_capture,
-    truncation_labels,
 )
 from flow_sdk.runtime.capture.session import Timeouts, Transaction
 from flow_sdk.runtime.catalog.load import Catalog, load_catalog
@@ -232,8 +231,9 @@ def _committed(catalog: Catalog, data: DataDir) -> tuple[dict[str, int], dict[st
     committed: dict[str, int] = {}
     labels: dict[str, dict[str, Any]] = {}
     for name in catalog.captures:
-        committed.update(committed_lengths(data, name))
-        labels.update(truncation_labels(data, name))
+        lengths, truncations = committed_journals(data, name)
+        committed.update(lengths)
+        labels.update(truncations)
     return committed, labels
 
 

@@ -56,13 +56,16 @@ class CaptureRun:
 
 def committed_lengths(data: DataDir, task: str) -> dict[str, int]:
     """Each journal's committed length, as the capture `task`'s state file records it."""
-    return dict(read_state(data.state_path("captures", task)).get("journals", {}))
+    return committed_journals(data, task)[0]
 
 
-def truncation_labels(data: DataDir, task: str) -> dict[str, dict[str, Any]]:
-    """Each collection's last truncation (`truncatedAt` and the journal offset of its begin),
-    as the capture `task`'s state file records it."""
-    return dict(read_state(data.state_path("captures", task)).get("labels", {}))
+def committed_journals(
+    data: DataDir, task: str
+) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
+    """Each journal's committed length, and each collection's last truncation (`truncatedAt`
+    and the journal offset of its begin), from one read of the capture `task`'s state file."""
+    state = read_state(data.state_path("captures", task))
+    return dict(state.get("journals", {})), dict(state.get("labels", {}))
 
 
 def run_capture(

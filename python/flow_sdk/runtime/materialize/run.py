@@ -92,12 +92,11 @@ class PreparedMaterialization:
     opened: OpenedSession | None = None
 
     def discard(self) -> None:
-        """End an opened session that stores nothing (the run failed before it): its input
-        ends and it exits, as after a transaction."""
-        if self.opened is not None:
-            opened, self.opened = self.opened, None
-            with opened.proc:
-                opened.proc.stop(FINAL_COMMIT_GRACE_SECONDS)
+        """End an opened session no pass took (the run failed before it): its input ends
+        and it exits, as after a transaction."""
+        opened, self.opened = self.opened, None
+        if opened is not None:
+            opened.stop()
 
 
 @dataclass
@@ -106,6 +105,12 @@ class OpenedSession:
 
     proc: ConnectorProcess
     session: MaterializeSession
+
+    def stop(self) -> int:
+        """Its input ends and it exits, as after any commit (killed past the commit grace);
+        its exit code."""
+        with self.proc as proc:
+            return proc.stop(FINAL_COMMIT_GRACE_SECONDS)
 
 
 def prepare_materialization(
@@ -162,7 +167,7 @@ def run_materialization(
 ) -> MaterializationRun:
     """Store every committed document each binding has not read yet. `committed` maps each
     collection to its journal's committed length, `labels` to its last truncation (see
-    `capture.run.truncation_labels`); `on_plan(bytes)` tells how much is unread,
+    `capture.run.committed_journals`); `on_plan(bytes)` tells how much is unread,
     `on_commit(collection, documents, bytes)` what each transaction stored. `prepared`:
     Spec, Validate and Apply already done (else they are done first)."""
     prepared = prepared or prepare_materialization(catalog, task, data, console, network)
@@ -217,8 +222,7 @@ class Storing:
         prepared = self.prepared
         try:
             if self._opened is None:
-                opened, prepared.opened = prepared.opened, None
-                self._opened = opened or _opened_session(
+                self._opened = self._take() or _opened_session(
                     prepared.launcher, prepared.spec, prepared.version, prepared.run_state
                 )
             reader = _JournalReader(prepared.spec, cursors, self.limit)
@@ -228,33 +232,33 @@ class Storing:
             raise
 
     def finish(self) -> MaterializationRun:
-        """End the session (its input ends, it exits) and check its exit."""
-        opened, self._opened = self._opened, None
-        if opened is None:
-            self.prepared.discard()
-            return self.result
-        with opened.proc as proc:
-            code = proc.stop(FINAL_COMMIT_GRACE_SECONDS)
-            if code != 0:
-                raise proc.failure(f"the materialization session of {self.task}")
+        """End the session (its input ends, it exits) and check its exit, also when it was
+        opened early and had nothing to store."""
+        opened = self._take()
+        if opened is not None and opened.stop() != 0:
+            raise opened.proc.failure(f"the materialization session of {self.task}")
         return self.result
 
     def abandon(self) -> None:
         """End the session at once after a failure of its own; what it committed is kept."""
-        opened, self._opened = self._opened, None
+        opened = self._take()
         if opened is not None:
             with opened.proc as proc:
                 proc.kill()
-        self.prepared.discard()
 
     def close(self) -> None:
         """End a session that a failure elsewhere in the run left open between transactions:
-        its input ends and it exits as after any commit (its exit is not checked)."""
-        opened, self._opened = self._opened, None
+        its input ends and it exits as after any commit (its exit is not checked: the run
+        fails already)."""
+        opened = self._take()
         if opened is not None:
-            with opened.proc as proc:
-                proc.stop(FINAL_COMMIT_GRACE_SECONDS)
-        self.prepared.discard()
+            opened.stop()
+
+    def _take(self) -> OpenedSession | None:
+        """The session, this pass's or the one opened early, now this caller's to end."""
+        opened = self._opened or self.prepared.opened
+        self._opened = self.prepared.opened = None
+        return opened
 
 
 def _store_unread(
