@@ -11,13 +11,16 @@ The source half (`CaptureShim`) lives in `airbyte.source`, the destination half
 (`MaterializeShim`) in `airbyte.destination`; what both use (message codec, spec mapping,
 the connector's own log messages, the in-process and subprocess runners) sits here. The
 names are imported on first use, so a capture process does not pay for the materialize half
-at start-up (and the other way round): ~30 ms each.
+at start-up (and the other way round): ~30 ms each. Importing this package also makes
+airbyte-cdk's own import ~0.8 s cheaper (`attribute_docs`), so import it before airbyte-cdk.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from flow_sdk.airbyte import attribute_docs
 
 if TYPE_CHECKING:
     from flow_sdk.airbyte.destination.materialize import MaterializeShim
@@ -31,6 +34,8 @@ _HOMES = {
 }
 
 __all__ = ["CaptureShim", "MaterializeShim", "SubprocessSource"]
+
+attribute_docs.install()
 
 
 def __getattr__(name: str) -> Any:

@@ -3,6 +3,11 @@ validate, apply) in its own process, after a probe Spec, with exactly one respon
 EOF; sessions start the same way and then stream. A task's local processes share a directory
 of config-free answers (`flow_sdk.shared_answers`), so a wrapped connector's spec is fetched
 once per invocation, not once per request.
+
+A known sequence of launches (`planned`: Spec, Validate, Apply and the session) keeps one
+process started ahead: it imports while the one before it works, and gets its request when
+that one is done. Still one process per request; an airbyte-cdk connector's ~1.5 s start-up
+is paid about half as often on the run's critical path.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -58,6 +65,8 @@ class ConnectorLauncher:
         bindings when a discover is merged into the catalog)."""
         self.config_inbox: ConfigInbox | None = None
         """Where local connector processes leave config updates (sessions' runners set it)."""
+        self._planned = 0
+        self._standby: ConnectorProcess | None = None
 
     @property
     def connector_type(self) -> str:
@@ -105,9 +114,41 @@ class ConnectorLauncher:
             weakref.finalize(self, shutil.rmtree, self._shared, True)
         return self._shared
 
+    @contextmanager
+    def planned(self, launches: int) -> Iterator[None]:
+        """The next `launches` starts follow one another: each later process is started while
+        the one before works (local endpoints; an image's container is not started ahead).
+        A process started ahead that is not taken by the end is killed."""
+        self._planned = 0 if self.task.endpoint.image else launches
+        try:
+            yield
+        finally:
+            self._planned = 0
+            self._drop_standby()
+
+    def _take(self) -> ConnectorProcess:
+        """The process started ahead when it still matches this launch, else a new one; and
+        the next one started ahead while more are planned."""
+        launch = self.launch()
+        proc, self._standby = self._standby, None
+        if proc is not None and (proc.launch != launch or proc.proc.poll() is not None):
+            _kill_unused(proc)
+            proc = None
+        if proc is None:
+            proc = ConnectorProcess(launch, self.console)
+        self._planned = max(0, self._planned - 1)
+        if self._planned:
+            self._standby = ConnectorProcess(launch, self.console)
+        return proc
+
+    def _drop_standby(self) -> None:
+        proc, self._standby = self._standby, None
+        if proc is not None:
+            _kill_unused(proc)
+
     def start(self, model: type[E]) -> ConnectorProcess:
         """A new connector process that has been sent (and has answered) the probe Spec."""
-        proc = ConnectorProcess(self.launch(), self.console)
+        proc = self._take()
         try:
             proc.send(request_line("spec", {"connectorType": self.connector_type, "config": {}}))
             self.probe = read_one(proc, model, "spec", "the probe Spec request")
@@ -146,6 +187,12 @@ class ConnectorLauncher:
             if proc.wait() != 0:
                 raise proc.failure(variant)
             return response
+
+
+def _kill_unused(proc: ConnectorProcess) -> None:
+    """End a process started ahead that got no request (it was only importing)."""
+    proc.kill()
+    proc.wait()
 
 
 def request_line(variant: str, payload: dict[str, Any]) -> bytes:

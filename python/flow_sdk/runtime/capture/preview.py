@@ -55,16 +55,17 @@ def preview_capture(
         launcher.config_inbox = ConfigInbox(
             updates / "config-update.json", task.endpoint.config, console, task.name, None
         )
-        _, _, spec = validated_capture(catalog, task, launcher)
-        spec.config = launcher.config  # its check may have rotated a token
-        validators = SchemaValidators()
-        for binding in spec.bindings:
-            validators.prepare(binding.collection)
-        runner = _Runner(launcher, spec, validators, options, output, console)
-        try:
-            runner.run()
-        finally:
-            console.line(runner.progress.close())
+        with launcher.planned(4):  # Spec, Validate, Apply, the first session
+            _, _, spec = validated_capture(catalog, task, launcher)
+            spec.config = launcher.config  # its check may have rotated a token
+            validators = SchemaValidators()
+            for binding in spec.bindings:
+                validators.prepare(binding.collection)
+            runner = _Runner(launcher, spec, validators, options, output, console)
+            try:
+                runner.run()
+            finally:
+                console.line(runner.progress.close())
     finally:
         shutil.rmtree(updates, ignore_errors=True)
     if options.output_state:
@@ -179,7 +180,9 @@ class _Runner:
         for update in txn.states:
             self.state.apply(update)
         if self.options.output_state:
-            emit_line(self.output, ["connectorState", combine_updates(before, txn.states)], flush=False)
+            emit_line(
+                self.output, ["connectorState", combine_updates(before, txn.states)], flush=False
+            )
         self.output.flush()
         self.progress.committed(txn.documents.counts())
 

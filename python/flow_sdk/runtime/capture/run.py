@@ -81,43 +81,49 @@ def run_capture(
     `timeouts` end it), committing every transaction to the data directory."""
     timeouts = timeouts or Timeouts()
     launcher = _launcher_with_config_updates(task, data, console, network)
-    _, _, spec = validated_capture(catalog, task, launcher)
-    spec.config = launcher.config  # its check may have rotated a token
-    validators = SchemaValidators()
-    for binding in spec.bindings:
-        validators.prepare(binding.collection)
-    journals = _CaptureJournals(data, task.name, spec)
-    journals.drop_uncommitted(console)
-    version = spec_version(spec)
-    applied = launcher.apply(capture.Response, capture.Apply(capture=spec, version=version))
-    if applied.state is not None:
-        journals.state.apply(applied.state)
+    with launcher.planned(4):  # Spec, Validate, Apply, the session
+        _, _, spec = validated_capture(catalog, task, launcher)
+        spec.config = launcher.config  # its check may have rotated a token
+        validators = SchemaValidators()
+        for binding in spec.bindings:
+            validators.prepare(binding.collection)
+        journals = _CaptureJournals(data, task.name, spec)
+        journals.drop_uncommitted(console)
+        version = spec_version(spec)
+        applied = launcher.apply(capture.Response, capture.Apply(capture=spec, version=version))
+        if applied.state is not None:
+            journals.state.apply(applied.state)
 
-    try:
-        proc = launcher.start(capture.Response)
-        with proc:
-            session = CaptureSession(
-                proc, spec, validators, console, journals.backfilling(), journals.tracks_backfills()
-            )
-            session.open(version, journals.state.state)
-            while True:
-                txn = session.next_transaction_within(timeouts)
-                if txn is EXITED:
-                    if proc.wait() != 0:
-                        raise proc.failure(f"the capture session of {task.name}")
-                    break
-                if isinstance(txn, SessionEnded):
-                    console.log("info", f"{task.name}: ending the session: {txn.reason}")
-                    proc.stop(STOP_GRACE_SECONDS)
-                    break
-                try:
-                    journals.commit(txn)
-                    on_commit(txn)
-                finally:
-                    txn.documents.close()
-                session.acknowledge(txn.checkpoints)
-    finally:
-        launcher.take_config_update()  # the next run opens with it, as after a republish
+        try:
+            proc = launcher.start(capture.Response)
+            with proc:
+                session = CaptureSession(
+                    proc,
+                    spec,
+                    validators,
+                    console,
+                    journals.backfilling(),
+                    journals.tracks_backfills(),
+                )
+                session.open(version, journals.state.state)
+                while True:
+                    txn = session.next_transaction_within(timeouts)
+                    if txn is EXITED:
+                        if proc.wait() != 0:
+                            raise proc.failure(f"the capture session of {task.name}")
+                        break
+                    if isinstance(txn, SessionEnded):
+                        console.log("info", f"{task.name}: ending the session: {txn.reason}")
+                        proc.stop(STOP_GRACE_SECONDS)
+                        break
+                    try:
+                        journals.commit(txn)
+                        on_commit(txn)
+                    finally:
+                        txn.documents.close()
+                    session.acknowledge(txn.checkpoints)
+        finally:
+            launcher.take_config_update()  # the next run opens with it, as after a republish
     return journals.result
 
 

@@ -125,16 +125,17 @@ def prepare_materialization(
     `open_session`, the session's connector is launched and opened too, so that its start-up
     (an airbyte-cdk destination's imports take ~2 s) is paid before its first store."""
     launcher = ConnectorLauncher(task, console, network)
-    spec = _validated_spec(catalog, task, launcher)
-    version = spec_version(spec)
-    run_state = _RunState(data, task.name)
-    request = materialize.Apply(materialization=spec, version=version)
-    applied = launcher.apply(materialize.Response, request)
-    if applied.state is not None:
-        run_state.state.apply(applied.state)
-    prepared = PreparedMaterialization(launcher, spec, version, run_state)
-    if open_session:
-        prepared.opened = _opened_session(launcher, spec, version, run_state)
+    with launcher.planned(4 if open_session else 3):  # Spec, Validate, Apply (, the session)
+        spec = _validated_spec(catalog, task, launcher)
+        version = spec_version(spec)
+        run_state = _RunState(data, task.name)
+        request = materialize.Apply(materialization=spec, version=version)
+        applied = launcher.apply(materialize.Response, request)
+        if applied.state is not None:
+            run_state.state.apply(applied.state)
+        prepared = PreparedMaterialization(launcher, spec, version, run_state)
+        if open_session:
+            prepared.opened = _opened_session(launcher, spec, version, run_state)
     return prepared
 
 
@@ -499,8 +500,9 @@ class _JournalReader:
         bindings = self.spec.bindings
         return {
             "sources": {
-                f"{bindings[c.binding].collection.name};"
-                f"{bindings[c.binding].journalReadSuffix}": {"readThrough": str(c.offset)}
+                f"{bindings[c.binding].collection.name};{bindings[c.binding].journalReadSuffix}": {
+                    "readThrough": str(c.offset)
+                }
                 for c in self.cursors
             }
         }
