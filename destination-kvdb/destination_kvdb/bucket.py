@@ -74,15 +74,18 @@ class Bucket(abc.ABC):
         self.close()
 
 
-def check_limits(stream: str, key: str, value: str | None) -> None:
-    """Raise a clear error for a key or value KvDB would refuse (the local bucket too)."""
-    size = len(key.encode())
+def check_limits(stream: str, key: str, value: str | bytes | None) -> None:
+    """Raise a clear error for a key or value KvDB would refuse (the local bucket too).
+    `value` as text or as its UTF-8 bytes."""
+    size = len(key) if len(key) * 4 <= MAX_KEY_BYTES else len(key.encode())
     if size > MAX_KEY_BYTES:
         raise BucketError(
             f"stream {stream!r}: the key {key[:60]!r}... is {size} bytes, more than the "
             f"{MAX_KEY_BYTES} a bucket key may have; shorten the stream name or primary key"
         )
-    if value is not None and (size := len(value.encode())) > MAX_VALUE_BYTES:
+    if isinstance(value, str):
+        value = value.encode()
+    if value is not None and (size := len(value)) > MAX_VALUE_BYTES:
         raise BucketError(
             f"stream {stream!r}: the record under key {key!r} is {size} bytes as JSON, more "
             f"than the {MAX_VALUE_BYTES} a bucket value may have; select fewer fields"

@@ -26,6 +26,7 @@ Numbers keep their JSON text, so `1` and `1.0` stay two keys, as they always wer
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -44,8 +45,14 @@ _sequence = itertools.count()
 """Process-wide, so two `write()` calls in one process never reuse a sequence number."""
 
 
+_UNESCAPED = re.compile(r"[A-Za-z0-9_~-]*").fullmatch
+"""A segment `escape` leaves as it is (most keys: ids, numbers), found without quoting."""
+
+
 def escape(segment: str) -> str:
     """Percent-escape everything but letters, digits and `-_~` (so `/`, `.`, `%` too)."""
+    if _UNESCAPED(segment):
+        return segment
     return quote(segment, safe="-_~").replace(".", "%2E")
 
 
@@ -60,6 +67,8 @@ def key_text(value: Any) -> str:
     """A primary-key component as text: strings as they are, anything else as JSON."""
     if isinstance(value, str):
         return value
+    if type(value) is int and -(1 << 63) <= value < (1 << 64):  # orjson's range: its JSON text
+        return str(value)
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 

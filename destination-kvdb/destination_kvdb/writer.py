@@ -143,9 +143,9 @@ class BucketWriter:
         if plan.mode == "append_dedup" and record.data.get(CDC_DELETED_AT) is not None:
             self.operations.append(("delete", key, None))
         else:
-            value = orjson.dumps(record.data).decode()
+            value = orjson.dumps(record.data)
             check_limits(plan.name, key, value)
-            self.operations.append(("set", key, value))
+            self.operations.append(("set", key, value.decode()))
         self.since_state[stream] += 1
         self.written[plan.name] += 1
         if len(self.operations) >= self.batch_size:

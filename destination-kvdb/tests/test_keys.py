@@ -3,6 +3,11 @@ keys, while a bucket written before (bare keys only) is updated in place by a re
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+import hypothesis
+import hypothesis.strategies as st
+import orjson
 import pytest
 from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
 from kvdb_driver import configured_stream, kvdb_config, local_config, record
@@ -10,7 +15,7 @@ from kvdb_driver import configured_stream, kvdb_config, local_config, record
 from destination_kvdb import DestinationKvdb
 from destination_kvdb.config import KvdbConfig
 from destination_kvdb.destination import open_bucket
-from destination_kvdb.keys import declared_string
+from destination_kvdb.keys import declared_string, escape, key_text
 
 UNTYPED = configured_stream("things", "append_dedup", [["id"]])
 INTEGERS = configured_stream(
@@ -144,3 +149,35 @@ def test_declared_string_reads_the_key_fields_type(schema, expected):
     assert declared_string(schema, ["id"]) is expected
     nested = {"properties": {"user": {"type": "object", **schema}}}
     assert declared_string(nested, ["user", "id"]) is expected
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(
+    st.one_of(
+        st.text(),
+        st.from_regex(r"[A-Za-z0-9_~.%/ -]*", fullmatch=True),
+        st.integers(min_value=-(1 << 70), max_value=1 << 70).map(str),
+    )
+)
+def test_escape_with_its_shortcut_is_percent_escaping(segment: str) -> None:
+    """`escape` skips quoting for a segment with nothing to escape; the result is the same."""
+    assert escape(segment) == quote(segment, safe="-_~").replace(".", "%2E")
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(
+    st.one_of(
+        st.integers(min_value=-(1 << 70), max_value=1 << 70),
+        st.sampled_from([-(1 << 63), (1 << 63) - 1, 1 << 63, (1 << 64) - 1, True, False, 0]),
+    )
+)
+def test_an_integer_key_has_its_json_text(value: int) -> None:
+    """`key_text` writes an int without orjson, the same text; beyond orjson's range it still
+    fails as before."""
+    try:
+        expected = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        with pytest.raises(orjson.JSONEncodeError):
+            key_text(value)
+        return
+    assert key_text(value) == expected

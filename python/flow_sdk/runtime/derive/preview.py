@@ -95,31 +95,32 @@ def preview_derivation(
         fixture,
         Readers({t.source for t in transforms}, f"transform of derivation {task.name!r}"),
     )
-    derivation = validated_derivation(catalog, task, launcher)
-    sources, spec = derivation.sources, derivation.spec
-    derived = task.collection.spec()
-    validators = SchemaValidators()
-    validators.prepare(derived)
-    state = StateStore(initial_state if initial_state is not None else {})
-    keys = KeyExtractor(f"derived collection {derived.name}", derived.key)
-    with launcher.start(derive.Response) as proc:
-        session = DeriveSession(proc, transforms, sources, derived, validators, keys)
-        session.open(spec, state.state)
-        for pairs in fixture_txns.transactions():
-            published, updates = session.transaction(pairs)
-            for doc in published:
-                output.write(orjson.dumps([task.name, doc], option=orjson.OPT_APPEND_NEWLINE))
-            for update in updates:
-                state.apply(update)
-            if output_state:
-                output.write(
-                    orjson.dumps(
-                        ["connectorState", combine_updates(None, updates)],
-                        option=orjson.OPT_APPEND_NEWLINE,
+    with launcher.planned(2):  # Validate, the session
+        derivation = validated_derivation(catalog, task, launcher)
+        sources, spec = derivation.sources, derivation.spec
+        derived = task.collection.spec()
+        validators = SchemaValidators()
+        validators.prepare(derived)
+        state = StateStore(initial_state if initial_state is not None else {})
+        keys = KeyExtractor(f"derived collection {derived.name}", derived.key)
+        with launcher.start(derive.Response) as proc:
+            session = DeriveSession(proc, transforms, sources, derived, validators, keys)
+            session.open(spec, state.state)
+            for pairs in fixture_txns.transactions():
+                published, updates = session.transaction(pairs)
+                for doc in published:
+                    output.write(orjson.dumps([task.name, doc], option=orjson.OPT_APPEND_NEWLINE))
+                for update in updates:
+                    state.apply(update)
+                if output_state:
+                    output.write(
+                        orjson.dumps(
+                            ["connectorState", combine_updates(None, updates)],
+                            option=orjson.OPT_APPEND_NEWLINE,
+                        )
                     )
-                )
-            output.flush()
-        session.close()
+                output.flush()
+            session.close()
     if output_state:
         output.write(
             orjson.dumps(

@@ -60,33 +60,35 @@ def preview_materialization(
     launcher = ConnectorLauncher(task, console, options.network)
     reads = {b.source for b in task.enabled_bindings}
     fixture_txns = Fixture(fixture, Readers(reads, f"binding of materialization {task.name!r}"))
-    _, _, spec = validated_materialization(catalog, task, launcher)
-    keys: dict[str, list[KeyExtractor]] = {}
-    for binding in spec.bindings:
-        keys.setdefault(binding.collection.name, []).append(binding_keys(binding))
-    fixture_txns.check_keys(keys)
-    run = _Sessions(launcher, spec, options, out, console)
-    if fixture_txns.streaming:
-        if options.sessions != [-1]:
-            console.log(
-                "warn", "a streaming fixture runs in one unbounded session; --sessions is ignored"
-            )
-        run.session(1, fixture_txns.transactions())
-    else:
-        batches = list(fixture_txns.transactions())
-        position = 0
-        for number, limit in enumerate(options.sessions, start=1):
-            if position >= len(batches) and number > 1:
-                break
-            count = len(batches) - position if limit < 0 else limit
-            run.session(number, iter(batches[position : position + count]))
-            position += count
-        if position < len(batches):
-            console.log(
-                "warn",
-                f"--sessions ended before the fixture: {len(batches) - position} "
-                "transaction(s) not run",
-            )
+    with launcher.planned(4):  # Spec, Validate, the first Apply and session
+        _, _, spec = validated_materialization(catalog, task, launcher)
+        keys: dict[str, list[KeyExtractor]] = {}
+        for binding in spec.bindings:
+            keys.setdefault(binding.collection.name, []).append(binding_keys(binding))
+        fixture_txns.check_keys(keys)
+        run = _Sessions(launcher, spec, options, out, console)
+        if fixture_txns.streaming:
+            if options.sessions != [-1]:
+                console.log(
+                    "warn",
+                    "a streaming fixture runs in one unbounded session; --sessions is ignored",
+                )
+            run.session(1, fixture_txns.transactions())
+        else:
+            batches = list(fixture_txns.transactions())
+            position = 0
+            for number, limit in enumerate(options.sessions, start=1):
+                if position >= len(batches) and number > 1:
+                    break
+                count = len(batches) - position if limit < 0 else limit
+                run.session(number, iter(batches[position : position + count]))
+                position += count
+            if position < len(batches):
+                console.log(
+                    "warn",
+                    f"--sessions ended before the fixture: {len(batches) - position} "
+                    "transaction(s) not run",
+                )
     if options.output_state:
         emit_line(out, ["connectorState", {"updated": run.state.state}])
     return 0
