@@ -36,6 +36,7 @@ COMMANDS = {
 def timed(command: list[str], checkout: Path | None) -> float:
     """Wall seconds of one `flow-sdk` command in a fresh directory holding the catalog."""
     env = dict(os.environ, LOG_LEVEL="warn")
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     if checkout is not None:
         packages = ["python", "source-bigdata", "destination-kvdb"]
         env["PYTHONPATH"] = os.pathsep.join(str(checkout / p) for p in packages)
