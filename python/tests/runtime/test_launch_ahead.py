@@ -120,7 +120,10 @@ def test_each_launch_starts_while_the_one_before_works(
         assert after["start"] < before["end"], (before, after)
 
 
-def test_a_process_started_ahead_and_not_needed_is_killed_unasked(tmp_path: Path) -> None:
+def test_a_process_started_ahead_and_not_needed_is_killed_unasked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINGER", "1")  # so the one started ahead has noted its start
     log = tmp_path / "launches.log"
     catalog = journaled_catalog(tmp_path, log, count=-1)  # the spec's schema refuses it
     with pytest.raises(RuntimeFailure, match="count"):
