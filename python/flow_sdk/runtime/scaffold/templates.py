@@ -154,12 +154,14 @@ INPROCESS_MAIN = '''\
 """`python -m $package`: the Flow $kind,
 $dependency's `$cls` in process behind flow-sdk's $shim."""
 
-from $module import $cls
-
 from $home import $shim
 
 
 def main() -> None:
+    # Imported after flow-sdk's shim, which makes airbyte-cdk's own import ~0.9 s cheaper
+    # when it comes first (flow_sdk.airbyte.attribute_docs).
+    from $module import $cls
+
     $shim(delegate=$cls()$options).main()
 
 
