@@ -12,6 +12,7 @@ is paid about half as often on the run's critical path.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -40,6 +41,7 @@ from flow_sdk.runtime.strict import parse_response
 from flow_sdk.shared_answers import SHARED_ANSWERS_ENV
 
 E = TypeVar("E", bound=Envelope)
+LAUNCH_AHEAD_ENV = "FLOW_SDK_LAUNCH_AHEAD"
 
 
 class Task(Protocol):
@@ -118,8 +120,11 @@ class ConnectorLauncher:
     def planned(self, launches: int) -> Iterator[None]:
         """The next `launches` starts follow one another: each later process is started while
         the one before works (local endpoints; an image's container is not started ahead).
-        A process started ahead that is not taken by the end is killed."""
-        self._planned = 0 if self.task.endpoint.image else launches
+        A process started ahead that is not taken by the end is killed.
+        `FLOW_SDK_LAUNCH_AHEAD=0` launches one at a time (a connector that holds something
+        exclusive from its start, before it reads a request)."""
+        ahead = os.environ.get(LAUNCH_AHEAD_ENV, "1") != "0" and not self.task.endpoint.image
+        self._planned = launches if ahead else 0
         try:
             yield
         finally:

@@ -135,3 +135,17 @@ def test_a_process_started_ahead_and_not_needed_is_killed_unasked(
     for process in processes:
         with pytest.raises(ProcessLookupError):
             os.kill(process["pid"], 0)
+
+
+def test_launch_ahead_off_launches_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINGER", "0.5")
+    monkeypatch.setenv("FLOW_SDK_LAUNCH_AHEAD", "0")
+    log = tmp_path / "launches.log"
+    catalog = journaled_catalog(tmp_path, log, count=5)
+    run(catalog, RunOptions(data_dir=tmp_path / "data", progress=False), Console(io.StringIO()))
+    processes = launches(log)
+    assert len(processes) == 4
+    for before, after in zip(processes, processes[1:], strict=False):
+        assert after["start"] > before["end"], (before, after)
