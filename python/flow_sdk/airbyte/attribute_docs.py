@@ -31,15 +31,11 @@ _Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 @cache
 def _module_tree(path: str, module_name: str) -> ast.Module | None:
-    """The syntax tree of one source file (read as `inspect` reads it), or None."""
+    """The syntax tree of one source file (read as `inspect` reads it), or None without
+    source. A file that does not parse raises, as `inspect.getsource` does."""
     module = sys.modules.get(module_name)
     lines = linecache.getlines(path, module.__dict__ if module is not None else None)
-    if not lines:
-        return None
-    try:
-        return ast.parse("".join(lines))
-    except SyntaxError:
-        return None
+    return ast.parse("".join(lines)) if lines else None
 
 
 def _class_node(tree: ast.AST, qualname: str) -> ast.ClassDef | None:

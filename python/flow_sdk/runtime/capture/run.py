@@ -106,25 +106,39 @@ def run_capture(
                     journals.tracks_backfills(),
                 )
                 session.open(version, journals.state.state)
-                while True:
-                    txn = session.next_transaction_within(timeouts)
-                    if txn is EXITED:
-                        if proc.wait() != 0:
-                            raise proc.failure(f"the capture session of {task.name}")
-                        break
-                    if isinstance(txn, SessionEnded):
-                        console.log("info", f"{task.name}: ending the session: {txn.reason}")
-                        proc.stop(STOP_GRACE_SECONDS)
-                        break
-                    try:
-                        journals.commit(txn)
-                        on_commit(txn)
-                    finally:
-                        txn.documents.close()
-                    session.acknowledge(txn.checkpoints)
+                _commit_transactions(session, journals, on_commit, timeouts, console, task.name)
         finally:
             launcher.take_config_update()  # the next run opens with it, as after a republish
     return journals.result
+
+
+def _commit_transactions(
+    session: CaptureSession,
+    journals: _CaptureJournals,
+    on_commit: Callable[[Transaction], None],
+    timeouts: Timeouts,
+    console: Console,
+    name: str,
+) -> None:
+    """Commit the open session's transactions until its connector exits or the `timeouts`
+    end it."""
+    proc = session.proc
+    while True:
+        txn = session.next_transaction_within(timeouts)
+        if txn is EXITED:
+            if proc.wait() != 0:
+                raise proc.failure(f"the capture session of {name}")
+            return
+        if isinstance(txn, SessionEnded):
+            console.log("info", f"{name}: ending the session: {txn.reason}")
+            proc.stop(STOP_GRACE_SECONDS)
+            return
+        try:
+            journals.commit(txn)
+            on_commit(txn)
+        finally:
+            txn.documents.close()
+        session.acknowledge(txn.checkpoints)
 
 
 def _launcher_with_config_updates(
