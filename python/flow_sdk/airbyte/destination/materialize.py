@@ -83,6 +83,7 @@ class MaterializeShim(Connector):
     `write_transactions` / `write_seconds` bound the life of one `write()`."""
 
     decode_packed = False  # the record is the document; fields are decoded only without one
+    stores_documents = True  # the same: a store with its document needs no Store model
 
     def __init__(
         self,
@@ -284,14 +285,15 @@ class MaterializeShim(Connector):
         return int(binding.backfill) + self._refreshes.get(binding.stateKey, 0)
 
     def store(self, store: request.Store) -> None:
+        record = store.doc if store.doc is not None else self._fields_record(store)
+        self.store_document(store.binding, record, store.delete)
+
+    def store_document(self, binding: int, doc: Any, delete: bool) -> None:
         write = self._write
         if write is None:
             write = self._write = self._start_write()
-        record = store.doc if store.doc is not None else self._fields_record(store)
-        if store.delete:
-            record = deleted(record, store.binding)
-        write.record(store.binding, record)
-        self._pending[store.binding] += 1
+        write.record(binding, deleted(doc, binding) if delete else doc)
+        self._pending[binding] += 1
 
     def start_commit(self, start_commit: request.StartCommit) -> response.StartedCommit | None:
         started = self._commit()  # on an error the session ends: no timer is armed
