@@ -75,6 +75,8 @@ def key_text(value: Any) -> str:
 def component(value: Any, *, string_typed: bool) -> str:
     """One key component's segment: bare when it was bare before, tagged on the side of a
     collision (see the module docstring). `string_typed`: the field is declared a string."""
+    if type(value) is int and not string_typed and -(1 << 63) <= value < (1 << 64):
+        return str(value)  # the common id: its JSON text, digits and `-`, needs no escaping
     if isinstance(value, str):
         if string_typed or not _reads_as_other_type(value):
             return escape(value)
@@ -118,7 +120,7 @@ def primary_key_suffix(
     for i, path in enumerate(primary_key):
         value: Any = data
         for name in path:
-            if not isinstance(value, Mapping) or name not in value:
+            if not (type(value) is dict or isinstance(value, Mapping)) or name not in value:
                 raise RecordKeyError(f"the record has no primary key field {'.'.join(path)!r}")
             value = value[name]
         typed = i < len(string_typed) and string_typed[i]
