@@ -214,7 +214,7 @@ class Connector(BaseConnector):
         lifecycle = self._lifecycle
         assert lifecycle is not None
         if self.stores_documents and _plain_store(payload):
-            lifecycle.admit("store")
+            lifecycle.admit_store()
             binding = payload.get("binding", 0)
             if not 0 <= binding < self._bindings:
                 raise ProtocolError(self._bad_binding("store", binding))
@@ -224,7 +224,7 @@ class Connector(BaseConnector):
             store = request.Store.model_validate(payload)
         except ValidationError as exc:
             raise ProtocolError(f"malformed `store`: {describe_validation_error(exc)}") from None
-        lifecycle.admit("store")
+        lifecycle.admit_store()
         if not 0 <= store.binding < self._bindings:
             raise ProtocolError(self._bad_binding("store", store.binding))
         self.store(_decode_store(store) if self.decode_packed else store)

@@ -54,6 +54,14 @@ class TransactionLifecycle:
         else:
             self._admit_in_store(variant)
 
+    def admit_store(self) -> None:
+        """`admit("store")` for the request that comes by the thousand: one check when the
+        store phase is on, the full state machine (and its errors) otherwise."""
+        if self.phase is Phase.STORE:
+            self.stores += 1
+        else:
+            self.admit("store")
+
     def _admit_in_load(self, variant: str) -> None:
         if variant == "acknowledge":
             if not self.awaiting_acknowledge:

@@ -63,3 +63,28 @@ def test_counts_transactions_and_stores() -> None:
     assert lc.stores == 2
     lc.admit("startCommit")
     assert lc.transactions == 1 and lc.awaiting_acknowledge
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        (),
+        ("open",),
+        ("open", "acknowledge"),
+        ("open", "acknowledge", "flush"),
+        ("open", "acknowledge", "flush", "store"),
+        ("open", "acknowledge", "flush", "startCommit"),
+    ],
+)
+def test_admit_store_is_admit_of_a_store(before: tuple[str, ...]) -> None:
+    """The store phase's shortcut has the state machine's outcome and error everywhere."""
+    general, short = drive(*before), drive(*before)
+    try:
+        general.admit("store")
+    except ProtocolError as exc:
+        with pytest.raises(ProtocolError) as caught:
+            short.admit_store()
+        assert str(caught.value) == str(exc)
+        return
+    short.admit_store()
+    assert vars(short) == vars(general)
