@@ -62,8 +62,16 @@ class Pointer:
 
     def get(self, doc: Any) -> Any:
         """The value here, or None when missing: what Flow's extractors yield for a missing
-        location without a default."""
-        return self.find(doc)[1]
+        location without a default. Object members are read with one lookup each; an array
+        on the way takes `find`."""
+        node = doc
+        for token in self.tokens:
+            if type(node) is not dict:
+                return self.find(doc)[1]
+            node = node.get(token, _MISSING)
+            if node is _MISSING:
+                return None
+        return node
 
 
 @lru_cache(maxsize=1024)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from flow_sdk.protocol.tuple_pack import (
     TupleError,
+    _pack_one,
     pack,
     pack_b64,
     pack_json,
@@ -116,6 +117,16 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
+
+
+@given(st.lists(st.recursive(scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)))
+def test_pack_s_shortcut_for_ints_and_strings_packs_what_the_general_path_does(
+    values: list[object],
+) -> None:
+    general = bytearray()
+    for value in values:
+        _pack_one(general, value, nested=False)
+    assert pack(values) == bytes(general)
 
 
 @given(st.lists(st.recursive(scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)))

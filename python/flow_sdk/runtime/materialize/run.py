@@ -23,7 +23,7 @@ skip what the journal's `estuary.dev/truncated-at` label supersedes.
 
 from __future__ import annotations
 
-from base64 import b64encode
+from binascii import b2a_base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -413,13 +413,14 @@ class _StoreLines:
         document's journal line (its JSON and a newline), spliced in as the store's `doc`
         rather than encoded again: the same value, and the same bytes orjson would write."""
         key, comparable_key = self.keys.values_and_key(doc)
-        store: dict[str, Any] = {
-            "binding": self.index,
-            "key": key,
-            "keyPacked": b64encode(pack(key)).decode(),
-            "values": [ptr.get(doc) for ptr in self.values],
-        }
-        head = orjson.dumps({"store": store})[:-2]  # open before `}}`, for the members after
+        values = [ptr.get(doc) for ptr in self.values]
+        # orjson's encoding of {"store": {...}} open before its `}}`, member by member.
+        head = b'{"store":{"binding":%d,"key":%b,"keyPacked":"%b","values":%b' % (
+            self.index,
+            orjson.dumps(key),
+            b2a_base64(pack(key), newline=False),
+            orjson.dumps(values),
+        )
         tail = b',"delete":true}}\n' if self.deletes and is_deletion(doc) else b"}}\n"
         if self.with_doc:
             return comparable_key, b"".join((head, b',"doc":', raw[:-1], tail))
