@@ -161,7 +161,7 @@ class Connector(BaseConnector):
             if line.startswith(_STORE_PREFIX):
                 payload = _store_payload(line)
                 if payload is not None:
-                    self._store_payload(payload)
+                    self._dispatch_store(payload)
                     continue
             req = parse_message(Request, line)
             variant = req.variant
@@ -207,7 +207,7 @@ class Connector(BaseConnector):
         lifecycle.check_eof()
         self.close()
 
-    def _store_payload(self, payload: dict[str, Any]) -> None:
+    def _dispatch_store(self, payload: dict[str, Any]) -> None:
         """A `store` from the fast path: to `store_document` when the connector takes bare
         documents and every member has the exact type validation would keep, else validated
         into a `request.Store` for `store`."""
