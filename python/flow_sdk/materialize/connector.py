@@ -172,8 +172,8 @@ class Connector(BaseConnector):
                 # the process: keep the collector's full passes from walking it for every
                 # transaction's garbage (a third of a shim's CPU per document otherwise).
                 gc.freeze()
-            if variant in ("load", "store") and not 0 <= req.payload.binding < self._bindings:
-                raise ProtocolError(self._bad_binding(variant, req.payload.binding))
+            if variant in ("load", "store"):
+                self._check_binding(variant, req.payload.binding)
             if variant == "load":
                 load = _decode_load(req.load) if self.decode_packed else req.load
                 if lifecycle.awaiting_acknowledge:
@@ -216,8 +216,7 @@ class Connector(BaseConnector):
         if self.stores_documents and _plain_store(payload):
             lifecycle.admit_store()
             binding = payload.get("binding", 0)
-            if not 0 <= binding < self._bindings:
-                raise ProtocolError(self._bad_binding("store", binding))
+            self._check_binding("store", binding)
             self.store_document(binding, payload["doc"], payload.get("delete", False))
             return
         try:
@@ -225,8 +224,7 @@ class Connector(BaseConnector):
         except ValidationError as exc:
             raise ProtocolError(f"malformed `store`: {describe_validation_error(exc)}") from None
         lifecycle.admit_store()
-        if not 0 <= store.binding < self._bindings:
-            raise ProtocolError(self._bad_binding("store", store.binding))
+        self._check_binding("store", store.binding)
         self.store(_decode_store(store) if self.decode_packed else store)
 
     def _check_signal(self, variant: str, binding: int) -> None:
@@ -236,11 +234,12 @@ class Connector(BaseConnector):
                 f"materialization has {self._bindings} binding(s)"
             )
 
-    def _bad_binding(self, variant: str, binding: int) -> str:
-        return (
-            f"`{variant}` names binding {binding}, but the opened materialization has "
-            f"{self._bindings} binding(s)"
-        )
+    def _check_binding(self, variant: str, binding: int) -> None:
+        if not 0 <= binding < self._bindings:
+            raise ProtocolError(
+                f"`{variant}` names binding {binding}, but the opened materialization has "
+                f"{self._bindings} binding(s)"
+            )
 
     def _deliver_load(self, load: request.Load) -> None:
         doc = self.load(load)

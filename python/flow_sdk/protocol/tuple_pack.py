@@ -49,13 +49,7 @@ def pack(values: Iterable[Any]) -> bytes:
     `pack_json` for Flow's JSON convention, where arrays are JSON text."""
     out = bytearray()
     for value in values:
-        kind = type(value)
-        if kind is int:  # the common key components first: the same bytes, fewer checks
-            _pack_int(out, value)
-        elif kind is str:
-            _pack_bytes(out, STRING, value.encode())
-        else:
-            _pack_one(out, value, nested=False)
+        _pack_one(out, value, nested=False)
     return bytes(out)
 
 
@@ -71,7 +65,12 @@ def pack_json(values: Iterable[Any]) -> bytes:
 
 
 def _pack_one(out: bytearray, value: Any, *, nested: bool) -> None:
-    if value is None:
+    kind = type(value)
+    if kind is int:  # the common key components first (a bool is not one: its own code)
+        _pack_int(out, value)
+    elif kind is str:
+        _pack_bytes(out, STRING, value.encode())
+    elif value is None:
         out += _ESCAPED_NUL if nested else b"\x00"
     elif value is True:
         out.append(TRUE)

@@ -16,6 +16,7 @@ import yaml
 
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.launcher import LAUNCH_AHEAD_ENV
 from flow_sdk.runtime.run import RunOptions, run
 
 CONNECTORS = Path(__file__).parents[1] / "connectors"
@@ -141,7 +142,7 @@ def test_launch_ahead_off_launches_one_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LINGER", "0.5")
-    monkeypatch.setenv("FLOW_SDK_LAUNCH_AHEAD", "0")
+    monkeypatch.setenv(LAUNCH_AHEAD_ENV, "0")
     log = tmp_path / "launches.log"
     catalog = journaled_catalog(tmp_path, log, count=5)
     run(catalog, RunOptions(data_dir=tmp_path / "data", progress=False), Console(io.StringIO()))
