@@ -19,6 +19,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+from flow_sdk.gc_pause import gc_paused
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec
 from flow_sdk.runtime.backfill import control_line, now_timestamp
@@ -134,7 +135,8 @@ def _commit_transactions(
             proc.stop(STOP_GRACE_SECONDS)
             return
         try:
-            journals.commit(txn)
+            with gc_paused():  # the drain sorts and holds the whole transaction
+                journals.commit(txn)
             on_commit(txn)
         finally:
             txn.documents.close()

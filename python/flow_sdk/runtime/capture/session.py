@@ -17,16 +17,14 @@ ordered as Flow's combiner does (`keys`), and get the `/_meta/uuid` placeholder.
 
 from __future__ import annotations
 
-import gc
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from flow_sdk.gc_pause import gc_paused
 from flow_sdk.protocol import capture
 from flow_sdk.protocol.flow import CaptureSpec, ConnectorState, RangeSpec
 from flow_sdk.runtime.capture.combiner import Combiner, Documents
@@ -446,20 +444,6 @@ def stamped(doc: dict[str, Any], line: bytes, binding: int) -> bytes | None:
     if next(reversed(doc)) != "_meta" or "uuid" in meta:
         return None
     return body[:-1] + (b"," if meta else b"") + _UUID_MEMBER
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a transaction is read: it holds up to 32 MB of
-    parsed documents (acyclic, freed by reference counting), and the collector's passes over
-    them cost more than the documents' own checks. It runs again, and catches up, after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from flow_sdk.gc_pause import gc_paused
 from flow_sdk.protocol import materialize
 from flow_sdk.protocol.flow import ConnectorState, MaterializationSpec
 from flow_sdk.protocol.tuple_pack import pack
@@ -439,6 +440,10 @@ class _JournalReader:
         """The next transaction's `store` request lines, reduced by key (last write wins) as
         Flow combines delta-updates documents within a transaction, in Flow's key order; and
         the `flush` request with the backfill signals read."""
+        with gc_paused():  # thousands of keys and lines are held until the sort
+            return self._next_transaction()
+
+    def _next_transaction(self) -> _Transaction:
         reduced: dict[tuple[int, Key], bytes] = {}
         # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
         counts: dict[str, int] = {}
