@@ -1,0 +1,172 @@
+"""Where a `flow-sdk run` spends its cores: the benchmark catalog of `runtime_run.py` (the
+counter capture into destination-kvdb) run once, while its processes' CPU time is read from
+`/proc` every `--interval` seconds (Linux). Each process is counted under its role: the
+runtime itself, the capture's connector, the materialization's connector.
+
+The phases are split at the end of the capture's session (its longest-lived process): each
+role's share of one core in the capture phase and in the materialization phase says which
+process a phase waits on. `--trace` prints each interval's shares on stderr as it goes.
+
+    .venv/bin/python bench/run_utilization.py --documents 1000000
+    .venv/bin/python bench/run_utilization.py --documents 1000000 --follow --trace
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from benchlib import emit  # noqa: E402
+from runtime_run import catalog  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Process:
+    role: str
+    first_seen: float
+    last_seen: float
+    cpu: float = 0.0
+    """CPU seconds (user + system) at the last reading."""
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    """(time, CPU seconds) at each reading."""
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _role(pid: int, root: int) -> str:
+    if pid == root:
+        return "runtime"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            command = cmdline.read()
+    except OSError:
+        return "other"
+    if b"counter_capture" in command:
+        return "capture"
+    if b"destination_kvdb" in command:
+        return "materialization"
+    return "other"
+
+
+def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[int, Process]:
+    """Read every descendant's CPU time until `root` exits."""
+    seen: dict[int, Process] = {}
+    started = time.monotonic()
+    last_trace: dict[str, float] = {}
+    while root.poll() is None:
+        now = time.monotonic() - started
+        pids, pending = [root.pid], [root.pid]
+        while pending:
+            kids = _children(pending.pop())
+            pids += kids
+            pending += kids
+        for pid in pids:
+            cpu = _cpu_seconds(pid)
+            if cpu is None:
+                continue
+            process = seen.setdefault(pid, Process(_role(pid, root.pid), now, now))
+            process.last_seen, process.cpu = now, cpu
+            process.samples.append((now, cpu))
+        if trace:
+            totals: dict[str, float] = {}
+            for process in seen.values():
+                totals[process.role] = totals.get(process.role, 0.0) + process.cpu
+            shares = {r: (c - last_trace.get(r, 0.0)) / interval for r, c in totals.items()}
+            last_trace = totals
+            line = " ".join(f"{r}={s:4.0%}" for r, s in sorted(shares.items()))
+            print(f"{now:6.1f}s {line}", file=sys.stderr)
+        time.sleep(interval)
+    return seen
+
+
+def _cpu_between(process: Process, start: float, end: float) -> float:
+    """CPU seconds `process` used between `start` and `end` (from its readings)."""
+
+    def at(moment: float) -> float:
+        before = [cpu for when, cpu in process.samples if when <= moment]
+        return before[-1] if before else 0.0
+
+    return at(end) - at(start)
+
+
+def phase_shares(seen: dict[int, Process], start: float, end: float) -> dict[str, float]:
+    """Each role's share of one core between `start` and `end`."""
+    if end <= start:
+        return {}
+    used: dict[str, float] = {}
+    for process in seen.values():
+        used[process.role] = used.get(process.role, 0.0) + _cpu_between(process, start, end)
+    return {role: round(cpu / (end - start), 3) for role, cpu in sorted(used.items())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=1_000_000)
+    parser.add_argument("--interval", type=float, default=0.25)
+    parser.add_argument("--follow", action="store_true")
+    parser.add_argument("--trace", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-utilization-") as tmp:
+        directory = Path(tmp)
+        catalog(directory, args.documents)
+        argv = [sys.executable, str(HERE / "runtime_run.py"), "--child", str(directory)]
+        if args.follow:
+            argv.append("--follow")
+        started = time.monotonic()
+        root = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        seen = watch(root, args.interval, args.trace)
+        wall = time.monotonic() - started
+        if root.returncode != 0:
+            raise SystemExit(f"the run failed ({root.returncode})")
+    totals: dict[str, float] = {}
+    for process in seen.values():
+        totals[process.role] = round(totals.get(process.role, 0.0) + process.cpu, 2)
+    result = {
+        "bench": "run_utilization",
+        "documents": args.documents,
+        "follow": args.follow,
+        "wall_s": round(wall, 2),
+        "docs_per_s": round(args.documents / wall),
+        "cpu_s": totals,
+    }
+    sessions = [p for p in seen.values() if p.role == "capture"]
+    if sessions:  # (a run shorter than a few intervals may show none)
+        session = max(sessions, key=lambda p: p.last_seen - p.first_seen)
+        result |= {
+            "capture_session_s": [round(session.first_seen, 2), round(session.last_seen, 2)],
+            "capture_phase_core_shares": phase_shares(seen, session.first_seen, session.last_seen),
+            "materialization_phase_core_shares": phase_shares(seen, session.last_seen, wall),
+        }
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
