@@ -6,8 +6,9 @@ collector pass, and the passes over the thousands a transaction keeps in flight 
 entries, a transaction's store lines and keys) cost more than the documents' own
 work. So the runtime's hot loops (reading a capture transaction, committing it to the
 journals, reading a materialization transaction from them) pause the collector and let it
-run, and catch up, between transactions: in a 1M-document `run`, 2.2 s of collector passes
-became 0.35 s (see docs/benchmarks.md).
+run, and catch up, between transactions: in a 1M-document `run` the runtime's collector
+passes went from ~2 s to ~0.4 s (docs/benchmarks.md, fifth session). Threads that pause it
+at once may end each other's pause early; it is always back on once all have left.
 """
 
 from __future__ import annotations
