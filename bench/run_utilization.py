@@ -33,12 +33,21 @@ TICKS = os.sysconf("SC_CLK_TCK")
 @dataclass
 class Process:
     role: str
-    first_seen: float
-    last_seen: float
-    cpu: float = 0.0
-    """CPU seconds (user + system) at the last reading."""
     samples: list[tuple[float, float]] = field(default_factory=list)
-    """(time, CPU seconds) at each reading."""
+    """(time, CPU seconds of user + system) at each reading; never empty once seen."""
+
+    @property
+    def first_seen(self) -> float:
+        return self.samples[0][0]
+
+    @property
+    def last_seen(self) -> float:
+        return self.samples[-1][0]
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds at the last reading."""
+        return self.samples[-1][1]
 
 
 def _children(pid: int) -> list[int]:
@@ -92,9 +101,9 @@ def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[i
             cpu = _cpu_seconds(pid)
             if cpu is None:
                 continue
-            process = seen.setdefault(pid, Process(_role(pid, root.pid), now, now))
-            process.last_seen, process.cpu = now, cpu
-            process.samples.append((now, cpu))
+            if pid not in seen:  # its role read once, from its command line
+                seen[pid] = Process(_role(pid, root.pid))
+            seen[pid].samples.append((now, cpu))
         if trace:
             totals: dict[str, float] = {}
             for process in seen.values():
