@@ -62,11 +62,6 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--messages", "1000000", "--runs", "5"],
         ["--messages", "20000", "--runs", "1"],
     ),
-    "connector_startup": (  # one launch of a wrapped airbyte-cdk connector (probe Spec)
-        "connector_startup.py",
-        ["--runs", "7"],
-        ["--runs", "1"],
-    ),
     # the local runtime (issue #18); the 10M-document scale figure is a separate, long run:
     # bench/runtime_run.py --documents 100000 --runs 1 --scale-documents 10000000
     "runtime_preview": (
@@ -277,10 +272,6 @@ def targets(results: dict) -> list[tuple[str, str, float | None, str, str]]:
     if "destination_kvdb" in results:
         r = results["destination_kvdb"]["median_per_s"]
         row("destination-kvdb local bucket", "records/s, in process", r, "—", None)
-    for connector, figures in results.get("connector_startup", {}).get("connectors", {}).items():
-        r = figures["cpu_ratio"]
-        how = "CPU s, deferred / eager airbyte-cdk package"
-        row(f"{connector} launch (probe Spec)", how, r, "—", None)
     rows += runtime_rows(results)
     return rows
 

@@ -12,9 +12,7 @@ The source half (`CaptureShim`) lives in `airbyte.source`, the destination half
 the connector's own log messages, the in-process and subprocess runners) sits here. The
 names are imported on first use, so a capture process does not pay for the materialize half
 at start-up (and the other way round): ~30 ms each. Importing this package also makes
-airbyte-cdk's own import cheaper (`attribute_docs`: ~0.8 s; `deferred_cdk_root`: the package's
-`__init__` runs only when a name of its own is used, ~0.6 s more for a connector importing
-submodules only), so import it before airbyte-cdk.
+airbyte-cdk's own import ~0.8 s cheaper (`attribute_docs`), so import it before airbyte-cdk.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from flow_sdk.airbyte import attribute_docs, deferred_cdk_root
+from flow_sdk.airbyte import attribute_docs
 
 if TYPE_CHECKING:
     from flow_sdk.airbyte.destination.materialize import MaterializeShim
@@ -38,7 +36,6 @@ _HOMES = {
 __all__ = ["CaptureShim", "MaterializeShim", "SubprocessSource"]
 
 attribute_docs.install()
-deferred_cdk_root.install()
 
 
 def __getattr__(name: str) -> Any:

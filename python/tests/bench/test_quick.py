@@ -58,7 +58,6 @@ def test_report_names_machine_versions_and_every_benchmark(report: dict) -> None
         "runtime_preview",
         "runtime_preview_airbyte",
         "runtime_run",
-        "connector_startup",
     }
     assert report["machine"]["cpus"] > 0 and len(report["machine"]["load_average_end"]) == 3
     assert report["versions"]["flow-sdk"] and report["versions"]["airbyte-cdk"].startswith("7.")
@@ -134,13 +133,3 @@ def test_runtime_figures_are_present(report: dict) -> None:
     assert "`preview` session vs the counter capture alone" in report["table"]
     assert "`preview` session vs the Airbyte source behind the shim alone" in report["table"]
     assert "`run` end to end into kvdb" in report["table"]
-
-
-def test_connector_startup_both_connectors_both_ways(report: dict) -> None:
-    startup = report["results"]["connector_startup"]["connectors"]
-    assert set(startup) == {"source-bigdata", "destination-kvdb"}
-    for connector, figures in startup.items():
-        for mode in ("deferred", "eager"):
-            positive(figures[mode], RUN_KEYS, f"{connector} {mode}")
-        positive(figures, {"wall_ratio", "cpu_ratio"}, connector)
-    assert "destination-kvdb launch (probe Spec)" in report["table"]

@@ -158,8 +158,8 @@ from $home import $shim
 
 
 def main() -> None:
-    # Imported after flow-sdk's shim, which makes airbyte-cdk's own import cheaper when it
-    # comes first (flow_sdk.airbyte.attribute_docs and deferred_cdk_root).
+    # Imported after flow-sdk's shim, which makes airbyte-cdk's own import ~0.9 s cheaper
+    # when it comes first (flow_sdk.airbyte.attribute_docs).
     from $module import $cls
 
     $shim(delegate=$cls()$options).main()

@@ -21,7 +21,7 @@ import orjson
 import pytest
 import yaml
 from airbyte_shim_process import HERE, PYTHON, Run, binding, open_request, run_connector
-from cached_venv import cached_venv
+from cached_venv import ROOT, cached_venv
 
 from flow_sdk.protocol.merge_patch import merge_patch
 
@@ -32,6 +32,11 @@ WRAP = [PYTHON, "-m", "flow_sdk.airbyte.source.capture_cli", "--"]
 USERS = binding("users", "incremental", cursor=["updated_at"])
 EVENTS = binding("events", "full_refresh")
 SHIMS = ["cdk4-inprocess", "cdk4-subprocess", "cdk0-subprocess"]
+
+
+@pytest.fixture(scope="session")
+def cdk4_python() -> Path:
+    return cached_venv("airbyte-cdk4", ["airbyte-cdk==4.6.2", f"-e {ROOT / 'python'}"])
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from airbyte_shim_process import HERE, PYTHON, binding, open_request, run_connector
+from cached_venv import ROOT, cached_venv
 
 from flow_sdk.airbyte import CaptureShim
 from flow_sdk.airbyte.source.manifest import UNSAFE_CODE_ENV, load_manifest, manifest_spec
@@ -44,6 +45,11 @@ START = "2024-01-01T00:00:00Z"
 
 def item(n: int, updated_at: str) -> dict[str, Any]:
     return {"id": n, "name": f"item {n}", "updated_at": updated_at}
+
+
+@pytest.fixture(scope="session")
+def cdk6_python() -> Path:
+    return cached_venv("airbyte-cdk6", ["airbyte-cdk==6.*", f"-e {ROOT / 'python'}"])
 
 
 @pytest.fixture(params=MODES)
