@@ -1,10 +1,12 @@
 """A small native capture connector used by the tests: counts up to `config.count` documents
 per binding, checkpointing every `config.every`, resuming from its checkpointed state.
 
-Config knobs that make it misbehave on purpose live in `config.misbehave`."""
+Config knobs that make it misbehave on purpose live in `config.misbehave`; `holdFile` holds the
+last document until that file exists (at most `holdSeconds`), for tests that order events."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -20,6 +22,8 @@ CONFIG_SCHEMA = {
         "explicitAcks": {"type": "boolean"},
         "sleep": {"type": "number"},
         "password": {"type": "string", "secret": True},
+        "holdFile": {"type": "string"},
+        "holdSeconds": {"type": "number"},
     },
     "required": ["count"],
 }
@@ -28,6 +32,13 @@ RESOURCE_SCHEMA = {
     "properties": {"name": {"type": "string"}},
     "required": ["name"],
 }
+
+
+def wait_for(path: str, seconds: float) -> None:
+    """Hold the last document until `path` exists (a test's event), at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class CounterCapture(Connector):
@@ -75,6 +86,8 @@ class CounterCapture(Connector):
         for index, binding in enumerate(open.capture.bindings):
             start = state.get(binding.stateKey, {}).get("next", 0)
             for n in range(start, count):
+                if n + 1 == count and (hold := config.get("holdFile")):
+                    wait_for(hold, config.get("holdSeconds", 120.0))
                 emit.captured(index, {"id": n, "name": binding.resourceConfig["name"]})
                 if (n + 1) % every == 0 or n + 1 == count:
                     emit.checkpoint({"bindingStateV1": {binding.stateKey: {"next": n + 1}}})

@@ -19,17 +19,23 @@ from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.run import RunOptions, run
 
 CONNECTORS = Path(__file__).parents[1] / "connectors"
-DOCUMENTS = 15
-"""The counter's documents, a checkpoint a second apart: the capture runs ~15 s, which leaves
-the sink's Spec, Validate and Apply room to finish inside it on a loaded machine (with 10,
-two busy test workers made them miss it now and then)."""
+DOCUMENTS = 10
+"""The counter's documents, a checkpoint a second apart. Its last document waits for the
+sink's Apply to end (`APPLIED`, at most two minutes), so the capture runs past it however
+loaded the machine is when the materialization is prepared beside the capture, and ends
+before it when it is not (a fixed window of 10 s, then 15 s, was missed now and then with two
+busy test workers)."""
+APPLIED = "applied"
+"""The file, beside the launch log, that the sink's third launch (its Apply) leaves."""
 TIMED = """
-import subprocess, sys, time
-log, tag = sys.argv[1], sys.argv[2]
+import pathlib, subprocess, sys, time
+log, tag = pathlib.Path(sys.argv[1]), sys.argv[2]
 started = time.time()
 code = subprocess.call(sys.argv[3:])
 with open(log, "a") as out:
     out.write(f"{tag} {started} {time.time()}\\n")
+if tag == "sink" and log.read_text().count("sink ") == 3:
+    (log.parent / "applied").touch()
 sys.exit(code)
 """
 
@@ -71,7 +77,15 @@ def counter_catalog(tmp_path: Path, log: Path) -> dict:
         "captures": {
             "acmeCo/counter": {
                 "endpoint": {
-                    "local": {"command": capture, "config": {"count": DOCUMENTS, "every": 1, "sleep": 1.0}}
+                    "local": {
+                        "command": capture,
+                        "config": {
+                            "count": DOCUMENTS,
+                            "every": 1,
+                            "sleep": 1.0,
+                            "holdFile": str(log.parent / APPLIED),
+                        },
+                    }
                 },
                 "bindings": [{"resource": {"name": "alpha"}, "target": "acmeCo/alpha"}],
             }
