@@ -85,6 +85,14 @@ def _role(pid: int, root: int) -> str:
     return "other"
 
 
+def role_totals(seen: dict[int, Process]) -> dict[str, float]:
+    """CPU seconds by role at the last readings."""
+    totals: dict[str, float] = {}
+    for process in seen.values():
+        totals[process.role] = totals.get(process.role, 0.0) + process.cpu
+    return totals
+
+
 def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[int, Process]:
     """Read every descendant's CPU time until `root` exits."""
     seen: dict[int, Process] = {}
@@ -105,9 +113,7 @@ def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[i
                 seen[pid] = Process(_role(pid, root.pid))
             seen[pid].samples.append((now, cpu))
         if trace:
-            totals: dict[str, float] = {}
-            for process in seen.values():
-                totals[process.role] = totals.get(process.role, 0.0) + process.cpu
+            totals = role_totals(seen)
             shares = {r: (c - last_trace.get(r, 0.0)) / interval for r, c in totals.items()}
             last_trace = totals
             line = " ".join(f"{r}={s:4.0%}" for r, s in sorted(shares.items()))
@@ -155,9 +161,7 @@ def main() -> None:
         wall = time.monotonic() - started
         if root.returncode != 0:
             raise SystemExit(f"the run failed ({root.returncode})")
-    totals: dict[str, float] = {}
-    for process in seen.values():
-        totals[process.role] = round(totals.get(process.role, 0.0) + process.cpu, 2)
+    totals = {role: round(cpu, 2) for role, cpu in role_totals(seen).items()}
     result = {
         "bench": "run_utilization",
         "documents": args.documents,

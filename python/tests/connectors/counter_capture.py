@@ -82,11 +82,12 @@ class CounterCapture(Connector):
         config = open.capture.config
         count, every = config["count"], config.get("every", 10)
         emit.opened(explicit_acknowledgements=bool(config.get("explicitAcks")))
+        hold = config.get("holdFile")
         state = (open.state or {}).get("bindingStateV1", {})
         for index, binding in enumerate(open.capture.bindings):
             start = state.get(binding.stateKey, {}).get("next", 0)
             for n in range(start, count):
-                if n + 1 == count and (hold := config.get("holdFile")):
+                if hold and n + 1 == count:
                     wait_for(hold, config.get("holdSeconds", 120.0))
                 emit.captured(index, {"id": n, "name": binding.resourceConfig["name"]})
                 if (n + 1) % every == 0 or n + 1 == count:

@@ -35,9 +35,9 @@ code = subprocess.call(sys.argv[3:])
 with open(log, "a") as out:
     out.write(f"{tag} {started} {time.time()}\\n")
 if tag == "sink" and log.read_text().count("sink ") == 3:
-    (log.parent / "applied").touch()
+    (log.parent / "APPLIED").touch()
 sys.exit(code)
-"""
+""".replace("APPLIED", APPLIED)
 
 FAILS_AFTER_CHECKPOINTS = """
 import subprocess, sys
