@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from flow_sdk import fork_server
 from flow_sdk.causes import readable_cause
 from flow_sdk.errors import ConnectorError, SessionStopped, ValidateError
 from flow_sdk.io import ProtocolWriter, protect_stdin, protect_stdout, stdin_lines
@@ -37,6 +38,7 @@ class BaseConnector(abc.ABC):
 
     def main(self) -> None:
         """Run as a connector process: serve stdin, exit 0 at its end, non-zero on failure."""
+        fork_server.offer()  # the local runtime's later launches start from here
         writer = protect_stdout()
         requests = protect_stdin()
         self.log = init_logger()

@@ -100,6 +100,7 @@ class ConnectorLauncher:
             )
         env = {SHARED_ANSWERS_ENV: self._shared_answers(), **endpoint.env}
         launch = local_launch(endpoint.command, env, self.task.log_level, label)
+        launch.fork_servers = self._shared_answers()
         if self.config_inbox is not None:
             launch.env[CONFIG_UPDATE_ENV] = str(self.config_inbox.inbox)
         return launch

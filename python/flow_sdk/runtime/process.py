@@ -23,6 +23,7 @@ from types import TracebackType
 from flow_sdk.containers import container_engine, no_engine_reason
 from flow_sdk.runtime.console import Console, LogRecord, parse_log_line
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
+from flow_sdk.runtime.forked import Popen, start_local
 
 ACK_DEADLINE_SECONDS = 10.0
 """Flow fails a connector that does not accept a written request within this long."""
@@ -55,6 +56,9 @@ class Launch:
     image: str = ""
     cleanup: list[str] = field(default_factory=list)
     """A command that removes what a kill leaves behind (the container outlives its client)."""
+    fork_servers: str | None = None
+    """A directory where this local launch may leave a fork server for the next launches of
+    the same command (`flow_sdk.fork_server`); None starts every launch anew."""
 
 
 def local_launch(command: list[str], env: dict[str, str], log_level: str, label: str) -> Launch:
@@ -96,13 +100,8 @@ class ConnectorProcess:
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._write_started: float | None = None
         try:
-            self.proc = subprocess.Popen(
-                launch.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, **launch.env},
-                bufsize=-1,
+            self.proc: Popen = start_local(
+                launch.argv, {**os.environ, **launch.env}, launch.fork_servers
             )
         except OSError as exc:
             raise ConnectorFailed(

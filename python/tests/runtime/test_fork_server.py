@@ -1,0 +1,183 @@
+"""A local flow-sdk connector's later launches are forked from a warm copy of its first one
+(`flow_sdk.fork_server`): still one process per request, each with its own streams and exit
+code, the same documents; a wrapper command is never copied; the copy goes away with its
+runtime's directory."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from flow_sdk.fork_server import FORK_SERVER_ENV
+from flow_sdk.runtime.console import Console
+from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.forked import FORK_CONNECTORS_ENV, ForkedProcess, start_local
+from flow_sdk.runtime.launcher import LAUNCH_AHEAD_ENV
+from flow_sdk.runtime.run import RunOptions, run
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+CONNECTORS = Path(__file__).parents[1] / "connectors"
+NOTED = f"""
+import os, sys
+sys.path.insert(0, {str(CONNECTORS)!r})
+from counter_capture import CounterCapture
+from flow_sdk.errors import ValidateError
+LOG = os.environ["NOTE_LOG"]
+def note(word):
+    with open(LOG, "a") as out:
+        out.write(f"{{word}} {{os.getpid()}}\\n")
+note("import")
+class Noted(CounterCapture):
+    def spec(self, spec):
+        note("spec")
+        return super().spec(spec)
+    def validate(self, validate):
+        if os.environ.get("REJECT"):
+            raise ValidateError("the test rejects this config")
+        return super().validate(validate)
+Noted().main()
+"""
+"""The counter capture, noting each import (a process started anew) and each Spec (every
+launch gets a probe Spec) with its pid; `REJECT` in its environment fails Validate."""
+
+
+@pytest.fixture
+def noted(catalog: Path, yaml_edit):  # noqa: ANN001, ANN201
+    """The runtime tests' counter catalog (5 documents a binding), its capture run by
+    `command` with `NOTE_LOG` (and `env`) set; returns the catalog's path."""
+
+    def with_command(command: list[str], **env: str) -> Path:
+        def edit(data: dict) -> None:
+            local = data["captures"]["acmeCo/counter"]["endpoint"]["local"]
+            local["command"] = command
+            local["env"] = {"NOTE_LOG": str(catalog.parent / "notes.log"), **env}
+
+        yaml_edit(catalog, edit)
+        return catalog
+
+    return with_command
+
+
+def notes(tmp_path: Path, word: str) -> list[int]:
+    """The pids that noted `word`, each once, in order."""
+    lines = (tmp_path / "notes.log").read_text().splitlines()
+    return list(dict.fromkeys(int(line.split()[1]) for line in lines if line.split()[0] == word))
+
+
+def captured_ids(tmp_path: Path) -> list[int]:
+    journal = tmp_path / "data" / "collections" / "acmeCo" / "alpha.jsonl"
+    return [orjson.loads(line)["id"] for line in journal.read_bytes().splitlines()]
+
+
+def run_catalog(path: Path) -> None:
+    run(path, RunOptions(data_dir=path.parent / "data", progress=False), Console(io.StringIO()))
+
+
+@pytest.mark.parametrize(
+    ("forking", "ahead", "started_anew"),
+    [(True, False, 1), (True, True, 2), (False, True, None)],
+    ids=["forked", "forked-with-launch-ahead", "not-forked"],
+)
+def test_later_launches_are_forked_from_the_first(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    noted,  # noqa: ANN001
+    forking: bool,
+    ahead: bool,
+    started_anew: int | None,
+) -> None:
+    """Started anew: the first launch only, or also the one started ahead beside it (before
+    any fork server existed); every launch when forking is off."""
+    monkeypatch.setenv(FORK_CONNECTORS_ENV, "1" if forking else "0")
+    monkeypatch.setenv(LAUNCH_AHEAD_ENV, "1" if ahead else "0")
+    run_catalog(noted([sys.executable, "-c", NOTED]))
+    launches = notes(tmp_path, "spec")
+    assert len(launches) >= 4  # Spec, Validate, Apply and the session, each its own process
+    imports = notes(tmp_path, "import")
+    assert sorted(imports) == sorted(launches[:started_anew])
+    assert captured_ids(tmp_path) == list(range(5))
+
+
+def test_a_wrapper_command_is_never_copied(tmp_path: Path, noted) -> None:  # noqa: ANN001
+    """The process a wrapper execs is not the launch the runtime made: every launch runs the
+    wrapper again (its side effects too)."""
+    wrapper = 'echo wrapper >> "$NOTE_LOG"; exec "$@"'
+    run_catalog(noted(["sh", "-c", wrapper, "sh", sys.executable, "-c", NOTED]))
+    launches = notes(tmp_path, "spec")
+    wrapped = (tmp_path / "notes.log").read_text().splitlines().count("wrapper")
+    assert wrapped == len(launches) == len(notes(tmp_path, "import"))
+
+
+def test_a_forked_launch_fails_as_a_launched_one(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    noted,  # noqa: ANN001
+) -> None:
+    """Validate runs in a forked process and fails: the run reports its last log line."""
+    monkeypatch.setenv(LAUNCH_AHEAD_ENV, "0")
+    path = noted([sys.executable, "-c", NOTED], REJECT="1")
+    with pytest.raises(RuntimeFailure, match="the test rejects this config"):
+        run_catalog(path)
+    assert len(notes(tmp_path, "import")) == 1
+    assert len(notes(tmp_path, "spec")) == 2  # the probe's process, then Validate's
+
+
+def _servers_of(path: str) -> list[int]:
+    """Processes started with `path` as their fork server socket."""
+    found = []
+    needle = f"{FORK_SERVER_ENV}={path}".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(pid))
+    return found
+
+
+def test_a_forked_process_is_driven_like_a_child(tmp_path: Path) -> None:
+    """Streams, a kill, the exit code; and the server exits once its directory is gone."""
+    directory = tempfile.mkdtemp(prefix="fork-test-")
+    env = {**os.environ, "NOTE_LOG": str(tmp_path / "notes.log")}
+    argv = [sys.executable, "-c", NOTED]
+    first = start_local(argv, env, directory)
+    assert not isinstance(first, ForkedProcess)
+    request = b'{"spec":{"connectorType":"LOCAL","config":{}}}\n'
+    out, _ = first.communicate(request, timeout=60)
+    assert b'"spec"' in out and first.returncode == 0
+    (socket_path,) = [str(p) for p in Path(directory).glob("fork-*.sock")]
+    assert _servers_of(socket_path), "the first launch left a fork server"
+
+    second = start_local(argv, env, directory)
+    assert isinstance(second, ForkedProcess)
+    second.stdin.write(request)
+    second.stdin.close()
+    assert b'"spec"' in second.stdout.read()
+    assert second.wait(timeout=30) == 0
+
+    third = start_local(argv, env, directory)
+    assert isinstance(third, ForkedProcess)
+    assert third.poll() is None  # waits for requests on its stdin
+    with pytest.raises(Exception, match="timed out"):
+        third.wait(timeout=0.2)
+    third.kill()
+    assert third.wait(timeout=30) == -signal.SIGKILL
+    assert notes(tmp_path, "import") == [first.pid]
+    assert notes(tmp_path, "spec") == [first.pid, second.pid]
+
+    shutil.rmtree(directory)
+    deadline = time.monotonic() + 15
+    while _servers_of(socket_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _servers_of(socket_path), "the fork server outlived its directory"
