@@ -1,7 +1,8 @@
 """Where a `flow-sdk run` spends its cores: the benchmark catalog of `runtime_run.py` (the
 counter capture into destination-kvdb) run once, while its processes' CPU time is read from
 `/proc` every `--interval` seconds (Linux). Each process is counted under its role: the
-runtime itself, the capture's connector, the materialization's connector.
+runtime itself, the capture's connector, the materialization's connector (processes its
+fork servers forked included).
 
 The phases are split at the end of the capture's session (its longest-lived process): each
 role's share of one core in the capture phase and in the materialization phase says which
@@ -26,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from benchlib import emit  # noqa: E402
 from runtime_run import catalog  # noqa: E402
+
+from flow_sdk.fork_server import OWNER_ENV  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -58,6 +61,23 @@ def _children(pid: int) -> list[int]:
                 found += [int(child) for child in listing.read().split()]
     except OSError:
         pass
+    return found
+
+
+def _forked_for(root: int) -> list[int]:
+    """Processes of `root`'s fork servers (`flow_sdk.fork_server`): not its descendants, but
+    started with its pid as their owner."""
+    needle = f"{OWNER_ENV}={root}".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    found.append(int(name))
+        except OSError:
+            continue
     return found
 
 
@@ -100,7 +120,8 @@ def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[i
     last_trace: dict[str, float] = {}
     while root.poll() is None:
         now = time.monotonic() - started
-        pids, pending = [root.pid], [root.pid]
+        forked = _forked_for(root.pid)
+        pids, pending = [root.pid, *forked], [root.pid, *forked]
         while pending:
             kids = _children(pending.pop())
             pids += kids

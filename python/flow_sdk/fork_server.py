@@ -63,17 +63,23 @@ def offer() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
+    ready, listening = os.pipe()
     first = os.fork()
     if first:
+        os.close(listening)
         os.waitpid(first, 0)  # the middle process exits at once: the server is nobody's child
+        os.read(ready, 1)  # the server listens (or gave up) before this launch reads a request
+        os.close(ready)
         return
     try:
+        os.close(ready)
         if os.fork():
             os._exit(0)
         os.setsid()
         _detach_std_streams()
         owner = int(os.environ.get(OWNER_ENV, "0") or 0)
         listener = _listen(path)
+        os.close(listening)
     except BaseException:
         os._exit(0)
     if listener is None:

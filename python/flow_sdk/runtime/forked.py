@@ -28,18 +28,23 @@ ANSWER_SECONDS = 10.0
 itself."""
 
 
-def start_local(argv: list[str], env: dict[str, str], directory: str | None) -> Popen:
+def start_local(
+    argv: list[str], env: dict[str, str], directory: str | None
+) -> tuple[Popen, str | None]:
     """Start a local launch with `env` (the whole environment): forked from its fork server in
-    `directory` when one answers, else a new process asked to leave one there."""
-    if directory is None or not _forking_allowed():
-        return _popen(argv, env)
+    `directory` when one answers, else a new process asked to leave one there. Also returns
+    the socket path that new process was asked to leave its server on (None otherwise)."""
+    if directory is None or not forking_allowed():
+        return _popen(argv, env), None
     env = {**env, OWNER_ENV: str(os.getpid())}
     path = str(Path(directory) / f"fork-{launch_key(argv, env, os.getcwd())}.sock")
     forked = ForkedProcess.start(argv, path) if os.path.exists(path) else None
-    return forked or _popen(argv, {**env, FORK_SERVER_ENV: path})
+    if forked is not None:
+        return forked, None
+    return _popen(argv, {**env, FORK_SERVER_ENV: path}), path
 
 
-def _forking_allowed() -> bool:
+def forking_allowed() -> bool:
     return sys.platform.startswith("linux") and os.environ.get(FORK_CONNECTORS_ENV) != "0"
 
 

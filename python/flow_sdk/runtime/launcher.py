@@ -7,7 +7,9 @@ once per invocation, not once per request.
 A known sequence of launches (`planned`: Spec, Validate, Apply and the session) keeps one
 process started ahead: it imports while the one before it works, and gets its request when
 that one is done. Still one process per request; an airbyte-cdk connector's ~1.5 s start-up
-is paid about half as often on the run's critical path.
+is paid about half as often on the run's critical path. A first process that may leave a
+fork server (`flow_sdk.runtime.forked`) gets its successor only once it answered its probe:
+then that successor is forked from it rather than importing beside it.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class ConnectorLauncher:
         """Where local connector processes leave config updates (sessions' runners set it)."""
         self._planned = 0
         self._standby: ConnectorProcess | None = None
+        self._no_fork_server = False
+        """A first process left no fork server: later ones are started ahead at once."""
 
     @property
     def connector_type(self) -> str:
@@ -143,7 +147,7 @@ class ConnectorLauncher:
         if proc is None:
             proc = ConnectorProcess(launch, self.console)
         self._planned = max(0, self._planned - 1)
-        if self._planned:
+        if self._planned and (proc.fork_server is None or self._no_fork_server):
             self._standby = ConnectorProcess(launch, self.console)
         return proc
 
@@ -161,6 +165,12 @@ class ConnectorLauncher:
         except BaseException:
             proc.kill()
             raise
+        if proc.fork_server is not None and not os.path.exists(proc.fork_server):
+            self._no_fork_server = True  # not a flow-sdk connector: start ahead at once
+        if self._planned and self._standby is None:
+            # The first process left its fork server before it read the probe: the next is
+            # a cheap copy (an import beside the first would have cost a core for ~1.3 s).
+            self._standby = ConnectorProcess(self.launch(), self.console)
         return proc
 
     def apply(self, model: type[E], request: WireModel) -> Any:

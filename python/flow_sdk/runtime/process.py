@@ -100,7 +100,8 @@ class ConnectorProcess:
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._write_started: float | None = None
         try:
-            self.proc: Popen = start_local(
+            self.proc: Popen
+            self.proc, self.fork_server = start_local(
                 launch.argv, {**os.environ, **launch.env}, launch.fork_servers
             )
         except OSError as exc:
@@ -108,6 +109,9 @@ class ConnectorProcess:
                 f"could not start {launch.label}: {exc.strerror or exc} "
                 f"(command: {' '.join(launch.argv)}); check `endpoint.local.command`"
             ) from None
+        self.fork_server: str | None
+        """The socket this process was asked to leave a fork server on (the first of its
+        kind); a flow-sdk connector has, by the time it answers a request."""
         self._threads = [
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
