@@ -74,9 +74,16 @@ class ForkedProcess:
         self._conn = conn
         self._answer = b""
         self._lock = threading.Lock()
+        try:  # to tell when it ends should its server go first
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except OSError:
+            self._pidfd = None
+        self._server_gone = False
 
     def __del__(self) -> None:
-        self._conn.close()  # not before: another thread may still be polling it
+        self._conn.close()  # not before: another thread may still be polling them
+        if self._pidfd is not None:
+            os.close(self._pidfd)
 
     def _answered(self, data: bytes) -> None:
         """Take the server's `X <code>` line (possibly come with its `P <pid>` line)."""
@@ -138,17 +145,25 @@ class ForkedProcess:
                 os.kill(self.pid, sig)
 
     def _collect(self, timeout: float | None) -> None:
-        """Read the server's `X <code>` if it comes within `timeout`; a server gone without
-        one leaves the process's fate unknown, reported as killed (-SIGKILL). The wait is
-        outside the lock: a `poll()` or `kill()` from another thread never waits on it."""
+        """Read the server's `X <code>` if it comes within `timeout`. Should the server go
+        without one, the process is waited for by its pidfd, its exit code unknown: reported
+        as killed (-SIGKILL). The wait is outside the lock: a `poll()` or `kill()` from
+        another thread never waits on it."""
         if self.returncode is not None:
             return
+        watched = self._pidfd if self._server_gone else self._conn
+        if watched is None:
+            self.returncode = -signal.SIGKILL
+            return
         poller = select.poll()
-        poller.register(self._conn, select.POLLIN)
+        poller.register(watched, select.POLLIN)
         if not poller.poll(None if timeout is None else int(timeout * 1000)):
             return
         with self._lock:
             if self.returncode is not None:
+                return
+            if self._server_gone:  # the pidfd is readable: the process has ended
+                self.returncode = -signal.SIGKILL
                 return
             try:
                 chunk = self._conn.recv(64, socket.MSG_DONTWAIT)
@@ -156,7 +171,7 @@ class ForkedProcess:
                 return
             self._answered(chunk)
             if self.returncode is None and not chunk:
-                self.returncode = -signal.SIGKILL
+                self._server_gone = True
 
 
 def _pid_line(conn: socket.socket) -> tuple[int, bytes]:

@@ -184,3 +184,30 @@ def test_a_forked_process_is_driven_like_a_child(tmp_path: Path) -> None:
     while _servers_of(socket_path) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _servers_of(socket_path), "the fork server outlived its directory"
+
+
+def test_a_forked_process_outlives_its_server(tmp_path: Path) -> None:
+    """A fork server killed while its process runs: the process is not taken for ended until
+    it ends (its exit code unknown then: reported as killed)."""
+    directory = tempfile.mkdtemp(prefix="fork-test-")
+    env = {**os.environ, "NOTE_LOG": str(tmp_path / "notes.log")}
+    argv = [sys.executable, "-c", NOTED]
+    first, asked = start_local(argv, env, directory)
+    first.communicate(b"", timeout=60)
+    forked, _ = start_local(argv, env, directory)
+    assert isinstance(forked, ForkedProcess)
+    (server,) = set(_servers_of(str(asked))) - {forked.pid}
+    os.kill(server, signal.SIGKILL)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert forked.poll() is None, "taken for ended while it still runs"
+        time.sleep(0.1)
+    forked.stdin.close()  # now it ends (a capture connector exits 0 at EOF)
+    assert forked.wait(timeout=30) == -signal.SIGKILL
+    assert not Path(f"/proc/{forked.pid}").exists() or _zombie(forked.pid)
+    shutil.rmtree(directory)
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
