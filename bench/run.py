@@ -76,7 +76,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     ),
     "runtime_run": (
         "runtime_run.py",
-        ["--documents", "300000", "--runs", "1", "--scale-documents", "1000000"],
+        ["--documents", "300000", "--runs", "3", "--scale-documents", "1000000"],
         ["--documents", "2000", "--runs", "1"],
     ),
 }
