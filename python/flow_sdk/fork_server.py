@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import os
 import selectors
+import signal
 import socket
 import sys
 import time
@@ -59,32 +60,58 @@ def offer() -> None:
     path = os.environ.pop(FORK_SERVER_ENV, None)
     if not path or not sys.platform.startswith("linux") or not _is_the_launch(path):
         return
-    if len(os.listdir("/proc/self/task")) != 1 or _open_files():
+    if len(os.listdir("/proc/self/task")) != 1 or _open_files() or not _pidfds_work():
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    ready, listening = os.pipe()
-    first = os.fork()
+    try:
+        ready, listening = os.pipe()
+    except OSError:
+        return
+    try:
+        first = os.fork()
+    except OSError:  # no server, nothing lost: this launch goes on as it would have
+        os.close(ready)
+        os.close(listening)
+        return
     if first:
         os.close(listening)
-        os.waitpid(first, 0)  # the middle process exits at once: the server is nobody's child
+        with contextlib.suppress(ChildProcessError):  # gone already if SIGCHLD is ignored
+            os.waitpid(first, 0)  # the middle process exits at once: the server is no child
         os.read(ready, 1)  # the server listens (or gave up) before this launch reads a request
         os.close(ready)
         return
+    _start_server(path, ready, listening)
+
+
+def _start_server(path: str, ready: int, listening: int) -> None:
+    """In the first fork: become the fork server (a grandchild of the launch, in its process
+    group, so a terminal's Ctrl-C reaches the processes it forks as it reaches a fresh launch)
+    and serve; returns only in a forked connector process. Any failure ends the server,
+    never the launch."""
+    server = 0
     try:
         os.close(ready)
         if os.fork():
             os._exit(0)
-        os.setsid()
+        server = os.getpid()
+        # The server ignores a terminal's Ctrl-C and reaps its processes itself, whatever the
+        # connector set at import; each process it forks gets the connector's own handlers.
+        inherited = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGCHLD)}
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _detach_std_streams()
         owner = int(os.environ.get(OWNER_ENV, "0") or 0)
         listener = _listen(path)
         os.close(listening)
+        if listener is None:
+            os._exit(0)  # another launch of the same command got there first
+        _serve(listener, path, owner)
+        for sig, handler in inherited.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     except BaseException:
-        os._exit(0)
-    if listener is None:
-        os._exit(0)  # another launch of the same command got there first
-    _serve(listener, path, owner)  # returns only in a forked connector process
+        os._exit(0 if os.getpid() == server else 70)
 
 
 def _is_the_launch(path: str) -> bool:
@@ -100,6 +127,15 @@ def _is_the_launch(path: str) -> bool:
     except OSError:
         return False
     return os.path.basename(path) == f"fork-{launch_key(argv, env, cwd)}.sock"
+
+
+def _pidfds_work() -> bool:
+    """Whether the kernel has pidfds (Linux 5.3): the server waits for its processes by them."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
 
 
 def _open_files() -> bool:
@@ -144,9 +180,9 @@ def _serve(listener: socket.socket, path: str, owner: int) -> None:
             if key.fileobj is listener:
                 if _fork_one(listener, selector, running):
                     return
-                idle_since = time.monotonic()
             else:
                 _report_exit(key.fd, selector, running)
+            idle_since = time.monotonic()  # idle: nothing forked or ended for IDLE_SECONDS
         if not running and _should_exit(path, owner, idle_since):
             os._exit(0)
 
@@ -156,30 +192,43 @@ def _fork_one(
     selector: selectors.BaseSelector,
     running: dict[int, tuple[socket.socket, int]],
 ) -> bool:
-    """Serve one connection; True in the forked process."""
-    conn, _ = listener.accept()
+    """Serve one connection; True in the forked process. A connection that fails is closed
+    before any `P` line: the runtime then starts that launch as a new process."""
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return False
+    fds: list[int] = []
     try:
         _, fds, _, _ = socket.recv_fds(conn, 64, 3)
+        pid = os.fork() if len(fds) == 3 else -1
     except OSError:
-        conn.close()
-        return False
-    if len(fds) != 3:
-        for fd in fds:
-            os.close(fd)
-        conn.close()
-        return False
-    pid = os.fork()
+        pid = -1
     if pid == 0:
         _become_launch(fds, selector, conn)
         return True
     for fd in fds:
         os.close(fd)
-    pidfd = os.pidfd_open(pid)
+    try:
+        pidfd = os.pidfd_open(pid) if pid > 0 else -1
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pidfd = -1
+    if pidfd < 0:
+        conn.close()
+        return False
     running[pidfd] = (conn, pid)
     selector.register(pidfd, selectors.EVENT_READ)
-    with contextlib.suppress(OSError):  # a runtime gone: the process is still reaped
-        conn.sendall(b"P %d\n" % pid)
+    _tell(conn, b"P %d\n" % pid)
     return False
+
+
+def _tell(conn: socket.socket, line: bytes) -> None:
+    """Send to the runtime; one that is gone changes nothing (the process is still reaped),
+    and a connector that restored SIGPIPE's default cannot make that kill the server."""
+    with contextlib.suppress(OSError):
+        conn.sendall(line, socket.MSG_NOSIGNAL)
 
 
 def _become_launch(fds: list[int], selector: selectors.BaseSelector, conn: socket.socket) -> None:
@@ -203,8 +252,7 @@ def _report_exit(
     selector.unregister(pidfd)
     os.close(pidfd)
     _, status = os.waitpid(pid, 0)
-    with contextlib.suppress(OSError):
-        conn.sendall(b"X %d\n" % os.waitstatus_to_exitcode(status))
+    _tell(conn, b"X %d\n" % os.waitstatus_to_exitcode(status))
     conn.close()
 
 

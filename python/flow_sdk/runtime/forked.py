@@ -140,9 +140,15 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
     def send_signal(self, sig: int) -> None:
+        """Signal the process by its pidfd where there is one: once it has ended and been
+        reaped (by its server, which the runtime may not have heard from yet) its pid may
+        name another process."""
         if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
+                if self._pidfd is not None:
+                    signal.pidfd_send_signal(self._pidfd, sig)
+                else:
+                    os.kill(self.pid, sig)
 
     def _collect(self, timeout: float | None) -> None:
         """Read the server's `X <code>` if it comes within `timeout`. Should the server go
@@ -162,7 +168,7 @@ class ForkedProcess:
         with self._lock:
             if self.returncode is not None:
                 return
-            if self._server_gone:  # the pidfd is readable: the process has ended
+            if watched is not self._conn:  # the pidfd is readable: the process has ended
                 self.returncode = -signal.SIGKILL
                 return
             try:

@@ -211,3 +211,53 @@ def test_a_forked_process_outlives_its_server(tmp_path: Path) -> None:
 def _zombie(pid: int) -> bool:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _spec_answered(process: object) -> None:
+    """Ask for a Spec and read the answer, leaving stdin open: the connector waits, imported."""
+    process.stdin.write(b'{"spec":{"connectorType":"LOCAL","config":{}}}\n')  # type: ignore[attr-defined]
+    process.stdin.flush()  # type: ignore[attr-defined]
+    assert b'"spec"' in process.stdout.readline()  # type: ignore[attr-defined]
+
+
+def test_a_forked_process_is_interrupted_as_a_fresh_one(tmp_path: Path) -> None:
+    """A forked connector is in the runtime's process group (a terminal's Ctrl-C reaches it)
+    with the connector's own SIGINT handling, while its fork server ignores the interrupt."""
+    directory = tempfile.mkdtemp(prefix="fork-test-")
+    env = {**os.environ, "NOTE_LOG": str(tmp_path / "notes.log")}
+    argv = [sys.executable, "-c", NOTED]
+    first, asked = start_local(argv, env, directory)
+    _spec_answered(first)
+    forked, _ = start_local(argv, env, directory)
+    assert isinstance(forked, ForkedProcess)
+    _spec_answered(forked)
+    (server,) = set(_servers_of(str(asked))) - {forked.pid, first.pid}
+    assert os.getpgid(forked.pid) == os.getpgid(server) == os.getpgrp()
+    os.kill(server, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    for process in (first, forked):
+        process.send_signal(signal.SIGINT)
+    fresh_code, forked_code = first.wait(timeout=30), forked.wait(timeout=30)
+    assert forked_code == fresh_code != 0
+    said = [orjson.loads(p.stderr.read().splitlines()[-1])["msg"] for p in (first, forked)]
+    assert said == ["interrupted", "interrupted"]
+    time.sleep(0.3)
+    assert _servers_of(str(asked)) == [server], "the server is still there"
+    shutil.rmtree(directory)
+
+
+def test_a_connector_ignoring_sigchld_still_gets_exit_codes(tmp_path: Path) -> None:
+    """A connector that ignores SIGCHLD at import (its children reaped by the kernel): its
+    first launch still runs, and a forked launch's exit code is still reported."""
+    directory = tempfile.mkdtemp(prefix="fork-test-")
+    env = {**os.environ, "NOTE_LOG": str(tmp_path / "notes.log")}
+    ignoring = "import signal\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\n" + NOTED
+    argv = [sys.executable, "-c", ignoring]
+    first, asked = start_local(argv, env, directory)
+    out, _ = first.communicate(b'{"spec":{"connectorType":"LOCAL","config":{}}}\n', timeout=60)
+    assert b'"spec"' in out and first.returncode == 0
+    forked, _ = start_local(argv, env, directory)
+    assert isinstance(forked, ForkedProcess)
+    forked.stdin.write(b'{"nonsense":{}}\n')
+    forked.stdin.close()
+    assert forked.wait(timeout=30) not in (0, -signal.SIGKILL)  # its own error exit, known
+    shutil.rmtree(directory)
