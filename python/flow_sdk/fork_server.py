@@ -174,6 +174,10 @@ def _serve(listener: socket.socket, path: str, owner: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     running: dict[int, tuple[socket.socket, int]] = {}  # pidfd -> (connection, pid)
+    try:
+        claimed: int | None = os.stat(path).st_ino
+    except OSError:
+        claimed = None
     idle_since = time.monotonic()
     while True:
         for key, _ in selector.select(timeout=1.0):
@@ -184,6 +188,7 @@ def _serve(listener: socket.socket, path: str, owner: int) -> None:
                 _report_exit(key.fd, selector, running)
             idle_since = time.monotonic()  # idle: nothing forked or ended for IDLE_SECONDS
         if not running and _should_exit(path, owner, idle_since):
+            _release(path, claimed)
             os._exit(0)
 
 
@@ -205,7 +210,7 @@ def _fork_one(
     except OSError:
         pid = -1
     if pid == 0:
-        _become_launch(fds, selector, conn)
+        _become_launch(fds, selector, [conn, *(c for c, _ in running.values())])
         return True
     for fd in fds:
         os.close(fd)
@@ -231,13 +236,16 @@ def _tell(conn: socket.socket, line: bytes) -> None:
         conn.sendall(line, socket.MSG_NOSIGNAL)
 
 
-def _become_launch(fds: list[int], selector: selectors.BaseSelector, conn: socket.socket) -> None:
+def _become_launch(
+    fds: list[int], selector: selectors.BaseSelector, connections: list[socket.socket]
+) -> None:
     """In the forked process: drop the server's descriptors, take the launch's streams."""
     for key in list(selector.get_map().values()):
         obj = key.fileobj
         obj.close() if isinstance(obj, socket.socket) else os.close(key.fd)
     selector.close()
-    conn.close()
+    for connection in connections:  # this launch's and those of the processes still running
+        connection.close()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in fds:
@@ -254,6 +262,15 @@ def _report_exit(
     _, status = os.waitpid(pid, 0)
     _tell(conn, b"X %d\n" % os.waitstatus_to_exitcode(status))
     conn.close()
+
+
+def _release(path: str, claimed: int | None) -> None:
+    """Remove the socket's name if it is still this server's (inode `claimed`), so the next
+    launch of the command (after an idle exit) leaves a server there again instead of finding
+    the name taken."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_ino == claimed:
+            os.unlink(path)
 
 
 def _should_exit(path: str, owner: int, idle_since: float) -> bool:

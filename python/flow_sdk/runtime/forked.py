@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,11 +38,37 @@ def start_local(
     if directory is None or not forking_allowed():
         return _popen(argv, env), None
     env = {**env, OWNER_ENV: str(os.getpid())}
-    path = str(Path(directory) / f"fork-{launch_key(argv, env, os.getcwd())}.sock")
+    key = launch_key(as_executed(argv, env.get("PATH", os.defpath)), env, os.getcwd())
+    path = str(Path(directory) / f"fork-{key}.sock")
     forked = ForkedProcess.start(argv, path) if os.path.exists(path) else None
     if forked is not None:
         return forked, None
     return _popen(argv, {**env, FORK_SERVER_ENV: path}), path
+
+
+def as_executed(argv: list[str], search_path: str) -> list[str]:
+    """The argv the launch's process will see in `/proc/self/cmdline`: for a script (a console
+    entry point such as `flow-sdk`, a `#!` file) the kernel runs its interpreter with the
+    script's path in front of the arguments; a binary keeps `argv`. The program is found on
+    `search_path` as `subprocess` finds it. Whatever is not understood keeps `argv` (that
+    launch then leaves no fork server: only slower)."""
+    if not argv:
+        return argv
+    program = argv[0] if os.sep in argv[0] else shutil.which(argv[0], path=search_path)
+    try:
+        with open(program or argv[0], "rb") as file:
+            head = file.readline(256)
+    except OSError:
+        return argv
+    if not head.startswith(b"#!") or not head.endswith(b"\n"):
+        return argv
+    interpreter, _, argument = head[2:].strip().partition(b" ")
+    interpreter, argument = os.fsdecode(interpreter), os.fsdecode(argument.strip())
+    if os.path.basename(interpreter) == "env":  # `#!/usr/bin/env python3`: env execs it
+        if not argument or argument.startswith("-") or " " in argument:
+            return argv
+        return [argument, program or argv[0], *argv[1:]]
+    return [interpreter, *([argument] if argument else []), program or argv[0], *argv[1:]]
 
 
 def forking_allowed() -> bool:
@@ -79,6 +106,8 @@ class ForkedProcess:
         except OSError:
             self._pidfd = None
         self._server_gone = False
+        self.exit_unknown = False
+        """Its fork server went before reporting how it ended (returncode is then -SIGKILL)."""
 
     def __del__(self) -> None:
         self._conn.close()  # not before: another thread may still be polling them
@@ -159,6 +188,7 @@ class ForkedProcess:
             return
         watched = self._pidfd if self._server_gone else self._conn
         if watched is None:
+            self.exit_unknown = True
             self.returncode = -signal.SIGKILL
             return
         poller = select.poll()
@@ -169,6 +199,7 @@ class ForkedProcess:
             if self.returncode is not None:
                 return
             if watched is not self._conn:  # the pidfd is readable: the process has ended
+                self.exit_unknown = True
                 self.returncode = -signal.SIGKILL
                 return
             try:

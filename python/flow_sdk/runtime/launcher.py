@@ -148,8 +148,17 @@ class ConnectorLauncher:
             proc = ConnectorProcess(launch, self.console)
         self._planned = max(0, self._planned - 1)
         if self._planned and (proc.fork_server is None or self._no_fork_server):
-            self._standby = ConnectorProcess(launch, self.console)
+            self._start_standby(proc)
         return proc
+
+    def _start_standby(self, taken: ConnectorProcess) -> None:
+        """Start the next process ahead; should that fail, `taken` is killed with it gone
+        (nobody else would end it)."""
+        try:
+            self._standby = ConnectorProcess(self.launch(), self.console)
+        except BaseException:
+            taken.kill()
+            raise
 
     def _drop_standby(self) -> None:
         proc, self._standby = self._standby, None
@@ -170,7 +179,7 @@ class ConnectorLauncher:
         if self._planned and self._standby is None:
             # The first process left its fork server before it read the probe: the next is
             # a cheap copy (an import beside the first would have cost a core for ~1.3 s).
-            self._standby = ConnectorProcess(self.launch(), self.console)
+            self._start_standby(proc)
         return proc
 
     def apply(self, model: type[E], request: WireModel) -> Any:

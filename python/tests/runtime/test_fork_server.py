@@ -22,6 +22,7 @@ from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.forked import FORK_CONNECTORS_ENV, ForkedProcess, start_local
 from flow_sdk.runtime.launcher import LAUNCH_AHEAD_ENV
+from flow_sdk.runtime.process import ConnectorProcess, Launch
 from flow_sdk.runtime.run import RunOptions, run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -167,7 +168,7 @@ def test_a_forked_process_is_driven_like_a_child(tmp_path: Path) -> None:
     second.stdin.write(request)
     second.stdin.close()
     assert b'"spec"' in second.stdout.read()
-    assert second.wait(timeout=30) == 0
+    assert second.wait(timeout=30) == 0 and not second.exit_unknown
 
     third, _ = start_local(argv, env, directory)
     assert isinstance(third, ForkedProcess)
@@ -175,7 +176,7 @@ def test_a_forked_process_is_driven_like_a_child(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="timed out"):
         third.wait(timeout=0.2)
     third.kill()
-    assert third.wait(timeout=30) == -signal.SIGKILL
+    assert third.wait(timeout=30) == -signal.SIGKILL and not third.exit_unknown
     assert notes(tmp_path, "import") == [first.pid]
     assert notes(tmp_path, "spec") == [first.pid, second.pid]
 
@@ -204,6 +205,7 @@ def test_a_forked_process_outlives_its_server(tmp_path: Path) -> None:
         time.sleep(0.1)
     forked.stdin.close()  # now it ends (a capture connector exits 0 at EOF)
     assert forked.wait(timeout=30) == -signal.SIGKILL
+    assert forked.exit_unknown  # the runtime says so rather than blaming a kill
     assert not Path(f"/proc/{forked.pid}").exists() or _zombie(forked.pid)
     shutil.rmtree(directory)
 
@@ -260,4 +262,73 @@ def test_a_connector_ignoring_sigchld_still_gets_exit_codes(tmp_path: Path) -> N
     forked.stdin.write(b'{"nonsense":{}}\n')
     forked.stdin.close()
     assert forked.wait(timeout=30) not in (0, -signal.SIGKILL)  # its own error exit, known
+    shutil.rmtree(directory)
+
+
+@pytest.mark.parametrize("form", ["path", "on-PATH", "env"])
+def test_a_script_command_is_forked_too(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    noted,  # noqa: ANN001
+    form: str,
+) -> None:
+    """A `#!` script (a console entry point like `flow-sdk`): the kernel runs its interpreter
+    with the script's path, which is still the launch; later launches are forked from it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "noted-capture"
+    python = Path(sys.executable)
+    shebang = f"#!/usr/bin/env {python.name}" if form == "env" else f"#!{python}"
+    script.write_text(f"{shebang}\n{NOTED}")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{python.parent}{os.pathsep}{os.defpath}")
+    monkeypatch.setenv(LAUNCH_AHEAD_ENV, "0")
+    run_catalog(noted([script.name if form == "on-PATH" else str(script)]))
+    assert len(notes(tmp_path, "spec")) >= 4
+    assert len(notes(tmp_path, "import")) == 1
+    assert captured_ids(tmp_path) == list(range(5))
+
+
+def test_a_lost_exit_status_is_reported_as_such(tmp_path: Path) -> None:
+    """The fork server gone before its process: the failure says the ending is unknown (not
+    that something killed the connector)."""
+    directory = tempfile.mkdtemp(prefix="fork-test-")
+    launch = Launch(
+        argv=[sys.executable, "-c", NOTED],
+        env={"NOTE_LOG": str(tmp_path / "notes.log")},
+        label="the noted capture",
+        fork_servers=directory,
+    )
+    with ConnectorProcess(launch, Console(io.StringIO())) as first:
+        first.close_stdin()
+        assert first.wait() == 0
+    with ConnectorProcess(launch, Console(io.StringIO())) as forked:
+        assert isinstance(forked.proc, ForkedProcess)
+        (server,) = set(_servers_of(str(first.fork_server))) - {forked.proc.pid}
+        os.kill(server, signal.SIGKILL)
+        time.sleep(0.3)
+        forked.close_stdin()
+        forked.wait()
+        message = str(forked.failure("the test"))
+    assert "how it ended is unknown" in message and "killed by signal" not in message
+    shutil.rmtree(directory)
+
+
+def test_an_idle_server_gives_its_name_back(tmp_path: Path) -> None:
+    """A fork server that exits idle removes its socket: the next launch starts anew and
+    leaves a server there again (rather than finding the name taken)."""
+    directory = tempfile.mkdtemp(prefix="fork-test-")
+    env = {**os.environ, "NOTE_LOG": str(tmp_path / "notes.log")}
+    quick = "import flow_sdk.fork_server as servers\nservers.IDLE_SECONDS = 0.5\n" + NOTED
+    argv = [sys.executable, "-c", quick]
+    request = b'{"spec":{"connectorType":"LOCAL","config":{}}}\n'
+    for _ in range(2):
+        first, asked = start_local(argv, env, directory)
+        assert asked is not None, "started anew, asked to leave a server"
+        first.communicate(request, timeout=60)
+        assert Path(asked).exists() and _servers_of(asked)
+        deadline = time.monotonic() + 15
+        while Path(asked).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(asked).exists(), "the idle server left its socket behind"
     shutil.rmtree(directory)
