@@ -102,9 +102,10 @@ class ConnectorLauncher:
             return image_launch(
                 endpoint.image, endpoint.env, self.task.log_level, label, self.network
             )
-        env = {SHARED_ANSWERS_ENV: self._shared_answers(), **endpoint.env}
+        shared = self._shared_answers()
+        env = {SHARED_ANSWERS_ENV: shared, **endpoint.env}
         launch = local_launch(endpoint.command, env, self.task.log_level, label)
-        launch.fork_servers = self._shared_answers()
+        launch.fork_servers = shared
         if self.config_inbox is not None:
             launch.env[CONFIG_UPDATE_ENV] = str(self.config_inbox.inbox)
         return launch

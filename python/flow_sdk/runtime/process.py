@@ -23,7 +23,7 @@ from types import TracebackType
 from flow_sdk.containers import container_engine, no_engine_reason
 from flow_sdk.runtime.console import Console, LogRecord, parse_log_line
 from flow_sdk.runtime.errors import ConnectorFailed, ProtocolViolation
-from flow_sdk.runtime.forked import FORK_CONNECTORS_ENV, Popen, start_local
+from flow_sdk.runtime.forked import FORK_CONNECTORS_ENV, ForkedProcess, Popen, start_local
 
 ACK_DEADLINE_SECONDS = 10.0
 """Flow fails a connector that does not accept a written request within this long."""
@@ -206,7 +206,7 @@ class ConnectorProcess:
         code = self.proc.returncode
         record = self.last_log
         cause = f": {record.message}" if record and record.message else " without logging a reason"
-        if getattr(self.proc, "exit_unknown", False):
+        if isinstance(self.proc, ForkedProcess) and self.proc.exit_unknown:
             return ConnectorFailed(
                 f"{self.launch.label} ended during {what}, but the fork server it was forked "
                 "from (a warm copy of its first launch) went away before it, so how it ended "
