@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -126,6 +126,24 @@ def primary_key_suffix(
         typed = i < len(string_typed) and string_typed[i]
         parts.append(component(value, string_typed=typed))
     return "/".join(parts)
+
+
+def suffix_function(
+    primary_key: Sequence[Sequence[str]], string_typed: Sequence[bool] = ()
+) -> Callable[[Mapping[str, Any]], str]:
+    """`primary_key_suffix` with the key fixed, for a stream's every record: a key of one
+    top-level field (the common id) is looked up directly, anything else goes the long way."""
+    if len(primary_key) != 1 or len(primary_key[0]) != 1:
+        return lambda data: primary_key_suffix(data, primary_key, string_typed)
+    name = primary_key[0][0]
+    typed = bool(string_typed) and string_typed[0]
+
+    def single_field(data: Mapping[str, Any]) -> str:
+        if type(data) is dict and name in data:
+            return component(data[name], string_typed=typed)
+        return primary_key_suffix(data, primary_key, string_typed)  # (a Mapping, or missing)
+
+    return single_field
 
 
 def log_suffix(emitted_at: int) -> str:

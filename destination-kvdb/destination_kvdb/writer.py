@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from airbyte_cdk.models import (
@@ -25,13 +26,19 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from destination_kvdb.bucket import Bucket, Operation, check_limits
+from destination_kvdb.bucket import (
+    MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
+    Bucket,
+    Operation,
+    check_limits,
+)
 from destination_kvdb.keys import (
     RecordKeyError,
     declared_string,
     log_suffix,
-    primary_key_suffix,
     stream_prefix,
+    suffix_function,
 )
 
 StreamId = tuple[str, str | None]
@@ -50,6 +57,12 @@ class StreamPlan:
     mode: str
     string_keys: tuple[bool, ...] = ()
     """Per key component: declared a string, so strings keep the bare form (`keys`)."""
+    key_suffix: Callable[[Mapping[str, Any]], str] = field(init=False, compare=False)
+    """A record's key suffix (`keys.suffix_function` of the two above)."""
+
+    def __post_init__(self) -> None:
+        key_suffix = suffix_function(self.primary_key, self.string_keys)
+        object.__setattr__(self, "key_suffix", key_suffix)  # (frozen)
 
     @classmethod
     def of(cls, configured: ConfiguredAirbyteStream) -> StreamPlan:
@@ -100,6 +113,8 @@ class BucketWriter:
                 self.flush()
                 yield self.stamped(message)
         self.flush()
+        for stream in list(self.since_state):
+            self._take_count(stream)
         for name, count in sorted(self.written.items()):
             self.logger.info(f"wrote {count} records of stream {name} to {self.bucket.description}")
 
@@ -129,9 +144,10 @@ class BucketWriter:
                 ),
                 failure_type=FailureType.system_error,
             )
+        data = record.data
         if plan.primary_key:
             try:
-                suffix = primary_key_suffix(record.data, plan.primary_key, plan.string_keys)
+                suffix = plan.key_suffix(data)
             except RecordKeyError as exc:
                 raise AirbyteTracedException(
                     message=f"stream {plan.name!r}: {exc}, so it has no bucket key",
@@ -140,15 +156,16 @@ class BucketWriter:
         else:
             suffix = log_suffix(record.emitted_at)
         key = plan.prefix + suffix
-        if plan.mode == "append_dedup" and record.data.get(CDC_DELETED_AT) is not None:
-            self.operations.append(("delete", key, None))
+        operations = self.operations
+        if plan.mode == "append_dedup" and data.get(CDC_DELETED_AT) is not None:
+            operations.append(("delete", key, None))
         else:
-            value = orjson.dumps(record.data)
-            check_limits(plan.name, key, value)
-            self.operations.append(("set", key, value.decode()))
-        self.since_state[stream] += 1
-        self.written[plan.name] += 1
-        if len(self.operations) >= self.batch_size:
+            value = orjson.dumps(data)
+            if len(value) > MAX_VALUE_BYTES or len(key) > MAX_KEY_BYTES // 4:
+                check_limits(plan.name, key, value)  # (the common record needs no closer look)
+            operations.append(("set", key, value.decode()))
+        self.since_state[stream] += 1  # (`written` catches up when a state takes the counts)
+        if len(operations) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
@@ -166,9 +183,15 @@ class BucketWriter:
         state: AirbyteStateMessage = message.state  # type: ignore[assignment]  # checked by the caller
         if state.type == AirbyteStateType.STREAM and state.stream is not None:
             descriptor = state.stream.stream_descriptor
-            count = self.since_state.pop((descriptor.name, descriptor.namespace or None), 0)
+            count = self._take_count((descriptor.name, descriptor.namespace or None))
         else:
-            count = sum(self.since_state.values())
-            self.since_state.clear()
+            count = sum(self._take_count(stream) for stream in list(self.since_state))
         state.destinationStats = AirbyteStateStats(recordCount=float(count))
         return message
+
+    def _take_count(self, stream: StreamId) -> int:
+        """The stream's records since its last state, now counted as written."""
+        count = self.since_state.pop(stream, 0)
+        if count:
+            self.written[self.plans[stream].name] += count
+        return count

@@ -3,6 +3,7 @@ keys, while a bucket written before (bare keys only) is updated in place by a re
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import hypothesis
@@ -15,7 +16,16 @@ from kvdb_driver import configured_stream, kvdb_config, local_config, record
 from destination_kvdb import DestinationKvdb
 from destination_kvdb.config import KvdbConfig
 from destination_kvdb.destination import open_bucket
-from destination_kvdb.keys import JSON_TAG, component, declared_string, escape, key_text
+from destination_kvdb.keys import (
+    JSON_TAG,
+    RecordKeyError,
+    component,
+    declared_string,
+    escape,
+    key_text,
+    primary_key_suffix,
+    suffix_function,
+)
 
 UNTYPED = configured_stream("things", "append_dedup", [["id"]])
 INTEGERS = configured_stream(
@@ -201,3 +211,30 @@ def test_an_integer_component_is_its_escaped_json_text(value: int, string_typed:
             component(value, string_typed=string_typed)
         return
     assert component(value, string_typed=string_typed) == expected
+
+
+KEY_VALUE = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    st.dictionaries(
+        st.sampled_from(["id", "b", "c"]),
+        KEY_VALUE | st.dictionaries(st.sampled_from(["id", "b"]), KEY_VALUE, max_size=2),
+        max_size=3,
+    ),
+    st.sampled_from([[["id"]], [["b"], ["id"]], [["c", "id"]]]),
+    st.lists(st.booleans(), max_size=2),
+)
+def test_a_streams_key_function_is_primary_key_suffix(data, primary_key, string_typed) -> None:
+    """`suffix_function`'s shortcut for one top-level field gives what the general path gives,
+    and fails where it fails."""
+    try:
+        expected = primary_key_suffix(data, primary_key, string_typed)
+    except (RecordKeyError, orjson.JSONEncodeError) as exc:  # (no field; beyond 64 bits)
+        with pytest.raises(type(exc), match=re.escape(str(exc))):
+            suffix_function(primary_key, string_typed)(data)
+        return
+    assert suffix_function(primary_key, string_typed)(data) == expected

@@ -199,3 +199,34 @@ def test_check_reports_success_and_precise_failures(kvdb, tmp_path):
     assert "KvDB bucket Unknown1" in unknown.message and "does not exist" in unknown.message
     malformed = check(logger, kvdb_config(kvdb, bucket={"base_url": "http://example.com"}))
     assert "config.bucket.base_url" in malformed.message
+
+
+def test_the_key_limit_is_exact(config):
+    """`users/` and 122 characters are 128 bytes; one more fails (escaping keeps keys ASCII:
+    an `é` is `%C3%A9`)."""
+    with pytest.raises(AirbyteTracedException, match="is 129 bytes, more than the 128"):
+        write(config, [USERS], [record("users", {"id": "x" * 123})])
+    write(config, [USERS], [record("users", {"id": "x" * 122})])
+    with pytest.raises(AirbyteTracedException, match="is 132 bytes, more than the 128"):
+        write(config, [USERS], [record("users", {"id": "é" * 21})])
+
+
+def test_a_value_larger_than_a_bucket_allows_fails_the_write(config):
+    with pytest.raises(AirbyteTracedException, match=r"stream 'users': .* more than the 16384"):
+        write(config, [USERS], [record("users", {"id": 1, "text": "x" * 16_400})])
+    write(config, [USERS], [record("users", {"id": 1, "text": "x" * 16_000})])
+
+
+def test_the_records_written_per_stream_are_logged_at_the_end(config, caplog):
+    """Counted through STREAM and GLOBAL states, and after the last state too."""
+    catalog = ConfiguredAirbyteCatalogSerializer.load(
+        {"streams": [USERS, configured_stream("log")]}
+    )
+    messages = [record("users", {"id": i}) for i in range(5)] + [stream_state("users", {})]
+    messages += [record("log", {"i": i}) for i in range(3)] + [global_state({})]
+    messages += [record("users", {"id": 9}), record("log", {"i": 9})]
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        loaded = (AirbyteMessageSerializer.load(m) for m in messages)
+        list(DestinationKvdb().write(config, catalog, loaded))
+    wrote = [r.getMessage().split(" to ")[0] for r in caplog.records if "wrote" in r.getMessage()]
+    assert wrote == ["wrote 4 records of stream log", "wrote 6 records of stream users"]

@@ -9,11 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flow_sdk.io import ProtocolWriter
 from flow_sdk.materialize import Connector
+from flow_sdk.materialize import connector as connector_module
 from flow_sdk.materialize.connector import _plain_store
 from flow_sdk.protocol import materialize as request
 from flow_sdk.protocol.flow import Spec, SpecRequest
@@ -138,6 +139,7 @@ MEMBER = st.sampled_from(
 )
 
 
+@settings(deadline=None)  # (a worker's first model validation may be slow under load)
 @given(st.dictionaries(MEMBER, JSON))
 def test_validation_would_change_nothing_of_a_plain_store(payload: dict[str, Any]) -> None:
     """Whatever `_plain_store` accepts, `request.Store` validates to exactly its values over
@@ -150,3 +152,27 @@ def test_validation_would_change_nothing_of_a_plain_store(payload: dict[str, Any
         got = getattr(store, name)
         assert got == value and type(got) is type(value), name
     assert store.doc is payload["doc"]
+
+
+def test_a_known_shape_with_another_type_takes_the_full_check(monkeypatch) -> None:
+    """A store shaped like one seen before (the one-comparison path) is plain only with the
+    same member types: a boolean binding, a null or non-object `doc` are looked at in full."""
+    monkeypatch.setattr(connector_module, "_PLAIN_SHAPES", {})
+    assert _plain_store({"binding": 0, "key": [1], "doc": {"id": 1}})
+    assert list(connector_module._PLAIN_SHAPES) == [("binding", "key", "doc")]
+    assert not _plain_store({"binding": True, "key": [1], "doc": {"id": 1}})
+    assert not _plain_store({"binding": 0, "key": "1", "doc": {"id": 1}})
+    assert not _plain_store({"binding": 0, "key": [1], "doc": None})
+    assert _plain_store({"binding": 0, "key": [1], "doc": [1]})  # plain, checked in full
+    assert list(connector_module._PLAIN_SHAPES) == [("binding", "key", "doc")]
+
+
+def test_the_known_shapes_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(connector_module, "_PLAIN_SHAPES", {})
+    names = ["binding", "key", "keyPacked", "values", "valuesPacked", "exists", "delete"]
+    kinds = {"binding": 0, "key": [], "keyPacked": "", "values": [], "valuesPacked": ""}
+    for mask in range(1, 1 << len(names)):
+        members = [n for i, n in enumerate(names) if mask >> i & 1]
+        payload = {n: kinds.get(n, False) for n in members} | {"doc": {}}
+        assert _plain_store(payload)
+    assert len(connector_module._PLAIN_SHAPES) == connector_module._MAX_SHAPES

@@ -24,8 +24,8 @@ _END = object()
 
 
 class DestinationModels:
-    """Builds the delegate CDK's own message and catalog objects (dataclasses from 5.x,
-    pydantic before)."""
+    """The delegate CDK's own message and catalog classes (dataclasses from 5.x, pydantic
+    before), and how to load one from JSON."""
 
     def __init__(self) -> None:
         import airbyte_cdk.models as models
@@ -44,14 +44,6 @@ class DestinationModels:
             model.model_validate(data)
             if hasattr(model, "model_validate")
             else model.parse_obj(data)
-        )
-
-    def record(self, stream: str, namespace: str | None, data: Any, emitted_at: int) -> Any:
-        return self.Message(
-            type=self.RECORD,
-            record=self.Record(
-                stream=stream, namespace=namespace, data=data, emitted_at=emitted_at
-            ),
         )
 
 
@@ -98,6 +90,9 @@ class InProcessWrite(DestinationWrite):
         self._streams = list(streams)
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=8)
         self._batch: list[Any] = []
+        self._batch_mixed = False
+        """The batch holds more than records (states, traces): `_input` looks at each."""
+        self._message, self._record, self._RECORD = models.Message, models.Record, models.RECORD
         self._delivered_states = 0
         self._echoed_states = 0
         self.emitted_at = int(time.time() * 1000)
@@ -113,23 +108,34 @@ class InProcessWrite(DestinationWrite):
     # ---- the request loop's side ----
 
     def record(self, binding: int, data: Mapping[str, Any]) -> None:
+        """The hot path: the delegate CDK's own RECORD message (its models built inline)."""
         stream, namespace = self._streams[binding]
         batch = self._batch
-        batch.append(self._models.record(stream, namespace, data, self.emitted_at))
+        batch.append(
+            self._message(
+                type=self._RECORD,
+                record=self._record(
+                    stream=stream, namespace=namespace, data=data, emitted_at=self.emitted_at
+                ),
+            )
+        )
         if len(batch) >= BATCH:
             self._hand_over()
 
     def states(self, messages: list[dict[str, Any]]) -> None:
         self._batch.extend(self._models.load("AirbyteMessage", m) for m in messages)
+        self._batch_mixed = True
         self._hand_over()
         self.emitted_at = int(time.time() * 1000)
 
     def send(self, message: dict[str, Any]) -> None:
         self._batch.append(self._models.load("AirbyteMessage", message))
+        self._batch_mixed = True
 
     def _hand_over(self) -> None:
         batch, self._batch = self._batch, []
-        self._put(batch)
+        self._put((batch, self._batch_mixed))
+        self._batch_mixed = False
         self.poll()
 
     def _put(self, item: Any) -> None:
@@ -149,7 +155,7 @@ class InProcessWrite(DestinationWrite):
 
     def _end_input(self) -> None:
         if self._batch:
-            self._put(self._batch)
+            self._put((self._batch, self._batch_mixed))
             self._batch = []
         self._put(_END)
 
@@ -171,7 +177,11 @@ class InProcessWrite(DestinationWrite):
                 batch = inbox.get()
             if batch is _END:
                 return
-            for message in batch:
+            messages, mixed = batch
+            if not mixed:
+                yield from messages  # records only: no state to count
+                continue
+            for message in messages:
                 if message.type == state_type:
                     self._delivered_states += 1
                 yield message
