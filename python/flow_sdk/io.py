@@ -92,10 +92,7 @@ def stdin_lines(stream: BinaryIO | None = None) -> Iterator[bytes]:
 
     A final line without a newline is yielded as is; the parser then reports it truncated."""
     source = stream if stream is not None else sys.stdin.buffer
-    while True:
-        line = source.readline()
-        if not line:
-            return
+    for line in source:  # (readline in C: a materialization reads one line per document)
         line = line.rstrip(b"\r\n")
         if line.strip():
             yield line

@@ -152,6 +152,17 @@ class ConnectorProcess:
         self._taken += 1
         return line
 
+    def ready_line(self) -> bytes | object | None:
+        """`next_line()` when a line (or EOF) is waiting, else None at once: a streaming
+        connector's next line in one call."""
+        batch, taken = self._batch, self._taken
+        if taken < len(batch):
+            line = batch[taken]
+            if line is not EOF:
+                self._taken = taken + 1
+            return line
+        return None if self._lines.empty() else self.next_line()
+
     def wait_line(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for a line (or EOF); whether one is waiting now."""
         return self.has_line() or self._take_batch(timeout)

@@ -47,3 +47,22 @@ def test_lines_longer_than_a_chunk_and_a_final_partial_line() -> None:
         assert proc.next_line(30) == b"tail"
         assert proc.next_line(30) is EOF
         assert proc.wait(timeout=30) == 0
+
+
+def test_ready_line_never_waits_and_keeps_eof() -> None:
+    """`ready_line`: None while nothing is waiting (the connector is still quiet), then each
+    line in order across batches, then EOF on every later call."""
+    script = "import sys, time; time.sleep(1); sys.stdout.write('a\\nb\\n'); sys.stdout.flush()"
+    with start(script) as proc:
+        started = time.monotonic()
+        assert proc.ready_line() is None
+        assert time.monotonic() - started < 0.5
+        got = []
+        while len(got) < 2 and proc.wait_line(30):
+            got.append(proc.ready_line())
+        assert got == [b"a\n", b"b\n"]
+        assert proc.wait(timeout=30) == 0
+        assert proc.wait_line(30)
+        assert proc.ready_line() is EOF
+        assert proc.ready_line() is EOF
+        assert proc.next_line(0) is EOF

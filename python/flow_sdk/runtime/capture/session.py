@@ -404,8 +404,9 @@ class CaptureSession:
     # ---- reading ----
 
     def _next(self, timeout: float | None) -> bytes | object:
-        if self.proc.has_line():  # the common case while a connector streams
-            return self.proc.next_line()
+        line = self.proc.ready_line()
+        if line is not None:  # the common case while a connector streams
+            return line
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = (
