@@ -7,8 +7,13 @@ entries, a transaction's store lines and keys) cost more than the documents' own
 work. So the runtime's hot loops (reading a capture transaction, committing it to the
 journals, reading a materialization transaction from them) pause the collector and let it
 run, and catch up, between transactions: in a 1M-document `run` the runtime's collector
-passes went from ~2 s to ~0.4 s (docs/benchmarks.md, fifth session). Threads that pause it
-at once may end each other's pause early; it is always back on once all have left.
+passes went from ~2 s to ~0.4 s (docs/benchmarks.md, fifth session). A materialization's
+request loop pauses it from a transaction's `flushed` until its `startCommit` hook has returned
+(`PhasePause`: an Airbyte destination's `write()` thread works through the stores in that
+hook), with a young pass every `STORES_PER_PASS` stores, so cyclic garbage a connector makes
+meanwhile is held for at most that many stores and one commit (destination-kvdb's session: 3%
+fewer instructions per document). Threads that pause it at once may end each other's pause
+early; it is always back on once all have left.
 """
 
 from __future__ import annotations
@@ -28,3 +33,30 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+class PhasePause:
+    """The collector held off across a phase of a request loop (from `start` to `stop`, not
+    one block), with a pass over the young generation every `every` steps."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.active = False
+        self._was_enabled = True
+
+    def start(self) -> None:
+        if not self.active:
+            self.active = True
+            self._was_enabled = gc.isenabled()
+            gc.disable()
+
+    def step(self, count: int) -> None:
+        """`count` steps were taken in this phase: a young pass at every `every`-th."""
+        if count % self.every == 0 and self.active:
+            gc.collect(0)
+
+    def stop(self) -> None:
+        if self.active:
+            self.active = False
+            if self._was_enabled:
+                gc.enable()

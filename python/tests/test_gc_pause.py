@@ -1,4 +1,5 @@
-"""`gc_paused`: the collector is off inside the block and as it was after it."""
+"""`gc_paused`: the collector is off inside the block and as it was after it. `PhasePause`:
+the same across a phase of a loop, with a young pass every so many steps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import gc
 
 import pytest
 
-from flow_sdk.gc_pause import gc_paused
+from flow_sdk.gc_pause import PhasePause, gc_paused
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +36,37 @@ def test_restored_when_the_block_fails() -> None:
     with pytest.raises(RuntimeError), gc_paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_a_phase_pause_is_off_from_start_to_stop(enabled_before: bool) -> None:
+    gc.enable() if enabled_before else gc.disable()
+    pause = PhasePause(every=3)
+    pause.stop()  # not started: nothing changes
+    assert gc.isenabled() is enabled_before
+    pause.start()
+    pause.start()  # started twice, stopped once
+    assert not gc.isenabled()
+    pause.stop()
+    assert gc.isenabled() is enabled_before
+
+
+def test_a_phase_pause_makes_a_young_pass_every_so_many_steps() -> None:
+    passes: list[int] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    pause = PhasePause(every=3)
+    gc.callbacks.append(record)
+    try:
+        for count in range(1, 8):  # outside the phase: no pass
+            pause.step(count)
+        pause.start()
+        for count in range(1, 8):
+            pause.step(count)
+        pause.stop()
+    finally:
+        gc.callbacks.remove(record)
+    assert passes == [0, 0]

@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from flow_sdk.connector import BaseConnector, hook_response
+from flow_sdk.gc_pause import PhasePause
 from flow_sdk.io import ProtocolWriter
 from flow_sdk.materialize.lifecycle import Phase, TransactionLifecycle
 from flow_sdk.protocol import materialize as request
@@ -36,6 +37,8 @@ _RESPONSE_OF = {
     "startCommit": "startedCommit",
 }
 _STORE_PREFIX = b'{"store":'
+STORES_PER_PASS = 20_000
+"""In a store phase the collector is paused (`gc_pause.py`) but for a young pass this often."""
 
 
 class Connector(BaseConnector):
@@ -156,56 +159,71 @@ class Connector(BaseConnector):
         self._writer = writer
         lifecycle = self._lifecycle = TransactionLifecycle()
         deferred_loads: list[request.Load] = []
-        store_hook = self.store
-        for line in lines:
-            if line.startswith(_STORE_PREFIX):
-                payload = _store_payload(line)
-                if payload is not None:
-                    self._dispatch_store(payload)
-                    continue
-            req = parse_message(Request, line)
-            variant = req.variant
-            lifecycle.admit(variant)
-            if variant == "open":
-                self._bindings = len(req.open.materialization.bindings)
-                # Everything alive now (modules, the delegate, its libraries) lives as long as
-                # the process: keep the collector's full passes from walking it for every
-                # transaction's garbage (a third of a shim's CPU per document otherwise).
-                gc.freeze()
-            if variant in ("load", "store"):
-                self._check_binding(variant, req.payload.binding)
-            if variant == "load":
-                load = _decode_load(req.load) if self.decode_packed else req.load
-                if lifecycle.awaiting_acknowledge:
-                    deferred_loads.append(load)
-                else:
-                    self._deliver_load(load)
-            elif variant == "store":
-                store_hook(_decode_store(req.store) if self.decode_packed else req.store)
-            elif variant == "flush":
-                self._flushing = True
-                try:
-                    flush = req.flush
-                    for signal in flush.backfillBegin:
-                        self._check_signal("backfillBegin", signal.binding)
-                        self.backfill_begin(signal.binding, signal.truncatedAt)
-                    for signal in flush.backfillComplete:
-                        self._check_signal("backfillComplete", signal.binding)
-                        self.backfill_complete(signal.binding, signal.truncatedAt)
-                    result = self.flush(flush)
-                finally:
-                    self._flushing = False
-                self._answer(variant, result)
-            else:
-                result = getattr(self, _HOOK_OF.get(variant, variant))(req.payload_of(variant))
-                self._answer(variant, result)
-                if variant == "acknowledge":
-                    for load in deferred_loads:
-                        self._deliver_load(load)
-                    deferred_loads.clear()
+        pause = PhasePause(STORES_PER_PASS)
+        try:
+            for line in lines:
+                if line.startswith(_STORE_PREFIX):
+                    payload = _store_payload(line)
+                    if payload is not None:
+                        self._dispatch_store(payload)
+                        pause.step(lifecycle.stores)
+                        continue
+                self._handle(line, deferred_loads, pause)
+        finally:
+            pause.stop()
         writer.flush()
         lifecycle.check_eof()
         self.close()
+
+    def _handle(self, line: bytes, deferred_loads: list[request.Load], pause: PhasePause) -> None:
+        """One request of any kind but a well-formed `store` that carries its document."""
+        lifecycle = self._lifecycle
+        assert lifecycle is not None
+        req = parse_message(Request, line)
+        variant = req.variant
+        lifecycle.admit(variant)
+        if variant == "open":
+            self._bindings = len(req.open.materialization.bindings)
+            # Everything alive now (modules, the delegate, its libraries) lives as long as
+            # the process: keep the collector's full passes from walking it for every
+            # transaction's garbage (a third of a shim's CPU per document otherwise).
+            gc.freeze()
+        if variant in ("load", "store"):
+            self._check_binding(variant, req.payload.binding)
+        if variant == "load":
+            load = _decode_load(req.load) if self.decode_packed else req.load
+            if lifecycle.awaiting_acknowledge:
+                deferred_loads.append(load)
+            else:
+                self._deliver_load(load)
+        elif variant == "store":
+            self.store(_decode_store(req.store) if self.decode_packed else req.store)
+            pause.step(lifecycle.stores)
+        elif variant == "flush":
+            self._answer(variant, self._flush(req.flush))
+            pause.start()  # the store phase: see gc_pause.py
+        else:
+            result = getattr(self, _HOOK_OF.get(variant, variant))(req.payload_of(variant))
+            pause.stop()  # (after `startCommit`'s hook: a destination writes the stores then)
+            self._answer(variant, result)
+            if variant == "acknowledge":
+                for load in deferred_loads:
+                    self._deliver_load(load)
+                deferred_loads.clear()
+
+    def _flush(self, flush: request.Flush) -> Any:
+        """The backfill signals `flush` carries, then the `flush` hook's answer."""
+        self._flushing = True
+        try:
+            for signal in flush.backfillBegin:
+                self._check_signal("backfillBegin", signal.binding)
+                self.backfill_begin(signal.binding, signal.truncatedAt)
+            for signal in flush.backfillComplete:
+                self._check_signal("backfillComplete", signal.binding)
+                self.backfill_complete(signal.binding, signal.truncatedAt)
+            return self.flush(flush)
+        finally:
+            self._flushing = False
 
     def _dispatch_store(self, payload: dict[str, Any]) -> None:
         """A `store` from the fast path: to `store_document` when the connector takes bare

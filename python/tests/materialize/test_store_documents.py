@@ -4,6 +4,7 @@ and a malformed `store` fails with the same sentence either way."""
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -176,3 +177,44 @@ def test_the_known_shapes_are_bounded(monkeypatch) -> None:
         payload = {n: kinds.get(n, False) for n in members} | {"doc": {}}
         assert _plain_store(payload)
     assert len(connector_module._PLAIN_SHAPES) == connector_module._MAX_SHAPES
+
+
+class CollectorWatcher(Recorder):
+    """Records, at each hook, whether the cyclic collector is on."""
+
+    def __init__(self) -> None:
+        super().__init__(documents=True)
+        self.enabled: list[tuple[str, bool]] = []
+
+    def store_document(self, binding: int, doc: Any, delete: bool) -> None:
+        self.enabled.append(("store", gc.isenabled()))
+
+    def flush(self, flush: request.Flush) -> None:
+        self.enabled.append(("flush", gc.isenabled()))
+
+    def start_commit(self, start_commit: request.StartCommit) -> None:
+        self.enabled.append(("startCommit", gc.isenabled()))
+
+    def acknowledge(self, acknowledge: request.Acknowledge) -> None:
+        self.enabled.append(("acknowledge", gc.isenabled()))
+
+
+def test_the_collector_is_paused_from_the_stores_through_their_commit() -> None:
+    """Paused after `flushed` until `startCommit`'s hook has returned (a destination writes
+    the stores then: see gc_pause.py), on again for everything else, and after a failure."""
+    assert gc.isenabled()
+    connector = CollectorWatcher()
+    serve(connector, [{"store": {"binding": 0, "doc": {"id": i}}} for i in range(3)])
+    assert connector.enabled == [
+        ("acknowledge", True),
+        ("flush", True),
+        ("store", False),
+        ("store", False),
+        ("store", False),
+        ("startCommit", False),
+        ("acknowledge", True),
+    ]
+    assert gc.isenabled()
+    with pytest.raises(ProtocolError):
+        serve(CollectorWatcher(), [{"store": {"binding": 7, "doc": {}}}])
+    assert gc.isenabled()
