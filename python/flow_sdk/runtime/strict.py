@@ -81,7 +81,7 @@ def decode_line(line: bytes) -> tuple[Any, bool]:
         pass
     else:
         try:
-            if orjson.dumps(data) == line[:-1]:
+            if orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE) == line:  # (no slice)
                 return data, True
         except orjson.JSONEncodeError:  # parsed, but nested too deeply to encode again
             raise MessageTooDeep(line, data) from None
