@@ -106,9 +106,10 @@ class BucketWriter:
 
     def write(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
         self.truncate_overwritten()
+        add, record_type = self.add, Type.RECORD
         for message in messages:
-            if message.type == Type.RECORD and message.record is not None:
-                self.add(message.record)
+            if message.type == record_type and message.record is not None:
+                add(message.record)
             elif message.type == Type.STATE and message.state is not None:
                 self.flush()
                 yield self.stamped(message)

@@ -37,10 +37,9 @@ def gc_paused() -> Iterator[None]:
 
 class PhasePause:
     """The collector held off across a phase of a request loop (from `start` to `stop`, not
-    one block), with a pass over the young generation every `every` steps."""
+    one block); `young_pass` collects the youngest generation meanwhile."""
 
-    def __init__(self, every: int) -> None:
-        self.every = every
+    def __init__(self) -> None:
         self.active = False
         self._was_enabled = True
 
@@ -50,9 +49,10 @@ class PhasePause:
             self._was_enabled = gc.isenabled()
             gc.disable()
 
-    def step(self, count: int) -> None:
-        """`count` steps were taken in this phase: a young pass at every `every`-th."""
-        if count % self.every == 0 and self.active:
+    def young_pass(self) -> None:
+        """A pass over the youngest objects, when paused (so a long phase's cyclic garbage
+        stays bounded)."""
+        if self.active:
             gc.collect(0)
 
     def stop(self) -> None:

@@ -1,5 +1,5 @@
 """`gc_paused`: the collector is off inside the block and as it was after it. `PhasePause`:
-the same across a phase of a loop, with a young pass every so many steps."""
+the same across a phase of a loop, with young passes on demand while paused."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_restored_when_the_block_fails() -> None:
 @pytest.mark.parametrize("enabled_before", [True, False])
 def test_a_phase_pause_is_off_from_start_to_stop(enabled_before: bool) -> None:
     gc.enable() if enabled_before else gc.disable()
-    pause = PhasePause(every=3)
+    pause = PhasePause()
     pause.stop()  # not started: nothing changes
     assert gc.isenabled() is enabled_before
     pause.start()
@@ -51,21 +51,20 @@ def test_a_phase_pause_is_off_from_start_to_stop(enabled_before: bool) -> None:
     assert gc.isenabled() is enabled_before
 
 
-def test_a_phase_pause_makes_a_young_pass_every_so_many_steps() -> None:
+def test_a_phase_pause_makes_young_passes_only_while_paused() -> None:
     passes: list[int] = []
 
     def record(phase: str, info: dict) -> None:
         if phase == "start":
             passes.append(info["generation"])
 
-    pause = PhasePause(every=3)
+    pause = PhasePause()
     gc.callbacks.append(record)
     try:
-        for count in range(1, 8):  # outside the phase: no pass
-            pause.step(count)
+        pause.young_pass()  # not paused: the collector runs on its own
         pause.start()
-        for count in range(1, 8):
-            pause.step(count)
+        pause.young_pass()
+        pause.young_pass()
         pause.stop()
     finally:
         gc.callbacks.remove(record)

@@ -159,15 +159,15 @@ class Connector(BaseConnector):
         self._writer = writer
         lifecycle = self._lifecycle = TransactionLifecycle()
         deferred_loads: list[request.Load] = []
-        pause = PhasePause(STORES_PER_PASS)
+        pause = PhasePause()
+        dispatch_store = self._dispatch_store
         try:
             for line in lines:
-                if line.startswith(_STORE_PREFIX):
-                    payload = _store_payload(line)
-                    if payload is not None:
-                        self._dispatch_store(payload)
-                        pause.step(lifecycle.stores)
-                        continue
+                if line.startswith(_STORE_PREFIX) and (payload := _store_payload(line)) is not None:
+                    dispatch_store(payload)
+                    if lifecycle.stores % STORES_PER_PASS == 0:
+                        pause.young_pass()
+                    continue
                 self._handle(line, deferred_loads, pause)
         finally:
             pause.stop()
@@ -198,7 +198,8 @@ class Connector(BaseConnector):
                 self._deliver_load(load)
         elif variant == "store":
             self.store(_decode_store(req.store) if self.decode_packed else req.store)
-            pause.step(lifecycle.stores)
+            if lifecycle.stores % STORES_PER_PASS == 0:
+                pause.young_pass()
         elif variant == "flush":
             self._answer(variant, self._flush(req.flush))
             pause.start()  # the store phase: see gc_pause.py

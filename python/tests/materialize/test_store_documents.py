@@ -218,3 +218,21 @@ def test_the_collector_is_paused_from_the_stores_through_their_commit() -> None:
     with pytest.raises(ProtocolError):
         serve(CollectorWatcher(), [{"store": {"binding": 7, "doc": {}}}])
     assert gc.isenabled()
+
+
+def test_a_long_store_phase_makes_young_passes(monkeypatch) -> None:
+    """Paused, the collector still passes over the young objects every `STORES_PER_PASS`
+    stores, so a connector's cyclic garbage is held for that many stores at most."""
+    monkeypatch.setattr(connector_module, "STORES_PER_PASS", 4)
+    passes: list[int] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start" and not gc.isenabled():
+            passes.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        serve(Recorder(documents=True), [{"store": {"doc": {"id": i}}} for i in range(9)])
+    finally:
+        gc.callbacks.remove(record)
+    assert passes == [0, 0]
