@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: a property's first example may pay an import or a model build, and
+# on a loaded two-core CI machine that alone can pass Hypothesis's default 200 ms.
+settings.register_profile("flow-sdk", deadline=None)
+settings.load_profile("flow-sdk")
 
 TESTS = Path(__file__).parent
 CONNECTORS = TESTS / "connectors"
