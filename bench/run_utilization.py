@@ -36,6 +36,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 @dataclass
 class Process:
     role: str
+    parent: int = 0
     samples: list[tuple[float, float]] = field(default_factory=list)
     """(time, CPU seconds of user + system) at each reading; never empty once seen."""
 
@@ -90,6 +91,14 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _role(pid: int, root: int) -> str:
     if pid == root:
         return "runtime"
@@ -131,7 +140,7 @@ def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[i
             if cpu is None:
                 continue
             if pid not in seen:  # its role read once, from its command line
-                seen[pid] = Process(_role(pid, root.pid))
+                seen[pid] = Process(_role(pid, root.pid), _parent(pid))
             seen[pid].samples.append((now, cpu))
         if trace:
             totals = role_totals(seen)
@@ -191,7 +200,10 @@ def main() -> None:
         "docs_per_s": round(args.documents / wall),
         "cpu_s": totals,
     }
-    sessions = [p for p in seen.values() if p.role == "capture"]
+    # A fork server (the parent of processes forked for later launches) lives on after the
+    # session: the session is the longest-lived capture process that forked none.
+    servers = {p.parent for p in seen.values()}
+    sessions = [p for pid, p in seen.items() if p.role == "capture" and pid not in servers]
     if sessions:  # (a run shorter than a few intervals may show none)
         session = max(sessions, key=lambda p: p.last_seen - p.first_seen)
         result |= {
