@@ -192,6 +192,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def checkout_python_path(checkout: Path) -> str:
+    """`PYTHONPATH` that puts another checkout's packages (flow-sdk and the workspace's
+    connectors) first, for comparing trees in one virtualenv."""
+    packages = ("python", "source-bigdata", "destination-kvdb")
+    return os.pathsep.join(str(checkout / p) for p in packages)
+
+
 def emit(result: dict[str, Any]) -> None:
     """The script's result: one JSON line on stdout (what `bench/run.py` collects)."""
     sys.stdout.write(orjson.dumps(result | {"machine": machine()}).decode() + "\n")

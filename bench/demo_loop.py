@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from benchlib import emit, median, paired_ratio  # noqa: E402
+from benchlib import checkout_python_path, emit, median, paired_ratio  # noqa: E402
 
 COMMANDS = {
     "preview": ["preview", "--name", "acmeCo/source-bigdata", "--sessions", "1"],
@@ -38,8 +38,7 @@ def timed(command: list[str], checkout: Path | None) -> float:
     env = dict(os.environ, LOG_LEVEL="warn")
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     if checkout is not None:
-        packages = ["python", "source-bigdata", "destination-kvdb"]
-        env["PYTHONPATH"] = os.pathsep.join(str(checkout / p) for p in packages)
+        env["PYTHONPATH"] = checkout_python_path(checkout)
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         shutil.copy(ROOT / "test.flow.yaml", tmp)
         argv = [sys.executable, "-m", "flow_sdk.cli", *command, "--source", "test.flow.yaml"]

@@ -32,14 +32,14 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from benchlib import emit  # noqa: E402
+from benchlib import checkout_python_path, emit  # noqa: E402
 from runtime_run import catalog  # noqa: E402
 
 
 def callgrind(argv: list[str], root: Path, stdin: Path | None = None) -> int:
     """Instructions `argv` executed under callgrind, with `root`'s packages first on the path."""
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
-        env = os.environ | {"PYTHONPATH": _python_path(root)}
+        env = os.environ | {"PYTHONPATH": checkout_python_path(root)}
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *argv]
         with open(stdin or os.devnull, "rb") as source:
             done = subprocess.run(
@@ -49,10 +49,6 @@ def callgrind(argv: list[str], root: Path, stdin: Path | None = None) -> int:
         if "Collected :" in line:
             return int(line.rsplit(maxsplit=1)[-1])
     raise SystemExit(f"callgrind counted nothing ({done.returncode}): {done.stderr[-2000:]}")
-
-
-def _python_path(root: Path) -> str:
-    return os.pathsep.join(str(root / p) for p in ("python", "source-bigdata", "destination-kvdb"))
 
 
 def runtime_per_document(root: Path, documents: int) -> float:

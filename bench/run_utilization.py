@@ -82,21 +82,23 @@ def _forked_for(root: int) -> list[int]:
     return found
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def _stat(pid: int) -> list[str] | None:
+    """`/proc/<pid>/stat`'s fields after the command name (state first), or None if gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+            return stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    fields = _stat(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
+    fields = _stat(pid)
+    return 0 if fields is None else int(fields[1])
 
 
 def _role(pid: int, root: int) -> str:

@@ -26,13 +26,12 @@ from contextlib import contextmanager
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection inside the block (unless it was off already)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    pause = PhasePause()
+    pause.start()
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        pause.stop()
 
 
 class PhasePause:

@@ -233,13 +233,9 @@ class Connector(BaseConnector):
         lifecycle = self._lifecycle
         assert lifecycle is not None
         if self.stores_documents and _plain_store(payload):
-            # lifecycle.admit_store() and _check_binding, inline: this runs for every document
-            if lifecycle.phase is Phase.STORE:
-                lifecycle.stores += 1
-            else:
-                lifecycle.admit("store")
+            lifecycle.admit_store()
             binding = payload.get("binding", 0)
-            if not 0 <= binding < self._bindings:
+            if not 0 <= binding < self._bindings:  # (the check inline: it runs per document)
                 self._check_binding("store", binding)
             self.store_document(binding, payload["doc"], payload.get("delete", False))
             return
