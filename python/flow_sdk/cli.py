@@ -276,10 +276,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         timeout=flag_duration("--timeout", args.timeout),
         idle_timeout=flag_duration("--idle-timeout", args.idle_timeout),
         progress=args.progress,
-        transaction_documents=args.transaction_documents,
         follow=args.follow,
         network=args.network,
     )
+    if args.transaction_documents is not None:
+        options.transaction_documents = args.transaction_documents
     console = _console(args)
     summary = run(args.source, options, console)
     for line in summary.lines(options.data_dir):
@@ -439,9 +440,9 @@ def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], c
     run.add_argument(
         "--transaction-documents",
         type=int,
-        default=2000,
         metavar="N",
-        help="documents per materialization transaction at most (default: %(default)s)",
+        help="documents per materialization transaction at most (default: 20,000, and at "
+        "most 16 MiB of journal)",
     )
     run.add_argument(
         "--follow",

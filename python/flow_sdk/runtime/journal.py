@@ -61,28 +61,36 @@ class Journal:
             _sync(file)
             return file.tell()
 
-    def read(self, offset: int, end: int, max_lines: int) -> tuple[list[bytes], int]:
+    def read(
+        self, offset: int, end: int, max_lines: int, max_bytes: int | None = None
+    ) -> tuple[list[bytes], int]:
         """Up to `max_lines` whole lines from `offset` (never past `end`), and the offset after
-        the last one returned."""
+        the last one returned. With `max_bytes`, no line begins once that many bytes were
+        taken (so at least one line is, however long)."""
         if offset >= end:
             return [], offset
         lines: list[bytes] = []
+        start = offset
+        budget = end if max_bytes is None else min(end, offset + max(1, max_bytes))
         with self.path.open("rb", buffering=0) as file:
             file.seek(offset)
             rest = b""  # a line begun in the previous chunk
-            while len(lines) < max_lines and offset < end:
+            while len(lines) < max_lines and offset < budget:
                 chunk = file.read(min(JOURNAL_READ_BYTES, end - offset - len(rest)))
                 if not chunk:
                     break
                 parts = (rest + chunk).split(b"\n")
                 rest = parts.pop()
                 take = parts[: max_lines - len(lines)]
-                for part in take:
+                for taken, part in enumerate(take):
+                    if offset >= budget and offset > start:
+                        take = take[:taken]
+                        break
                     lines.append(part + b"\n")
                     offset += len(part) + 1
                 if len(take) < len(parts):
                     break
-            if len(lines) < max_lines and offset < end:
+            if len(lines) < max_lines and offset < budget:
                 raise RuntimeFailure(
                     f"the journal {self.path} has a partial line at byte {offset}, inside "
                     "its committed length; it was changed outside flow-sdk"

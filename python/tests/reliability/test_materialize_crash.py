@@ -81,8 +81,12 @@ class Sink:
         self.directory = directory
         self.data = DataDir(directory / "data")
         self.catalog = write_catalog(directory, PROXY + DESTINATIONS[mode])
+        self.committed: list[tuple[str, int, int]] = []
+        """(collection, documents, journal bytes) per collection of each committed transaction."""
 
-    def session(self, kill: str | None = None) -> str | None:
+    def session(
+        self, kill: str | None = None, documents: int = TRANSACTION_DOCUMENTS
+    ) -> str | None:
         catalog = load_catalog(self.catalog)
         task = catalog.materializations[MATERIALIZATION]
         if kill:
@@ -99,8 +103,8 @@ class Sink:
                 committed_lengths(self.data, TASK),
                 Console(text),
                 lambda total: None,
-                lambda collection, documents, read: None,
-                TRANSACTION_DOCUMENTS,
+                lambda collection, count, read: self.committed.append((collection, count, read)),
+                documents,
             )
         except RuntimeFailure as failure:
             error = str(failure)
@@ -140,3 +144,20 @@ def test_kill_9_inside_materialization_transactions_then_resume(
     assert sink.bucket() == reference
     lengths = committed_lengths(sink.data, TASK)
     assert sorted(sink.offsets().values()) == sorted(lengths.values())
+
+
+def test_transactions_are_bounded_by_journal_bytes_too(tmp_path, captured, reference, monkeypatch):
+    """A transaction stops taking documents once it read `TRANSACTION_BYTES` of journal (the
+    store lines it holds until sorted), whatever its document bound; nothing is lost."""
+    lengths = committed_lengths(DataDir(captured), TASK)
+    bound = min(lengths.values()) // 4
+    monkeypatch.setattr(run_materialize_module, "TRANSACTION_BYTES", bound)
+    sink = Sink(tmp_path, captured, "in-process")
+    assert sink.session(documents=10_000) is None
+    assert sink.bucket() == reference
+    assert sorted(sink.offsets().values()) == sorted(lengths.values())
+    # each transaction read about `bound` bytes of journal: never a line more
+    journals = [DataDir(captured).journal(c).path.read_bytes() for c in lengths]
+    longest = max(len(line) for journal in journals for line in journal.splitlines(True))
+    reads = [read for _, _, read in sink.committed]
+    assert len(reads) >= 4 * len(lengths) and max(reads) < bound + longest, (bound, reads)

@@ -4,6 +4,8 @@ lines within the committed length; state files are replaced atomically; one run 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.journal import DataDir, Journal, read_state, write_state
@@ -21,6 +23,27 @@ def test_append_read_and_truncate(tmp_path):
     assert lines == [b'{"id":1}\n'] and offset == 9
     assert journal.truncate(end) == 9
     assert list(journal.documents()) == [{"id": 1}, {"id": 2}]
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"") + b"\n"), max_size=30),
+    st.integers(min_value=0, max_value=120),
+)
+def test_reads_bounded_by_bytes_take_whole_lines_until_the_bound(tmp_path_factory, lines, bound):
+    """`max_bytes` stops a read before the first line that begins at or past the bound (never
+    before the first line), and reads so bounded cover the journal exactly."""
+    journal = Journal(tmp_path_factory.mktemp("j") / "j.jsonl")
+    end = journal.append(lines) if lines else 0
+    offset, pieces = 0, []
+    while offset < end:
+        taken, after = journal.read(offset, end, 1000, bound)
+        assert taken and after - offset == sum(map(len, taken))
+        assert sum(map(len, taken[:-1])) < max(1, bound)  # every line but the last began inside
+        if after < end:  # and the next one would begin at or past the bound
+            assert after - offset >= max(1, bound)
+        pieces += taken
+        offset = after
+    assert pieces == lines
 
 
 def test_a_journal_shorter_than_committed_is_an_error(tmp_path):

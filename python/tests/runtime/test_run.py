@@ -73,6 +73,9 @@ class Pipeline:
         if not path.exists():
             return {}
         with sqlite3.connect(path) as db:
+            # a run killed early may leave the file its materialization's Apply was creating
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'kv'").fetchone():
+                return {}
             return {k: orjson.loads(v) for k, v in db.execute("SELECT key, value FROM kv")}
 
     def state(self, kind: str, name: str) -> dict:

@@ -58,8 +58,14 @@ from flow_sdk.runtime.process import FINAL_COMMIT_GRACE_SECONDS, ConnectorProces
 from flow_sdk.runtime.state import StateStore
 from flow_sdk.runtime.testing_seams import crash_point
 
-TRANSACTION_DOCUMENTS = 2000
-"""Documents per transaction at most (bounded transactions keep replays small)."""
+TRANSACTION_DOCUMENTS = 20_000
+"""Documents per transaction at most. Flow's runtime makes a materialization transaction of
+every ready document (up to `maxTxnDuration`, 5 minutes by default); bounding it keeps the
+runtime's memory and a replay after a crash small, and each transaction costs the
+destination a commit and two round trips that idle it (2,000 measured ~9% slower)."""
+TRANSACTION_BYTES = 16 << 20
+"""Journal bytes per transaction at most (at least one document): the store lines of a
+transaction are held until it is sorted, so large documents make smaller transactions."""
 
 
 @dataclass
@@ -431,10 +437,17 @@ class _StoreLines:
 class _JournalReader:
     """Reads the bindings' journals from their cursors, a bounded transaction at a time."""
 
-    def __init__(self, spec: MaterializationSpec, cursors: list[Cursor], limit: int) -> None:
+    def __init__(
+        self,
+        spec: MaterializationSpec,
+        cursors: list[Cursor],
+        limit: int,
+        max_bytes: int | None = None,
+    ) -> None:
         self.spec = spec
         self.cursors = cursors
         self.limit = limit
+        self.max_bytes = TRANSACTION_BYTES if max_bytes is None else max_bytes
 
     def next_transaction(self) -> _Transaction:
         """The next transaction's `store` request lines, reduced by key (last write wins) as
@@ -449,14 +462,16 @@ class _JournalReader:
         counts: dict[str, int] = {}
         read_bytes: dict[str, int] = {}
         signals: dict[str, list[dict[str, Any]]] = {}
-        taken = 0
+        taken = taken_bytes = 0
         for cursor in self.cursors:
-            if taken >= self.limit:
+            if taken >= self.limit or taken_bytes >= self.max_bytes:
                 break
             collection = self.spec.bindings[cursor.binding].collection.name
             start = cursor.offset
-            documents = self._read(cursor, self.limit - taken, reduced, signals)
+            budget = (self.limit - taken, self.max_bytes - taken_bytes)
+            documents = self._read(cursor, budget, reduced, signals)
             taken += documents
+            taken_bytes += cursor.offset - start
             counts[collection] = counts.get(collection, 0) + documents
             read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
         ordered = [line for _, line in sorted(reduced.items(), key=itemgetter(0))]
@@ -472,13 +487,13 @@ class _JournalReader:
     def _read(
         self,
         cursor: Cursor,
-        limit: int,
+        budget: tuple[int, int],
         reduced: dict[tuple[int, Key], bytes],
         signals: dict[str, list[dict[str, Any]]],
     ) -> int:
-        """Read one binding's documents (up to `limit`) into `reduced`, and the backfill
-        signals before them into `signals`; the number of documents read."""
-        lines, end = cursor.journal.read(cursor.offset, cursor.end, limit)
+        """Read one binding's documents (up to `budget`: lines, bytes) into `reduced`, and the
+        backfill signals before them into `signals`; the number of documents read."""
+        lines, end = cursor.journal.read(cursor.offset, cursor.end, *budget)
         stores = _StoreLines.of(self.spec, cursor.binding)
         loads = orjson.loads
         documents = 0
