@@ -1,7 +1,7 @@
 """Where a `flow-sdk run` spends its cores: the benchmark catalog of `runtime_run.py` (the
 counter capture into destination-kvdb) run once, while its processes' CPU time is read from
 `/proc` every `--interval` seconds (Linux). Each process is counted under its role: the
-runtime itself, the capture's connector, the materialization's connector (processes its
+runtime itself (with `--follow`, its materializations process too), the capture's connector, the materialization's connector (processes its
 fork servers forked included).
 
 The phases are split at the end of the capture's session (its longest-lived process): each
@@ -82,6 +82,11 @@ def _forked_for(root: int) -> list[int]:
     return found
 
 
+def _followers(root: int) -> list[int]:
+    """`run --follow`'s materializations process: its fork servers are its own."""
+    return [pid for pid in _children(root) if _role(pid, root) == "runtime"]
+
+
 def _stat(pid: int) -> list[str] | None:
     """`/proc/<pid>/stat`'s fields after the command name (state first), or None if gone."""
     try:
@@ -113,6 +118,8 @@ def _role(pid: int, root: int) -> str:
         return "capture"
     if b"destination_kvdb" in command:
         return "materialization"
+    if b"flow_sdk.runtime.following" in command:
+        return "runtime"  # `--follow`'s materializations process: the runtime's other side
     return "other"
 
 
@@ -131,7 +138,8 @@ def watch(root: subprocess.Popen[bytes], interval: float, trace: bool) -> dict[i
     last_trace: dict[str, float] = {}
     while root.poll() is None:
         now = time.monotonic() - started
-        forked = _forked_for(root.pid)
+        owners = [root.pid, *_followers(root.pid)]
+        forked = [pid for owner in owners for pid in _forked_for(owner)]
         pids, pending = [root.pid, *forked], [root.pid, *forked]
         while pending:
             kids = _children(pending.pop())

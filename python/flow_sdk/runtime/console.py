@@ -123,6 +123,10 @@ class Console:
             text = as_json(LogRecord(level="info", message=text), "flow-sdk")
         self._write(text)
 
+    def relay(self, text: str) -> None:
+        """A line another process's console rendered (`run --follow`'s materializations)."""
+        self._write(text)
+
     def _write(self, text: str) -> None:
         text = mask(text)
         with self._lock:

@@ -5,8 +5,9 @@ runs into local collection journals, then every enabled materialization stores w
 not read yet. The materializations' Spec, Validate and Apply, and the launch and Open of
 their sessions, run in a thread beside the captures (their connector launches are most of a
 small run's time); what they store is still only what the captures committed. With
-`--follow` (`RunOptions.follow`) the materializations also store each capture commit as it
-lands, as Flow's runtime does, instead of waiting for the captures to end (see `_Following`). Running it again continues where the last run committed (see `capture.run`
+`--follow` (`RunOptions.follow`) the materializations run in a process of their own and store
+each capture commit as it lands, as Flow's runtime does, instead of waiting for the captures
+to end (see `following`). Running it again continues where the last run committed (see `capture.run`
 and `materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
 duplicates nothing a keyed destination would keep).
 """
@@ -22,7 +23,6 @@ from typing import Any
 
 from flow_sdk.runtime.capture.run import (
     CaptureRun,
-    committed_journals,
     run_capture,
 )
 from flow_sdk.runtime.capture.session import Timeouts, Transaction
@@ -31,6 +31,7 @@ from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
+from flow_sdk.runtime.following import FollowingProcess, committed
 from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
@@ -121,6 +122,14 @@ class RunProgress:
             if note:
                 self._bar.set_postfix_str(note, refresh=False)
 
+    def event(self, kind: str, text: str, amount: int | None) -> None:
+        """A progress event of `run --follow`'s materializations process (see
+        `following.Progress`)."""
+        if kind == "start":
+            self.start(text, total=amount, unit="B")
+        else:
+            self.advance(amount or 0, text)
+
     def finish(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -141,23 +150,24 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     summary = RunSummary()
     started = time.monotonic()
     progress_so_far = SoFar(summary)
-    preparing = _Preparing(catalog, data, options, console)
-    following = _Following(catalog, data, options, console, preparing) if options.follow else None
+    following = _following(source, data, options, console) if options.follow else None
+    preparing = None if following else _Preparing(catalog, data, options, console)
     storings: dict[str, Storing] = {}
     try:
         on_commit = following.committed if following else None
         _run_captures(catalog, data, options, console, progress, progress_so_far, on_commit)
         crash_point("captures-done")
         if following is not None:
-            storings = following.storings()
+            summary.materializations += following.finish(progress.event)
+            progress.finish()
         else:
+            assert preparing is not None
             storings = _storings(preparing.results(), data, options, console)
-        _run_materializations(catalog, data, progress, summary, storings)
+            _run_materializations(catalog, data, progress, summary, storings)
     except RuntimeFailure as failure:
         progress.finish()
         if following is not None:  # what they stored while the captures ran is kept
-            storings = following.stop()
-            progress_so_far.stored(storings.values())
+            progress_so_far.stored(following.stop())
             if following.error is not None and following.error is not failure:
                 console.log("error", f"the materializations had failed too: {following.error}")
         for line in progress_so_far.lines(options.data_dir):
@@ -165,10 +175,11 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
         raise
     finally:
         if following is not None:  # (stopped already, unless something else interrupted)
-            storings = following.stop()
+            following.stop()
         for storing in storings.values():
             storing.close()  # a session still open here is one a failure elsewhere left
-        preparing.close()
+        if preparing is not None:
+            preparing.close()
         progress.finish()
         data.unlock()
     summary.seconds = time.monotonic() - started
@@ -213,9 +224,9 @@ def _run_materializations(
 ) -> None:
     """Every enabled materialization, over what the captures committed (the last pass, when
     they followed the captures)."""
-    committed, labels = _committed(catalog, data)
+    lengths, labels = committed(catalog, data)
     for name, storing in storings.items():
-        progress.start(f"materialize {name}", total=storing.unread(committed, labels), unit="B")
+        progress.start(f"materialize {name}", total=storing.unread(lengths, labels), unit="B")
 
         def stored(collection: str, documents: int, read: int) -> None:
             progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
@@ -225,20 +236,11 @@ def _run_materializations(
         progress.finish()
 
 
-def _committed(catalog: Catalog, data: DataDir) -> tuple[dict[str, int], dict[str, Any]]:
-    """Each collection's committed journal length and last truncation, as the captures'
-    state files record them."""
-    committed: dict[str, int] = {}
-    labels: dict[str, dict[str, Any]] = {}
-    for name in catalog.captures:
-        lengths, truncations = committed_journals(data, name)
-        committed.update(lengths)
-        labels.update(truncations)
-    return committed, labels
-
-
 def _storings(
-    prepared: dict[str, PreparedMaterialization], data: DataDir, options: RunOptions, console: Console
+    prepared: dict[str, PreparedMaterialization],
+    data: DataDir,
+    options: RunOptions,
+    console: Console,
 ) -> dict[str, Storing]:
     """A session (`Storing`) per prepared materialization, in the catalog's order."""
     return {
@@ -247,77 +249,12 @@ def _storings(
     }
 
 
-class _Following:
-    """`run --follow`: a thread that stores what the captures commit while they run, as
-    Flow's runtime materializes each capture commit as it lands. After every commit it reads
-    the committed lengths and truncations from the captures' state files and makes a pass
-    of each materialization over them (the offsets recorded per transaction, as always); the
-    run's last pass, after the captures, is the run's own. A binding behind its collection's
-    last truncation at a pass skips to it, as a Flow reader that lags the truncation does; a
-    binding that read past it already keeps what it stored, as a live Flow reader does."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        data: DataDir,
-        options: RunOptions,
-        console: Console,
-        preparing: _Preparing,
-    ) -> None:
-        self._catalog, self._data, self._options, self._console = catalog, data, options, console
-        self._preparing = preparing
-        self._storings: dict[str, Storing] = {}
-        self.error: BaseException | None = None
-        """What stopped the thread: a materialization (or its preparation) failed."""
-        self._wake = threading.Condition()
-        self._commits = 0
-        self._done = False
-        self._thread = threading.Thread(target=self._follow, name="follow captures", daemon=True)
-        self._thread.start()
-
-    def committed(self) -> None:
-        """A capture committed a transaction: wake the thread. Once the thread failed, its
-        failure ends the captures here (what they committed is kept) instead of after them."""
-        if self.error is not None:
-            raise self.error
-        with self._wake:
-            self._commits += 1
-            self._wake.notify()
-
-    def storings(self) -> dict[str, Storing]:
-        """Once the captures ended: wait for the thread's pass in flight; the sessions, for
-        the run's last pass (or the failure that stopped the thread)."""
-        storings = self.stop()
-        if self.error is not None:
-            raise self.error
-        return storings
-
-    def stop(self) -> dict[str, Storing]:
-        """Stop after the pass in flight; the sessions (again, if stopped already)."""
-        with self._wake:
-            self._done = True
-            self._wake.notify()
-        self._thread.join()
-        return self._storings
-
-    def _follow(self) -> None:
-        try:
-            prepared = self._preparing.results()
-            self._storings = _storings(prepared, self._data, self._options, self._console)
-            seen = 0
-            while True:
-                with self._wake:
-                    while self._commits == seen and not self._done:
-                        self._wake.wait()
-                    if self._done:
-                        return
-                    seen = self._commits
-                committed, labels = _committed(self._catalog, self._data)
-                for storing in self._storings.values():
-                    storing.unread(committed, labels)
-                    storing.store(lambda collection, documents, read: None)
-        except BaseException as exc:  # raised again in the run's own thread
-            self.error = exc
+def _following(
+    source: str | Path, data: DataDir, options: RunOptions, console: Console
+) -> FollowingProcess:
+    return FollowingProcess(
+        source, data.root, options.transaction_documents, options.network, console
+    )
 
 
 class _Preparing:
@@ -374,13 +311,12 @@ class SoFar:
         self.summary = summary
         self.failing: CaptureRun | None = None
 
-    def stored(self, storings: Iterable[Storing]) -> None:
-        """What the materializations stored before the failure (they followed the captures,
-        or a later one failed)."""
+    def stored(self, runs: Iterable[MaterializationRun]) -> None:
+        """What the materializations stored before the failure (they followed the captures)."""
         done = {m.task for m in self.summary.materializations}
-        for storing in storings:
-            if storing.result.transactions and storing.task not in done:
-                self.summary.materializations.append(storing.result)
+        for stored in runs:
+            if stored.transactions and stored.task not in done:
+                self.summary.materializations.append(stored)
 
     def committed(self, task: str, txn: Transaction) -> None:
         if self.failing is None or self.failing.task != task:

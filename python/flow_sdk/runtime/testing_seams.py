@@ -22,6 +22,9 @@ class CrashPoints:
 
     def __init__(self) -> None:
         self.point, self.remaining = "", 0
+        self.partner: int | None = None
+        """A process killed first (the run, when `run --follow`'s materializations process
+        reaches the point): the run dies at the point, whichever process reached it."""
 
     def arm(self, spec: str | None) -> None:
         """Arm from `point[:n]` (the n-th time `point` is reached; n defaults to 1), or
@@ -36,6 +39,8 @@ class CrashPoints:
             return
         self.remaining -= 1
         if self.remaining <= 0:
+            if self.partner is not None:
+                os.kill(self.partner, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -5,20 +5,27 @@ capture committed."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from flow_sdk.runtime.console import Console
-from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
+from flow_sdk.runtime.following import _failure
 from flow_sdk.runtime.run import RunOptions, run
 
 CONNECTORS = Path(__file__).parents[1] / "connectors"
+BIN = Path(sys.executable).parent
 DOCUMENTS = 10
 """The counter's documents, a checkpoint a second apart. Its last document waits for the
 sink's Apply to end (`APPLIED`, at most two minutes), so the capture runs past it however
@@ -107,7 +114,9 @@ def test_materializations_are_applied_while_the_capture_runs(tmp_path: Path) -> 
     catalog = counter_catalog(tmp_path, log)
     path = tmp_path / "flow.yaml"
     path.write_text(yaml.safe_dump(catalog))
-    summary = run(path, RunOptions(data_dir=tmp_path / "data", progress=False), Console(io.StringIO()))
+    summary = run(
+        path, RunOptions(data_dir=tmp_path / "data", progress=False), Console(io.StringIO())
+    )
 
     launches: dict[str, list[tuple[float, float]]] = {"capture": [], "sink": []}
     for line in log.read_text().splitlines():
@@ -175,6 +184,7 @@ child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
 for line in sys.stdin.buffer:
     if line.startswith(b'{"store"'):
         child.kill()
+        print("the sink stops at its first store", file=sys.stderr)
         sys.exit(3)
     child.stdin.write(line)
     child.stdin.flush()
@@ -192,6 +202,8 @@ def test_with_follow_a_failed_materialization_stops_the_capture_at_its_next_comm
     log = tmp_path / "launches.log"
     out = failed_follow(tmp_path, log, ("materializations", "acmeCo/sink"), FAILS_AT_FIRST_STORE)
     assert "acmeCo/sink" in out.splitlines()[-1], out  # the failure names the sink
+    # the sink's log line, from the materializations' process, in the run's console
+    assert "WARN  acmeCo/sink: the sink stops at its first store" in out, out
     captured = re.search(r"before the failure: captured (\d+) document", out)
     assert captured is not None, out
     assert 1 <= int(captured.group(1)) < DOCUMENTS, out  # commits a second apart
@@ -210,3 +222,66 @@ def failed_follow(tmp_path: Path, log: Path, task: tuple[str, str], wrapper: str
     with pytest.raises(RuntimeFailure) as failure:
         run(path, options, Console(out))
     return f"{out.getvalue()}\n{failure.value}"
+
+
+def test_with_follow_the_materializations_process_dies_with_the_run(tmp_path: Path) -> None:
+    """`run --follow`'s materializations run in a process of their own; SIGKILL of the run's
+    process alone (not its group) takes that process down too, and the sink's session
+    ends with it (its input closed)."""
+    log = tmp_path / "launches.log"
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(counter_catalog(tmp_path, log)))
+    command = [str(BIN / "flow-sdk"), "run", "--source", str(path), "--follow"]
+    command += ["--data-dir", str(tmp_path / "data")]
+    runtime = subprocess.Popen(
+        command, stderr=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True
+    )
+    try:
+        materializations = _wait_for(lambda: _children(runtime.pid, "flow_sdk.runtime.following"))
+        _wait_for(lambda: (log.parent / APPLIED).exists())  # its sessions are up
+        os.kill(runtime.pid, signal.SIGKILL)
+        runtime.wait()
+        assert _wait_for(lambda: not _alive(materializations[0])), "it outlived the run"
+        sinks = lambda: [ln for ln in log.read_text().splitlines() if ln.startswith("sink ")]  # noqa: E731
+        assert _wait_for(lambda: len(sinks()) == 4), "the sink's session outlived the run"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the run
+            os.killpg(runtime.pid, signal.SIGKILL)
+
+
+def test_a_failure_of_the_materializations_process_keeps_its_class_and_sentence() -> None:
+    """What the child reports comes back as the same `RuntimeFailure` (a protocol
+    violation's own `__init__` takes other arguments), and a bug keeps its traceback."""
+    violation = ProtocolViolation("opened-first", "the first response was not `opened`", b"{}")
+    kind = type(violation)
+    again = _failure(kind.__module__, kind.__qualname__, str(violation), "")
+    assert type(again) is ProtocolViolation and str(again) == str(violation)
+    bug = _failure("builtins", "KeyError", "'x'", "Traceback (most recent call last):\nKeyError")
+    assert type(bug) is RuntimeError and "KeyError" in str(bug)
+
+
+def _children(pid: int, marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_for(check, seconds: float = 60.0):
+    deadline = time.monotonic() + seconds
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+    return result

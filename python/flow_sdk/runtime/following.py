@@ -1,0 +1,316 @@
+"""`flow-sdk run --follow`: the materializations in a process of their own, storing each
+capture commit as it lands, as Flow runs each materialization in shards of its own beside
+the captures.
+
+A thread of the runtime's process cannot overlap them: the capture side keeps that
+process's interpreter lock busy, so a following thread got a third of a core and moved no
+work off the critical path (docs/benchmarks.md). The child is a fresh interpreter (it
+inherits no thread or lock of the runtime's; unlike `multiprocessing`'s `spawn` it does not
+import the caller's main module again) on the runtime's `sys.path`; it prepares every
+enabled materialization (Spec, Validate, Apply, the session opened), makes a pass over
+what the captures committed after each commit, and the run's last pass once they ended.
+
+One pipe carries everything back: the child's console lines (printed by the run's console,
+so they land above its progress bars, or in the stream a caller gave it), the last pass's
+progress, each materialization's result, and a failure as its class and sentence. The child
+holds no lock of the data directory (the run does), and dies with the run: SIGKILL when the
+run's process ends (Linux), and it stops after the pass in flight when the pipe closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from flow_sdk.runtime.capture.run import committed_journals
+from flow_sdk.runtime.catalog.load import Catalog, load_catalog
+from flow_sdk.runtime.console import Console
+from flow_sdk.runtime.errors import RuntimeFailure
+from flow_sdk.runtime.journal import DataDir
+from flow_sdk.runtime.materialize.run import (
+    MaterializationRun,
+    Storing,
+    prepare_materialization,
+)
+from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
+
+STOP_SECONDS = 600.0
+"""How long a stopped child may take to end its pass in flight before it is killed."""
+
+Progress = Callable[[str, str, int | None], None]
+"""`(kind, text, amount)`: `("start", "materialize TASK", total bytes)` before a task's last
+pass, `("advance", note, bytes)` as it stores."""
+
+
+def committed(catalog: Catalog, data: DataDir) -> tuple[dict[str, int], dict[str, Any]]:
+    """Each collection's committed journal length and last truncation, as the captures'
+    state files record them."""
+    lengths: dict[str, int] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    for name in catalog.captures:
+        journal_lengths, truncations = committed_journals(data, name)
+        lengths.update(journal_lengths)
+        labels.update(truncations)
+    return lengths, labels
+
+
+class FollowingProcess:
+    """The run's side of the child: `committed()` after each capture commit, `finish()` once
+    the captures ended (the last pass; the results), `stop()` after a failure (what was
+    stored; idempotent)."""
+
+    def __init__(
+        self,
+        source: str | Path,
+        data_dir: Path,
+        transaction_documents: int,
+        network: str,
+        console: Console,
+    ) -> None:
+        self._console = console
+        self.error: BaseException | None = None
+        """The child's failure, once it reported one."""
+        self._runs: list[MaterializationRun] | None = None
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._asked = threading.Event()
+        """A `commit` was sent that the child has not taken yet: later commits need no
+        message of their own (its pass reads the state files after taking it), and the pipe
+        never fills however often the captures commit."""
+        ours, theirs = socket.socketpair()
+        self._conn = Connection(ours.detach())
+        settings = [str(source), str(data_dir), transaction_documents, network]
+        settings += [console.json_logs, os.getpid(), theirs.fileno()]
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, json.dumps(sys.path), json.dumps(settings)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()],
+        )
+        theirs.close()
+        self._reader = threading.Thread(target=self._read, name="materializations", daemon=True)
+        self._reader.start()
+
+    def committed(self) -> None:
+        """A capture committed a transaction: the child makes a pass. Its failure, once
+        reported, ends the captures here (what they committed is kept)."""
+        self._raise_failure()
+        if self._asked.is_set():
+            return
+        self._asked.set()
+        try:
+            self._conn.send("commit")
+        except OSError:  # it ended: its failure (or its end) is on the way
+            self._reader.join()
+            self._raise_failure()
+            raise self._ended_without_result() from None
+
+    def finish(self, progress: Progress) -> list[MaterializationRun]:
+        """The last pass, over everything the captures committed: its progress, then each
+        materialization's result (or the failure that stopped them)."""
+        self._raise_failure()
+        with contextlib.suppress(OSError):
+            self._conn.send("done")
+        runs = self._collect(progress)
+        self._raise_failure()
+        if runs is None:
+            raise self._ended_without_result()
+        return runs
+
+    def stop(self) -> list[MaterializationRun]:
+        """End the child after its pass in flight (killed past `STOP_SECONDS`); what its
+        materializations stored."""
+        if self._runs is None and self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._conn.send("stop")
+            self._collect(lambda kind, text, amount: None, STOP_SECONDS)
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._reader.join()
+        self._conn.close()
+        return self._runs or []
+
+    def _collect(self, progress: Progress, timeout: float | None = None) -> Any:
+        """Events until the child's results (kept, and returned) or its end."""
+        while self._runs is None:
+            try:
+                event = self._events.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            kind = event[0]
+            if kind == "ended":
+                self._events.put(event)  # (for a later call)
+                return None
+            if kind == "start":
+                progress("start", f"materialize {event[1]}", event[2])
+            elif kind == "stored":
+                _, collection, documents, read = event
+                progress("advance", f"{collection.rsplit('/', 1)[-1]} +{documents}", read)
+            elif kind == "ran":
+                self._runs = [MaterializationRun(t, dict(d), n) for t, d, n in event[1]]
+        return self._runs
+
+    def _read(self) -> None:
+        """The child's messages: console lines printed at once, the rest queued."""
+        try:
+            while True:
+                message = self._conn.recv()
+                if message[0] == "line":
+                    self._console.relay(message[1])
+                elif message[0] == "took":
+                    self._asked.clear()
+                elif message[0] == "failed":
+                    self.error = _failure(*message[1:])
+                else:
+                    self._events.put(message)
+        except (EOFError, OSError):
+            self._events.put(("ended",))
+
+    def _raise_failure(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _ended_without_result(self) -> RuntimeFailure:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(5)
+        return RuntimeFailure(
+            "the run's materializations process ended without a result (exit code "
+            f"{self._process.returncode}); what it committed is kept"
+        )
+
+
+def _failure(module: str, name: str, message: str, detail: str) -> BaseException:
+    """The child's failure again: a `RuntimeFailure` of the same class and sentence, or
+    (a bug) an error that shows the child's traceback."""
+    kind = getattr(importlib.import_module(module), name, None) if module else None
+    if isinstance(kind, type) and issubclass(kind, RuntimeFailure):
+        failure = kind.__new__(kind)
+        Exception.__init__(failure, message)
+        return failure
+    return RuntimeError(f"the run's materializations process failed:\n{detail}")
+
+
+# ---- the child ----
+
+_CHILD = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from flow_sdk.runtime.following import follow_in_child; "
+    "follow_in_child(*json.loads(sys.argv[2]))"
+)
+"""The child's program: the runtime's `sys.path`, then `follow_in_child(*settings)`."""
+
+
+class _RelayConsole(Console):
+    """The child's console: each rendered line goes to the run's console."""
+
+    def __init__(self, conn: Connection, json_logs: bool) -> None:
+        super().__init__(sys.stderr, json_logs)
+        self._conn = conn
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            self._conn.send(("line", text))
+
+
+def follow_in_child(
+    source: str,
+    data_dir: str,
+    transaction_documents: int,
+    network: str,
+    json_logs: bool,
+    run_pid: int,
+    fd: int,
+) -> None:
+    """The child's life: prepare, then a pass per `commit`, the last pass at `done`; stop
+    after the pass in flight at `stop` or when the run is gone. `fd`: its end of the pipe."""
+    _die_with(run_pid)
+    conn = Connection(fd)
+    arm_crash_points_from_environment()
+    crash_point.partner = run_pid  # (a test's kill point kills the whole run)
+    console = _RelayConsole(conn, json_logs)
+    storings: dict[str, Storing] = {}
+    try:
+        catalog = load_catalog(source)
+        data = DataDir(Path(data_dir))
+        for task in catalog.materializations.values():
+            if not task.disable:
+                prepared = prepare_materialization(
+                    catalog, task, data, console, network, open_session=True
+                )
+                storings[task.name] = Storing(
+                    prepared, task.name, data, console, transaction_documents
+                )
+        _passes(conn, catalog, data, storings)
+    except EOFError:
+        pass  # the run is gone: what was committed is kept
+    except BaseException as exc:  # sent to the run, which raises it
+        _report(conn, exc)
+    finally:
+        for storing in storings.values():
+            storing.close()  # (ended already after the last pass)
+        with contextlib.suppress(OSError):
+            results = [
+                (s.task, s.result.documents, s.result.transactions) for s in storings.values()
+            ]
+            conn.send(("ran", results))
+        conn.close()
+
+
+def _passes(
+    conn: Connection, catalog: Catalog, data: DataDir, storings: dict[str, Storing]
+) -> None:
+    """A pass per `commit` (commits that arrived meanwhile make one), until `done` (the last
+    pass, with progress, then each session ended and checked) or `stop`."""
+    while True:
+        message = conn.recv()
+        while message == "commit" and conn.poll():
+            message = conn.recv()
+        if message == "commit":
+            conn.send(("took",))  # (before the state files are read: see `_asked`)
+        if message == "stop":
+            return
+        last = message == "done"
+        lengths, labels = committed(catalog, data)
+        for name, storing in storings.items():
+            total = storing.unread(lengths, labels)
+            if last:
+                conn.send(("start", name, total))
+                storing.store(lambda c, d, r: conn.send(("stored", c, d, r)))
+                storing.finish()
+            else:
+                storing.store(lambda c, d, r: None)
+        if last:
+            return
+
+
+def _report(conn: Connection, exc: BaseException) -> None:
+    kind = type(exc)
+    detail = "".join(traceback.format_exception(exc))
+    with contextlib.suppress(OSError):
+        conn.send(("failed", kind.__module__, kind.__qualname__, str(exc), detail))
+
+
+def _die_with(run_pid: int) -> None:
+    """SIGKILL this process when the run's process ends (Linux: the parent-death signal,
+    tied to the thread that started the child; the run starts it from its own)."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != run_pid:  # it ended before the signal was set
+        os._exit(1)
