@@ -109,18 +109,22 @@ def _parent(pid: int) -> int:
 def _role(pid: int, root: int) -> str:
     if pid == root:
         return "runtime"
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            command = cmdline.read()
-    except OSError:
-        return "other"
+    command = _command(pid)
     if b"counter_capture" in command:
         return "capture"
     if b"destination_kvdb" in command:
         return "materialization"
-    if b"flow_sdk.runtime.following" in command:
-        return "runtime"  # `--follow`'s materializations process: the runtime's other side
+    if b"flow_sdk.runtime.following" in command or command == _command(root):
+        return "runtime"  # `--follow`'s materializations process (executed, or forked)
     return "other"
+
+
+def _command(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read()
+    except OSError:
+        return b""
 
 
 def role_totals(seen: dict[int, Process]) -> dict[str, float]:

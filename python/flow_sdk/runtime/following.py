@@ -4,10 +4,11 @@ the captures.
 
 A thread of the runtime's process cannot overlap them: the capture side keeps that
 process's interpreter lock busy, so a following thread got a third of a core and moved no
-work off the critical path (docs/benchmarks.md). The child is a fresh interpreter (it
-inherits no thread or lock of the runtime's; unlike `multiprocessing`'s `spawn` it does not
-import the caller's main module again) on the runtime's `sys.path`; it prepares every
-enabled materialization (Spec, Validate, Apply, the session opened), makes a pass over
+work off the critical path (docs/benchmarks.md). The child is forked when the runtime has
+no other thread (the CLI: it starts at once, its modules and the catalog already loaded),
+else a fresh interpreter on the runtime's `sys.path` (a fork would copy locks other threads
+may hold; unlike `multiprocessing`'s `spawn` it does not import the caller's main module
+again). It prepares every enabled materialization (Spec, Validate, Apply, the session opened), makes a pass over
 what the captures committed after each commit, and the run's last pass once they ended.
 
 One pipe carries everything back: the child's console lines (printed by the run's console,
@@ -30,8 +31,10 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -75,8 +78,9 @@ class FollowingProcess:
 
     def __init__(
         self,
+        catalog: Catalog,
         source: str | Path,
-        data_dir: Path,
+        data: DataDir,
         transaction_documents: int,
         network: str,
         console: Console,
@@ -91,16 +95,14 @@ class FollowingProcess:
         message of their own (its pass reads the state files after taking it), and the pipe
         never fills however often the captures commit."""
         ours, theirs = socket.socketpair()
-        self._conn = Connection(ours.detach())
-        settings = [str(source), str(data_dir), transaction_documents, network]
-        settings += [console.json_logs, os.getpid(), theirs.fileno()]
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, json.dumps(sys.path), json.dumps(settings)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            pass_fds=[theirs.fileno()],
-        )
+        settings = _Settings(str(data.root), transaction_documents, network, console.json_logs)
+        self._process: subprocess.Popen[bytes] | _Forked
+        if can_fork():
+            self._process = _fork(ours, theirs, catalog, data, settings, console)
+        else:
+            self._process = _execute(theirs, source, settings)
         theirs.close()
+        self._conn = Connection(ours.detach())
         self._reader = threading.Thread(target=self._read, name="materializations", daemon=True)
         self._reader.start()
 
@@ -206,12 +208,91 @@ def _failure(module: str, name: str, message: str, detail: str) -> BaseException
 
 # ---- the child ----
 
+
+@dataclass(frozen=True)
+class _Settings:
+    data_dir: str
+    transaction_documents: int
+    network: str
+    json_logs: bool
+
+
+def can_fork() -> bool:
+    """Whether the child may be forked: the runtime has no other thread."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _fork(
+    ours: socket.socket,
+    theirs: socket.socket,
+    catalog: Catalog,
+    data: DataDir,
+    settings: _Settings,
+    console: Console,
+) -> _Forked:
+    run_pid = os.getpid()
+    for stream in (sys.stdout, sys.stderr, console.stream):
+        with contextlib.suppress(Exception):
+            stream.flush()  # (else the child would write what is buffered again)
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    code = 1
+    try:
+        ours.close()
+        data.forget_lock()
+        _child_life(Connection(theirs.detach()), lambda: catalog, settings, run_pid)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _execute(
+    theirs: socket.socket, source: str | Path, settings: _Settings
+) -> subprocess.Popen[bytes]:
+    arguments = [str(source), asdict(settings), os.getpid(), theirs.fileno()]
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, json.dumps(sys.path), json.dumps(arguments)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        pass_fds=[theirs.fileno()],
+    )
+
+
+class _Forked:
+    """A forked child, with the part of `Popen`'s interface the run uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
 _CHILD = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
     "from flow_sdk.runtime.following import follow_in_child; "
     "follow_in_child(*json.loads(sys.argv[2]))"
 )
-"""The child's program: the runtime's `sys.path`, then `follow_in_child(*settings)`."""
+"""The executed child's program: the runtime's `sys.path`, then `follow_in_child`."""
 
 
 class _RelayConsole(Console):
@@ -226,34 +307,31 @@ class _RelayConsole(Console):
             self._conn.send(("line", text))
 
 
-def follow_in_child(
-    source: str,
-    data_dir: str,
-    transaction_documents: int,
-    network: str,
-    json_logs: bool,
-    run_pid: int,
-    fd: int,
+def follow_in_child(source: str, settings: dict[str, Any], run_pid: int, fd: int) -> None:
+    """The executed child: its catalog loaded from `source`, then `_child_life`."""
+    _child_life(Connection(fd), lambda: load_catalog(source), _Settings(**settings), run_pid)
+
+
+def _child_life(
+    conn: Connection, catalog_of: Callable[[], Catalog], settings: _Settings, run_pid: int
 ) -> None:
-    """The child's life: prepare, then a pass per `commit`, the last pass at `done`; stop
-    after the pass in flight at `stop` or when the run is gone. `fd`: its end of the pipe."""
+    """Prepare, then a pass per `commit`, the last pass at `done`; stop after the pass in
+    flight at `stop` or when the run is gone."""
     _die_with(run_pid)
-    conn = Connection(fd)
     arm_crash_points_from_environment()
     crash_point.partner = run_pid  # (a test's kill point kills the whole run)
-    console = _RelayConsole(conn, json_logs)
+    console = _RelayConsole(conn, settings.json_logs)
     storings: dict[str, Storing] = {}
     try:
-        catalog = load_catalog(source)
-        data = DataDir(Path(data_dir))
+        catalog = catalog_of()
+        data = DataDir(Path(settings.data_dir))
         for task in catalog.materializations.values():
             if not task.disable:
                 prepared = prepare_materialization(
-                    catalog, task, data, console, network, open_session=True
+                    catalog, task, data, console, settings.network, open_session=True
                 )
-                storings[task.name] = Storing(
-                    prepared, task.name, data, console, transaction_documents
-                )
+                limit = settings.transaction_documents
+                storings[task.name] = Storing(prepared, task.name, data, console, limit)
         _passes(conn, catalog, data, storings)
     except EOFError:
         pass  # the run is gone: what was committed is kept

@@ -127,6 +127,13 @@ class DataDir:
             ) from None
         self._lock = handle
 
+    def forget_lock(self) -> None:
+        """In a forked process: close its copy of the lock file, which leaves the run's lock
+        held (a flock belongs to the open file, which the run still has open)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
     def unlock(self) -> None:
         if self._lock is not None:
             self._lock.close()

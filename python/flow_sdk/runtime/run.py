@@ -150,7 +150,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     summary = RunSummary()
     started = time.monotonic()
     progress_so_far = SoFar(summary)
-    following = _following(source, data, options, console) if options.follow else None
+    following = _following(catalog, source, data, options, console) if options.follow else None
     preparing = None if following else _Preparing(catalog, data, options, console)
     storings: dict[str, Storing] = {}
     try:
@@ -250,10 +250,10 @@ def _storings(
 
 
 def _following(
-    source: str | Path, data: DataDir, options: RunOptions, console: Console
+    catalog: Catalog, source: str | Path, data: DataDir, options: RunOptions, console: Console
 ) -> FollowingProcess:
     return FollowingProcess(
-        source, data.root, options.transaction_documents, options.network, console
+        catalog, source, data, options.transaction_documents, options.network, console
     )
 
 

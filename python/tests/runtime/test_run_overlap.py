@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flow_sdk.runtime import following
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import ProtocolViolation, RuntimeFailure
 from flow_sdk.runtime.following import _failure
@@ -136,12 +137,14 @@ def test_materializations_are_applied_while_the_capture_runs(tmp_path: Path) -> 
         assert db.execute("select count(*) from alpha").fetchone() == (DOCUMENTS,)
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "executed"])
 def test_with_follow_the_materialization_stores_each_capture_commit_as_it_lands(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
 ) -> None:
     """`run --follow`: the sink stores the capture's commits while the capture runs (one
     transaction per commit it sees, not one for all after the capture), and in the end
-    exactly what the capture committed."""
+    exactly what the capture committed; from a forked child and from a fresh interpreter."""
+    monkeypatch.setattr(following, "can_fork", lambda: forked)
     log = tmp_path / "launches.log"
     path = tmp_path / "flow.yaml"
     path.write_text(yaml.safe_dump(counter_catalog(tmp_path, log)))
@@ -237,7 +240,8 @@ def test_with_follow_the_materializations_process_dies_with_the_run(tmp_path: Pa
         command, stderr=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True
     )
     try:
-        materializations = _wait_for(lambda: _children(runtime.pid, "flow_sdk.runtime.following"))
+        # (forked, it has the run's command line; executed, its settings name the catalog)
+        materializations = _wait_for(lambda: _children(runtime.pid, str(path)))
         _wait_for(lambda: (log.parent / APPLIED).exists())  # its sessions are up
         os.kill(runtime.pid, signal.SIGKILL)
         runtime.wait()
