@@ -58,6 +58,7 @@ def test_report_names_machine_versions_and_every_benchmark(report: dict) -> None
         "runtime_preview",
         "runtime_preview_airbyte",
         "runtime_run",
+        "runtime_run_follow",
     }
     assert report["machine"]["cpus"] > 0 and len(report["machine"]["load_average_end"]) == 3
     assert report["versions"]["flow-sdk"] and report["versions"]["airbyte-cdk"].startswith("7.")
@@ -129,7 +130,10 @@ def test_runtime_figures_are_present(report: dict) -> None:
     for name in ("runtime_preview", "runtime_preview_airbyte"):
         positive(report["results"][name], keys, name)
     assert report["results"]["runtime_preview_airbyte"]["connector"] == "airbyte"
-    positive(report["results"]["runtime_run"], {"per_s", "wall_s", "peak_rss_mib"}, "runtime_run")
+    for name in ("runtime_run", "runtime_run_follow"):
+        positive(report["results"][name], {"per_s", "wall_s", "peak_rss_mib"}, name)
+    assert report["results"]["runtime_run_follow"]["follow"] is True
     assert "`preview` session vs the counter capture alone" in report["table"]
     assert "`preview` session vs the Airbyte source behind the shim alone" in report["table"]
     assert "`run` end to end into kvdb" in report["table"]
+    assert "`run --follow` end to end into kvdb" in report["table"]
