@@ -424,6 +424,17 @@ def _new_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     new.set_defaults(handler=_cmd_new)
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """`flow-sdk run`."""
     run = commands.add_parser(
@@ -439,7 +450,7 @@ def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], c
     _timeout_flags(run, "capture")
     run.add_argument(
         "--transaction-documents",
-        type=int,
+        type=_at_least_one,
         metavar="N",
         help="documents per materialization transaction at most (default: 20,000, and at "
         "most 16 MiB of journal)",

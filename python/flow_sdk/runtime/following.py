@@ -44,6 +44,7 @@ from flow_sdk.runtime.catalog.load import Catalog, load_catalog
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
 from flow_sdk.runtime.journal import DataDir
+from flow_sdk.runtime.masking import mask
 from flow_sdk.runtime.materialize.run import (
     MaterializationRun,
     Storing,
@@ -90,17 +91,22 @@ class FollowingProcess:
         """The child's failure, once it reported one."""
         self._runs: list[MaterializationRun] | None = None
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
-        self._asked = threading.Event()
-        """A `commit` was sent that the child has not taken yet: later commits need no
-        message of their own (its pass reads the state files after taking it), and the pipe
-        never fills however often the captures commit."""
+        self._ended = threading.Event()
+        """The pipe closed (or broke): the child is gone or going."""
+        self._commits = threading.Lock()
+        self._asked = False
+        """A `commit` was sent that the child has not taken yet: commits meanwhile set
+        `_again` instead of sending their own, so the pipe never fills however often the
+        captures commit, and the child makes one more pass once it takes the first."""
+        self._again = False
+        self._sending = threading.Lock()
         ours, theirs = socket.socketpair()
         settings = _Settings(str(data.root), transaction_documents, network, console.json_logs)
         self._process: subprocess.Popen[bytes] | _Forked
-        if can_fork():
-            self._process = _fork(ours, theirs, catalog, data, settings, console)
+        if can_fork():  # (the fork keeps its copy of the lock file: see `_fork`)
+            self._process = _fork(ours, theirs, catalog, settings, console)
         else:
-            self._process = _execute(theirs, source, settings)
+            self._process = _execute(theirs, source, settings, data.lock_fd())
         theirs.close()
         self._conn = Connection(ours.detach())
         self._reader = threading.Thread(target=self._read, name="materializations", daemon=True)
@@ -110,22 +116,36 @@ class FollowingProcess:
         """A capture committed a transaction: the child makes a pass. Its failure, once
         reported, ends the captures here (what they committed is kept)."""
         self._raise_failure()
-        if self._asked.is_set():
-            return
-        self._asked.set()
-        try:
-            self._conn.send("commit")
-        except OSError:  # it ended: its failure (or its end) is on the way
+        if self._ended.is_set():  # it died (or failed) with a commit outstanding
             self._reader.join()
             self._raise_failure()
-            raise self._ended_without_result() from None
+            raise self._ended_without_result()
+        with self._commits:
+            if self._asked:
+                self._again = True
+                return
+            self._asked = True
+            self._send("commit")
+
+    def _took(self) -> None:
+        """The child took a `commit` (the reader's thread): ask again if commits landed
+        since it was sent, as its pass may have read the state files before them."""
+        with self._commits:
+            if self._again:
+                self._again = False
+                self._send("commit")
+            else:
+                self._asked = False
+
+    def _send(self, message: str) -> None:
+        with self._sending, contextlib.suppress(OSError):  # (a gone child: see `_ended`)
+            self._conn.send(message)
 
     def finish(self, progress: Progress) -> list[MaterializationRun]:
         """The last pass, over everything the captures committed: its progress, then each
         materialization's result (or the failure that stopped them)."""
         self._raise_failure()
-        with contextlib.suppress(OSError):
-            self._conn.send("done")
+        self._send("done")
         runs = self._collect(progress)
         self._raise_failure()
         if runs is None:
@@ -136,8 +156,7 @@ class FollowingProcess:
         """End the child after its pass in flight (killed past `STOP_SECONDS`); what its
         materializations stored."""
         if self._runs is None and self._process.poll() is None:
-            with contextlib.suppress(OSError):
-                self._conn.send("stop")
+            self._send("stop")
             self._collect(lambda kind, text, amount: None, STOP_SECONDS)
         if self._process.poll() is None:
             self._process.kill()
@@ -167,19 +186,25 @@ class FollowingProcess:
         return self._runs
 
     def _read(self) -> None:
-        """The child's messages: console lines printed at once, the rest queued."""
+        """The child's messages: console lines printed at once, the rest queued. Whatever
+        ends this thread ends the child's part (`_ended`), so no caller waits for it."""
         try:
             while True:
                 message = self._conn.recv()
                 if message[0] == "line":
                     self._console.relay(message[1])
                 elif message[0] == "took":
-                    self._asked.clear()
+                    self._took()
                 elif message[0] == "failed":
                     self.error = _failure(*message[1:])
                 else:
                     self._events.put(message)
         except (EOFError, OSError):
+            pass
+        except Exception as exc:  # a garbled message, a console that failed: a bug
+            self.error = RuntimeError(f"reading the run's materializations process failed: {exc!r}")
+        finally:
+            self._ended.set()
             self._events.put(("ended",))
 
     def _raise_failure(self) -> None:
@@ -189,9 +214,11 @@ class FollowingProcess:
     def _ended_without_result(self) -> RuntimeFailure:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(5)
+        code = self._process.returncode
+        how = f"exit code {code}" if code is not None else "it closed its pipe"
         return RuntimeFailure(
-            "the run's materializations process ended without a result (exit code "
-            f"{self._process.returncode}); what it committed is kept"
+            f"the run's materializations process ended without a result ({how}); what it "
+            "committed is kept"
         )
 
 
@@ -226,10 +253,11 @@ def _fork(
     ours: socket.socket,
     theirs: socket.socket,
     catalog: Catalog,
-    data: DataDir,
     settings: _Settings,
     console: Console,
 ) -> _Forked:
+    """The child forked. It keeps its copy of the data directory's lock file open, so the
+    directory stays locked (a flock lasts while any copy is open) until it ended too."""
     run_pid = os.getpid()
     for stream in (sys.stdout, sys.stderr, console.stream):
         with contextlib.suppress(Exception):
@@ -240,7 +268,6 @@ def _fork(
     code = 1
     try:
         ours.close()
-        data.forget_lock()
         _child_life(Connection(theirs.detach()), lambda: catalog, settings, run_pid)
         code = 0
     finally:
@@ -248,14 +275,16 @@ def _fork(
 
 
 def _execute(
-    theirs: socket.socket, source: str | Path, settings: _Settings
+    theirs: socket.socket, source: str | Path, settings: _Settings, lock_fd: int | None
 ) -> subprocess.Popen[bytes]:
+    """The child executed; it inherits a copy of the data directory's lock file (`_fork`)."""
     arguments = [str(source), asdict(settings), os.getpid(), theirs.fileno()]
+    kept = [theirs.fileno(), *([] if lock_fd is None else [lock_fd])]
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, json.dumps(sys.path), json.dumps(arguments)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        pass_fds=[theirs.fileno()],
+        pass_fds=kept,
     )
 
 
@@ -295,16 +324,30 @@ _CHILD = (
 """The executed child's program: the runtime's `sys.path`, then `follow_in_child`."""
 
 
-class _RelayConsole(Console):
-    """The child's console: each rendered line goes to the run's console."""
+class _Sender:
+    """The child's end of the pipe: one message at a time from any of its threads (a large
+    one is written in two parts, which another thread's must not come between)."""
 
-    def __init__(self, conn: Connection, json_logs: bool) -> None:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: Any) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+
+class _RelayConsole(Console):
+    """The child's console: each rendered line goes to the run's console, masked here (the
+    secrets a materialization's config resolves are registered in this process)."""
+
+    def __init__(self, sender: _Sender, json_logs: bool) -> None:
         super().__init__(sys.stderr, json_logs)
-        self._conn = conn
+        self._sender = sender
 
     def _write(self, text: str) -> None:
-        with self._lock:
-            self._conn.send(("line", text))
+        with contextlib.suppress(OSError):  # (a connector's last lines after the pipe closed)
+            self._sender.send(("line", mask(text)))
 
 
 def follow_in_child(source: str, settings: dict[str, Any], run_pid: int, fd: int) -> None:
@@ -320,7 +363,8 @@ def _child_life(
     _die_with(run_pid)
     arm_crash_points_from_environment()
     crash_point.partner = run_pid  # (a test's kill point kills the whole run)
-    console = _RelayConsole(conn, settings.json_logs)
+    sender = _Sender(conn)
+    console = _RelayConsole(sender, settings.json_logs)
     storings: dict[str, Storing] = {}
     try:
         catalog = catalog_of()
@@ -332,11 +376,11 @@ def _child_life(
                 )
                 limit = settings.transaction_documents
                 storings[task.name] = Storing(prepared, task.name, data, console, limit)
-        _passes(conn, catalog, data, storings)
+        _passes(conn, sender, catalog, data, storings)
     except EOFError:
         pass  # the run is gone: what was committed is kept
     except BaseException as exc:  # sent to the run, which raises it
-        _report(conn, exc)
+        _report(sender, exc)
     finally:
         for storing in storings.values():
             storing.close()  # (ended already after the last pass)
@@ -344,12 +388,16 @@ def _child_life(
             results = [
                 (s.task, s.result.documents, s.result.transactions) for s in storings.values()
             ]
-            conn.send(("ran", results))
+            sender.send(("ran", results))
         conn.close()
 
 
 def _passes(
-    conn: Connection, catalog: Catalog, data: DataDir, storings: dict[str, Storing]
+    conn: Connection,
+    sender: _Sender,
+    catalog: Catalog,
+    data: DataDir,
+    storings: dict[str, Storing],
 ) -> None:
     """A pass per `commit` (commits that arrived meanwhile make one), until `done` (the last
     pass, with progress, then each session ended and checked) or `stop`."""
@@ -358,7 +406,7 @@ def _passes(
         while message == "commit" and conn.poll():
             message = conn.recv()
         if message == "commit":
-            conn.send(("took",))  # (before the state files are read: see `_asked`)
+            sender.send(("took",))  # (before the state files are read: see `_took`)
         if message == "stop":
             return
         last = message == "done"
@@ -366,8 +414,8 @@ def _passes(
         for name, storing in storings.items():
             total = storing.unread(lengths, labels)
             if last:
-                conn.send(("start", name, total))
-                storing.store(lambda c, d, r: conn.send(("stored", c, d, r)))
+                sender.send(("start", name, total))
+                storing.store(lambda c, d, r: sender.send(("stored", c, d, r)))
                 storing.finish()
             else:
                 storing.store(lambda c, d, r: None)
@@ -375,11 +423,12 @@ def _passes(
             return
 
 
-def _report(conn: Connection, exc: BaseException) -> None:
+def _report(sender: _Sender, exc: BaseException) -> None:
+    """The failure, masked here as the console's lines are."""
     kind = type(exc)
-    detail = "".join(traceback.format_exception(exc))
+    detail = mask("".join(traceback.format_exception(exc)))
     with contextlib.suppress(OSError):
-        conn.send(("failed", kind.__module__, kind.__qualname__, str(exc), detail))
+        sender.send(("failed", kind.__module__, kind.__qualname__, mask(str(exc)), detail))
 
 
 def _die_with(run_pid: int) -> None:

@@ -127,12 +127,10 @@ class DataDir:
             ) from None
         self._lock = handle
 
-    def forget_lock(self) -> None:
-        """In a forked process: close its copy of the lock file, which leaves the run's lock
-        held (a flock belongs to the open file, which the run still has open)."""
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
+    def lock_fd(self) -> int | None:
+        """The lock file's descriptor while this run holds it: a child process given a copy
+        keeps the directory locked until it ended too (a flock belongs to the open file)."""
+        return None if self._lock is None else self._lock.fileno()
 
     def unlock(self) -> None:
         if self._lock is not None:

@@ -114,7 +114,8 @@ class RunProgress:
             dynamic_ncols=True,
             leave=False,
         )
-        self.console.sink = lambda text: self._bar.write(text, file=self.console.stream)
+        bar, stream = self._bar, self.console.stream
+        self.console.sink = lambda text: bar.write(text, file=stream)  # (after `finish` too)
 
     def advance(self, amount: int, note: str = "") -> None:
         if self._bar is not None:

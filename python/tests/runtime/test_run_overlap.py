@@ -232,13 +232,7 @@ def test_with_follow_the_materializations_process_dies_with_the_run(tmp_path: Pa
     process alone (not its group) takes that process down too, and the sink's session
     ends with it (its input closed)."""
     log = tmp_path / "launches.log"
-    path = tmp_path / "flow.yaml"
-    path.write_text(yaml.safe_dump(counter_catalog(tmp_path, log)))
-    command = [str(BIN / "flow-sdk"), "run", "--source", str(path), "--follow"]
-    command += ["--data-dir", str(tmp_path / "data")]
-    runtime = subprocess.Popen(
-        command, stderr=subprocess.DEVNULL, cwd=tmp_path, start_new_session=True
-    )
+    path, runtime = follow_process(tmp_path, log, subprocess.DEVNULL)
     try:
         # (forked, it has the run's command line; executed, its settings name the catalog)
         materializations = _wait_for(lambda: _children(runtime.pid, str(path)))
@@ -262,6 +256,18 @@ def test_a_failure_of_the_materializations_process_keeps_its_class_and_sentence(
     assert type(again) is ProtocolViolation and str(again) == str(violation)
     bug = _failure("builtins", "KeyError", "'x'", "Traceback (most recent call last):\nKeyError")
     assert type(bug) is RuntimeError and "KeyError" in str(bug)
+
+
+def follow_process(tmp_path: Path, log: Path, stderr: int) -> tuple[Path, subprocess.Popen[str]]:
+    """`flow-sdk run --follow` of the counter catalog, started in a session of its own."""
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(counter_catalog(tmp_path, log)))
+    command = [str(BIN / "flow-sdk"), "run", "--source", str(path), "--follow"]
+    command += ["--data-dir", str(tmp_path / "data")]
+    runtime = subprocess.Popen(
+        command, stderr=stderr, text=True, cwd=tmp_path, start_new_session=True
+    )
+    return path, runtime
 
 
 def _children(pid: int, marker: str) -> list[int]:
@@ -289,3 +295,60 @@ def _wait_for(check, seconds: float = 60.0):
             return result
         time.sleep(0.05)
     return result
+
+
+ECHOES_OPEN = """
+import subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
+for line in sys.stdin.buffer:
+    if line.startswith(b'{"open"'):
+        print("the sink was opened with " + line.decode().strip(), file=sys.stderr)
+    child.stdin.write(line)
+    child.stdin.flush()
+child.stdin.close()
+sys.exit(child.wait())
+"""
+"""Runs the command it is given, passing its input on; prints the `open` request (its
+config resolved) on stderr."""
+
+
+def test_with_follow_secrets_the_materializations_resolve_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `$env` value is resolved (and registered for masking) in the materializations'
+    process: its lines and failures reach the run's console masked all the same."""
+    secret = str(tmp_path / "sink-secret-path.db")
+    monkeypatch.setenv("FOLLOW_SINK_PATH", secret)
+    log = tmp_path / "launches.log"
+    catalog = counter_catalog(tmp_path, log)
+    local = catalog["materializations"]["acmeCo/sink"]["endpoint"]["local"]
+    local["config"] = {"path": {"$env": "FOLLOW_SINK_PATH"}}
+    local["command"] = [sys.executable, "-c", ECHOES_OPEN, *local["command"]]
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    out = io.StringIO()
+    options = RunOptions(data_dir=tmp_path / "data", progress=False, follow=True)
+    run(path, options, Console(out))
+    assert "the sink was opened with" in out.getvalue()
+    assert "sink-secret-path" not in out.getvalue() and "***" in out.getvalue()
+
+
+def test_with_follow_a_materializations_process_that_dies_stops_the_captures(
+    tmp_path: Path,
+) -> None:
+    """The materializations' process is killed while the capture runs: the run fails at
+    the capture's next commit, not after the whole capture, and says so."""
+    log = tmp_path / "launches.log"
+    path, runtime = follow_process(tmp_path, log, subprocess.PIPE)
+    try:
+        materializations = _wait_for(lambda: _children(runtime.pid, str(path)))
+        _wait_for(lambda: (log.parent / APPLIED).exists())  # the capture is committing
+        os.kill(materializations[0], signal.SIGKILL)
+        _, err = runtime.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runtime.pid, signal.SIGKILL)
+    assert runtime.returncode != 0, err
+    assert "materializations process ended without a result (exit code -9)" in err, err
+    captured = re.search(r"before the failure: captured (\d+) document", err)
+    assert captured is not None and int(captured.group(1)) < DOCUMENTS, err

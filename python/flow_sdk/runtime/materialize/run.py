@@ -447,7 +447,7 @@ class _JournalReader:
         self.spec = spec
         self.cursors = cursors
         self.limit = limit
-        self.max_bytes = TRANSACTION_BYTES if max_bytes is None else max_bytes
+        self.max_bytes = max(1, TRANSACTION_BYTES if max_bytes is None else max_bytes)
 
     def next_transaction(self) -> _Transaction:
         """The next transaction's `store` request lines, reduced by key (last write wins) as
