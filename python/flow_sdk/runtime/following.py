@@ -8,20 +8,21 @@ work off the critical path (docs/benchmarks.md). The child is forked when the ru
 no other thread (the CLI: it starts at once, its modules and the catalog already loaded),
 else a fresh interpreter on the runtime's `sys.path` (a fork would copy locks other threads
 may hold; unlike `multiprocessing`'s `spawn` it does not import the caller's main module
-again). It prepares every enabled materialization (Spec, Validate, Apply, the session opened), makes a pass over
-what the captures committed after each commit, and the run's last pass once they ended.
+again). It prepares every enabled materialization (Spec, Validate, Apply, the session
+opened), makes a pass over what the captures committed after each commit, and the run's last
+pass once they ended.
 
 One pipe carries everything back: the child's console lines (printed by the run's console,
 so they land above its progress bars, or in the stream a caller gave it), the last pass's
 progress, each materialization's result, and a failure as its class and sentence. The child
-holds no lock of the data directory (the run does), and dies with the run: SIGKILL when the
-run's process ends (Linux), and it stops after the pass in flight when the pipe closes.
+holds a copy of the data directory's lock file (the directory stays locked until it ended
+too), and dies with the run: SIGKILL when the run's process ends (Linux), and it stops after
+the pass in flight when the pipe closes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import json
 import os
@@ -39,7 +40,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from flow_sdk.runtime.capture.run import committed_journals
+from flow_sdk.child_process import parent_death_signal
+from flow_sdk.runtime.capture.run import catalog_committed_journals
 from flow_sdk.runtime.catalog.load import Catalog, load_catalog
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.errors import RuntimeFailure
@@ -49,6 +51,7 @@ from flow_sdk.runtime.materialize.run import (
     MaterializationRun,
     Storing,
     prepare_materialization,
+    store_committed,
 )
 from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
 
@@ -56,20 +59,8 @@ STOP_SECONDS = 600.0
 """How long a stopped child may take to end its pass in flight before it is killed."""
 
 Progress = Callable[[str, str, int | None], None]
-"""`(kind, text, amount)`: `("start", "materialize TASK", total bytes)` before a task's last
-pass, `("advance", note, bytes)` as it stores."""
-
-
-def committed(catalog: Catalog, data: DataDir) -> tuple[dict[str, int], dict[str, Any]]:
-    """Each collection's committed journal length and last truncation, as the captures'
-    state files record them."""
-    lengths: dict[str, int] = {}
-    labels: dict[str, dict[str, Any]] = {}
-    for name in catalog.captures:
-        journal_lengths, truncations = committed_journals(data, name)
-        lengths.update(journal_lengths)
-        labels.update(truncations)
-    return lengths, labels
+"""`(kind, text, amount)`: `("start", description, total bytes)` before a task's last pass,
+`("advance", note, bytes)` as it stores (`materialize.run.store_committed`'s calls)."""
 
 
 class FollowingProcess:
@@ -176,11 +167,8 @@ class FollowingProcess:
             if kind == "ended":
                 self._events.put(event)  # (for a later call)
                 return None
-            if kind == "start":
-                progress("start", f"materialize {event[1]}", event[2])
-            elif kind == "stored":
-                _, collection, documents, read = event
-                progress("advance", f"{collection.rsplit('/', 1)[-1]} +{documents}", read)
+            if kind in ("start", "advance"):
+                progress(*event)
             elif kind == "ran":
                 self._runs = [MaterializationRun(t, dict(d), n) for t, d, n in event[1]]
         return self._runs
@@ -303,9 +291,11 @@ class _Forked:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is None and self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        deadline = time.monotonic() + (timeout or 0)
         while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
             time.sleep(0.01)
         assert self.returncode is not None
@@ -346,8 +336,27 @@ class _RelayConsole(Console):
         self._sender = sender
 
     def _write(self, text: str) -> None:
-        with contextlib.suppress(OSError):  # (a connector's last lines after the pipe closed)
-            self._sender.send(("line", mask(text)))
+        text = mask(text)
+        try:
+            self._sender.send(("line", text))
+        except OSError:  # (a connector's last lines after the pipe closed: stderr, then)
+            super()._write(text)
+
+
+class _RelayProgress:
+    """The child's `PassProgress`: the run's bars, over the pipe."""
+
+    def __init__(self, sender: _Sender) -> None:
+        self._sender = sender
+
+    def start(self, description: str, total: int | None = None, unit: str = " docs") -> None:
+        self._sender.send(("start", description, total))
+
+    def advance(self, amount: int, note: str = "") -> None:
+        self._sender.send(("advance", note, amount))
+
+    def finish(self) -> None:
+        pass
 
 
 def follow_in_child(source: str, settings: dict[str, Any], run_pid: int, fd: int) -> None:
@@ -409,18 +418,13 @@ def _passes(
             sender.send(("took",))  # (before the state files are read: see `_took`)
         if message == "stop":
             return
-        last = message == "done"
-        lengths, labels = committed(catalog, data)
-        for name, storing in storings.items():
-            total = storing.unread(lengths, labels)
-            if last:
-                sender.send(("start", name, total))
-                storing.store(lambda c, d, r: sender.send(("stored", c, d, r)))
-                storing.finish()
-            else:
-                storing.store(lambda c, d, r: None)
-        if last:
+        committed = catalog_committed_journals(catalog, data)
+        if message == "done":  # the run's last pass, each session ended and checked
+            store_committed(storings, committed, _RelayProgress(sender), [])
             return
+        for storing in storings.values():
+            storing.unread(*committed)
+            storing.store(lambda collection, documents, read: None)
 
 
 def _report(sender: _Sender, exc: BaseException) -> None:
@@ -434,10 +438,8 @@ def _report(sender: _Sender, exc: BaseException) -> None:
 def _die_with(run_pid: int) -> None:
     """SIGKILL this process when the run's process ends (Linux: the parent-death signal,
     tied to the thread that started the child; the run starts it from its own)."""
-    if sys.platform != "linux":
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    hook = parent_death_signal()
+    if hook is not None:
+        hook()
     if os.getppid() != run_pid:  # it ended before the signal was set
         os._exit(1)

@@ -23,6 +23,7 @@ from typing import Any
 
 from flow_sdk.runtime.capture.run import (
     CaptureRun,
+    catalog_committed_journals,
     run_capture,
 )
 from flow_sdk.runtime.capture.session import Timeouts, Transaction
@@ -31,7 +32,7 @@ from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
-from flow_sdk.runtime.following import FollowingProcess, committed
+from flow_sdk.runtime.following import FollowingProcess
 from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
@@ -39,6 +40,7 @@ from flow_sdk.runtime.materialize.run import (
     PreparedMaterialization,
     Storing,
     prepare_materialization,
+    store_committed,
 )
 from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
 
@@ -164,7 +166,8 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
         else:
             assert preparing is not None
             storings = _storings(preparing.results(), data, options, console)
-            _run_materializations(catalog, data, progress, summary, storings)
+            committed = catalog_committed_journals(catalog, data)
+            store_committed(storings, committed, progress, summary.materializations)
     except RuntimeFailure as failure:
         progress.finish()
         if following is not None:  # what they stored while the captures ran is kept
@@ -213,27 +216,6 @@ def _run_captures(
         so_far.summary.captures.append(
             run_capture(catalog, task, data, console, captured, timeouts, options.network)
         )
-        progress.finish()
-
-
-def _run_materializations(
-    catalog: Catalog,
-    data: DataDir,
-    progress: RunProgress,
-    summary: RunSummary,
-    storings: dict[str, Storing],
-) -> None:
-    """Every enabled materialization, over what the captures committed (the last pass, when
-    they followed the captures)."""
-    lengths, labels = committed(catalog, data)
-    for name, storing in storings.items():
-        progress.start(f"materialize {name}", total=storing.unread(lengths, labels), unit="B")
-
-        def stored(collection: str, documents: int, read: int) -> None:
-            progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
-
-        storing.store(stored)
-        summary.materializations.append(storing.finish())
         progress.finish()
 
 

@@ -69,6 +69,20 @@ def committed_journals(
     return dict(state.get("journals", {})), dict(state.get("labels", {}))
 
 
+def catalog_committed_journals(
+    catalog: Catalog, data: DataDir
+) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
+    """`committed_journals` of every capture of the catalog together: each collection's
+    committed journal length and last truncation."""
+    lengths: dict[str, int] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    for name in catalog.captures:
+        journal_lengths, truncations = committed_journals(data, name)
+        lengths.update(journal_lengths)
+        labels.update(truncations)
+    return lengths, labels
+
+
 def run_capture(
     catalog: Catalog,
     task: CaptureDef,

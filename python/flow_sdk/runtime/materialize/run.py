@@ -27,7 +27,7 @@ from binascii import b2a_base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -267,6 +267,37 @@ class Storing:
         opened = self._opened or self.prepared.opened
         self._opened = self.prepared.opened = None
         return opened
+
+
+class PassProgress(Protocol):
+    """Where a last pass reports its progress: the run's bars, or (`run --follow`) the pipe
+    to them."""
+
+    def start(self, description: str, total: int | None = None, unit: str = " docs") -> None: ...
+
+    def advance(self, amount: int, note: str = "") -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def store_committed(
+    storings: dict[str, Storing],
+    committed: tuple[dict[str, int], dict[str, dict[str, Any]]],
+    progress: PassProgress,
+    into: list[MaterializationRun],
+) -> None:
+    """The run's last pass: each session stores what the captures `committed` (lengths and
+    truncations) and ends; its result is appended to `into` as soon as it is known."""
+    lengths, labels = committed
+    for name, storing in storings.items():
+        progress.start(f"materialize {name}", total=storing.unread(lengths, labels), unit="B")
+
+        def stored(collection: str, documents: int, read: int) -> None:
+            progress.advance(read, f"{collection.rsplit('/', 1)[-1]} +{documents}")
+
+        storing.store(stored)
+        into.append(storing.finish())
+        progress.finish()
 
 
 def _store_unread(
