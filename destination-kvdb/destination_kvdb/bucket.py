@@ -34,8 +34,11 @@ class Bucket(abc.ABC):
     description: str
 
     @abc.abstractmethod
-    def transact(self, operations: Sequence[Operation]) -> None:
-        """Apply `operations` atomically and durably: when this returns, they are committed."""
+    def transact(self, operations: Sequence[Operation], durable: bool = True) -> None:
+        """Apply `operations` atomically: when this returns, they are committed. With
+        `durable`, this and every earlier transaction survive a power loss too; without,
+        one may be lost until a later durable one (the writer asks for durability only
+        where it confirms a state, the one promise a destination makes)."""
 
     @abc.abstractmethod
     def keys(self, prefix: str) -> list[str]:

@@ -49,7 +49,8 @@ class KvdbBucket(Bucket):
 
     # ---- the bucket ----
 
-    def transact(self, operations: Sequence[Operation]) -> None:
+    def transact(self, operations: Sequence[Operation], durable: bool = True) -> None:
+        # (KvDB commits every transaction request durably: `durable` changes nothing)
         if not operations:
             return
         txn = [

@@ -140,7 +140,10 @@ def suffix_function(
 
     def single_field(data: Mapping[str, Any]) -> str:
         if type(data) is dict and name in data:
-            return component(data[name], string_typed=typed)
+            value = data[name]
+            if type(value) is int and not typed and -(1 << 63) <= value < (1 << 64):
+                return str(value)  # (`component`'s first case, without the call)
+            return component(value, string_typed=typed)
         return primary_key_suffix(data, primary_key, string_typed)  # (a Mapping, or missing)
 
     return single_field

@@ -1,6 +1,8 @@
 """The write loop: records become set operations, sent in transactions of at most
-`batch_size`; a STATE is echoed only after every record before it is committed, stamped with
-`destinationStats.recordCount`. Streams in `overwrite` mode lose their old keys first; in
+`batch_size`; a STATE is echoed only after every record before it is committed durably,
+stamped with `destinationStats.recordCount`. Only the transaction before a STATE (or the end)
+asks the bucket for durability, which covers the ones before it: the state's echo is the one
+promise a destination makes. Streams in `overwrite` mode lose their old keys first; in
 `append_dedup` mode a record whose `_ab_cdc_deleted_at` is set deletes its key, as Airbyte's
 dedup destinations hard-delete CDC deletions."""
 
@@ -126,9 +128,8 @@ class BucketWriter:
                 continue
             keys = self.bucket.keys(plan.prefix)
             for start in range(0, len(keys), self.batch_size):
-                self._commit(
-                    [("delete", key, None) for key in keys[start : start + self.batch_size]]
-                )
+                end = start + self.batch_size
+                self._commit([("delete", key, None) for key in keys[start:end]], end >= len(keys))
             self.logger.info(
                 f"overwrite: deleted {len(keys)} keys of stream {plan.name} "
                 f"(prefix {plan.prefix!r}) from {self.bucket.description}"
@@ -158,6 +159,9 @@ class BucketWriter:
             suffix = log_suffix(record.emitted_at)
         key = plan.prefix + suffix
         operations = self.operations
+        if len(operations) >= self.batch_size:  # (held until now: a STATE may make it durable)
+            self._commit(operations, durable=False)
+            operations = self.operations = []
         if plan.mode == "append_dedup" and data.get(CDC_DELETED_AT) is not None:
             operations.append(("delete", key, None))
         else:
@@ -166,16 +170,15 @@ class BucketWriter:
                 check_limits(plan.name, key, value)  # (the common record needs no closer look)
             operations.append(("set", key, value.decode()))
         self.since_state[stream] += 1  # (`written` catches up when a state takes the counts)
-        if len(operations) >= self.batch_size:
-            self.flush()
 
     def flush(self) -> None:
+        """Commit the held operations durably (with every transaction before them)."""
         operations, self.operations = self.operations, []
         self._commit(operations)
 
-    def _commit(self, operations: list[Operation]) -> None:
+    def _commit(self, operations: list[Operation], durable: bool = True) -> None:
         if operations:
-            self.bucket.transact(operations)
+            self.bucket.transact(operations, durable)
             self.transactions += 1
 
     def stamped(self, message: AirbyteMessage) -> AirbyteMessage:

@@ -21,6 +21,8 @@ from kvdb_driver import (
 from destination_kvdb import DestinationKvdb
 from destination_kvdb.config import KvdbConfig
 from destination_kvdb.destination import open_bucket
+from destination_kvdb.local_bucket import LocalBucket
+from destination_kvdb.writer import BucketWriter
 
 
 @pytest.fixture(params=["local", "kvdb"])
@@ -230,3 +232,41 @@ def test_the_records_written_per_stream_are_logged_at_the_end(config, caplog):
         list(DestinationKvdb().write(config, catalog, loaded))
     wrote = [r.getMessage().split(" to ")[0] for r in caplog.records if "wrote" in r.getMessage()]
     assert wrote == ["wrote 4 records of stream log", "wrote 6 records of stream users"]
+
+
+class SyncRecordingBucket(LocalBucket):
+    """A real local bucket that notes each transaction's size and the `synchronous` level
+    SQLite committed it with (2 FULL: the log synced; 1 NORMAL: not)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.commits: list[tuple[int, int]] = []
+
+    def transact(self, operations, durable=True):
+        super().transact(operations, durable)
+        level = self.db.execute("PRAGMA synchronous").fetchone()[0]
+        self.commits.append((len(operations), level))
+
+
+def test_only_the_transaction_before_a_state_or_the_end_is_synced(tmp_path):
+    """Each transaction holds at most batch_size operations as before, but only the one that
+    makes a STATE's records durable (or the write's last) pays for a sync."""
+    bucket = SyncRecordingBucket(str(tmp_path / "bucket.sqlite"))
+    bucket.transact([("set", f"old/{i}", "0") for i in range(500)])
+    bucket.commits.clear()
+    streams = [USERS, configured_stream("old", "overwrite", [["id"]])]
+    catalog = ConfiguredAirbyteCatalogSerializer.load({"streams": streams})
+    messages = [record("users", {"id": i}) for i in range(700)]
+    messages.append(stream_state("users", {"at": 699}))
+    messages += [record("users", {"id": i}) for i in range(700, 1000)]
+    loaded = [AirbyteMessageSerializer.load(m) for m in messages]
+    writer = BucketWriter(bucket, catalog, 300, logging.getLogger("test"))
+    echoed = []
+    for _echo in writer.write(loaded):  # what was committed, and how, by each echo
+        echoed.append(list(bucket.commits))
+    full, normal = 2, 1
+    deletes = [(300, normal), (200, full)]  # the overwritten stream's old keys first
+    before_state = [(300, normal), (300, normal), (100, full)]
+    assert echoed == [deletes + before_state]
+    assert bucket.commits == deletes + before_state + [(300, full)]
+    assert len(bucket.keys("users/")) == 1000 and bucket.keys("old/") == []

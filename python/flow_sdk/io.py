@@ -94,5 +94,5 @@ def stdin_lines(stream: BinaryIO | None = None) -> Iterator[bytes]:
     source = stream if stream is not None else sys.stdin.buffer
     for line in source:  # (readline in C: a materialization reads one line per document)
         line = line.rstrip(b"\r\n")
-        if line.strip():
+        if line and not line.isspace():  # (blank or not, without a stripped copy)
             yield line

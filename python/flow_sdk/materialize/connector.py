@@ -232,8 +232,14 @@ class Connector(BaseConnector):
         into a `request.Store` for `store`."""
         lifecycle = self._lifecycle
         assert lifecycle is not None
-        if self.stores_documents and _plain_store(payload):
-            lifecycle.admit_store()
+        if self.stores_documents and (
+            tuple(map(type, payload.values())) == _PLAIN_SHAPES.get(tuple(payload))
+            or _plain_store(payload)
+        ):  # (a store of a known plain shape checked inline: this runs for every document)
+            if lifecycle.phase is Phase.STORE:
+                lifecycle.stores += 1
+            else:
+                lifecycle.admit_store()
             binding = payload.get("binding", 0)
             if not 0 <= binding < self._bindings:  # (the check inline: it runs per document)
                 self._check_binding("store", binding)

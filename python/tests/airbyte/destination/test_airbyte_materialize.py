@@ -439,3 +439,44 @@ def test_eof_inside_a_transaction_is_an_error_and_commits_nothing(tmp_path: Path
     assert code == 1
     assert "stdin ended in the store phase" in s.last_error()
     assert not db.exists() or rows(db) == []
+
+
+def test_records_are_built_positionally_only_where_the_fields_line_up() -> None:
+    """The in-process hot path builds airbyte-cdk 7's RECORD with positional arguments: the
+    same message as with keywords. Models whose fields differ (pydantic, reordered) get
+    keywords."""
+    from dataclasses import dataclass
+
+    from pydantic import BaseModel
+
+    from flow_sdk.airbyte.destination.inprocess import (
+        _RECORD_FIELDS,
+        DestinationModels,
+        _leading_fields,
+    )
+
+    models = DestinationModels()
+    assert models.positional
+    record = models.Record("users", {"id": 1}, 5, "crm")
+    positional = models.Message(models.RECORD, None, None, None, None, record)
+    keywords = models.Message(
+        type=models.RECORD,
+        record=models.Record(stream="users", namespace="crm", data={"id": 1}, emitted_at=5),
+    )
+    assert positional == keywords
+
+    @dataclass
+    class Reordered:
+        data: dict
+        stream: str
+        emitted_at: int
+        namespace: str | None = None
+
+    class Pydantic(BaseModel):
+        stream: str
+        data: dict
+        emitted_at: int
+        namespace: str | None = None
+
+    assert _leading_fields(Reordered, 4) != _RECORD_FIELDS
+    assert _leading_fields(Pydantic, 4) == ()
