@@ -47,10 +47,20 @@ def pack(values: Iterable[Any]) -> bytes:
 
     A list or tuple is packed as a *nested tuple* (code 0x05), as the tuple layer does; use
     `pack_json` for Flow's JSON convention, where arrays are JSON text."""
+    if type(values) is list and len(values) == 1 and type(values[0]) is int:
+        value = values[0]  # the common key, one integer id: packed without the loop
+        if 0 < value < _TWO_TO_64:
+            length = (value.bit_length() + 7) >> 3
+            return _INT_CODES[length] + value.to_bytes(length, "big")
     out = bytearray()
     for value in values:
         _pack_one(out, value, nested=False)
     return bytes(out)
+
+
+_TWO_TO_64 = 1 << 64
+_INT_CODES = [bytes([INT_ZERO + length]) for length in range(9)]
+"""The code byte of a positive integer of each length (up to 8 bytes)."""
 
 
 def pack_json(values: Iterable[Any]) -> bytes:

@@ -188,3 +188,8 @@ def _same(got: object, want: object) -> bool:
 
 def test_b64_is_standard_with_padding() -> None:
     assert pack_b64(["a"]) == base64.b64encode(b"\x02a\x00").decode()
+
+
+@given(st.one_of(st.integers(), st.integers(min_value=-(1 << 70), max_value=1 << 70)))
+def test_pack_s_one_integer_shortcut_packs_what_the_general_path_does(value: int) -> None:
+    assert pack([value]) == pack([_Int(value)])
