@@ -32,6 +32,9 @@ class Bucket(abc.ABC):
     """A key/value bucket. Values are text (the writer stores records as JSON)."""
 
     description: str
+    always_durable: bool = False
+    """Every transaction is durable whatever `durable` says (KvDB's requests): the writer
+    then sends a batch as soon as it is full instead of holding it for a later sync."""
 
     @abc.abstractmethod
     def transact(self, operations: Sequence[Operation], durable: bool = True) -> None:

@@ -25,6 +25,8 @@ log = logging.getLogger("airbyte")
 
 
 class KvdbBucket(Bucket):
+    always_durable = True
+
     def __init__(
         self,
         bucket_id: str,
@@ -50,7 +52,6 @@ class KvdbBucket(Bucket):
     # ---- the bucket ----
 
     def transact(self, operations: Sequence[Operation], durable: bool = True) -> None:
-        # (KvDB commits every transaction request durably: `durable` changes nothing)
         if not operations:
             return
         txn = [

@@ -170,6 +170,8 @@ class BucketWriter:
                 check_limits(plan.name, key, value)  # (the common record needs no closer look)
             operations.append(("set", key, value.decode()))
         self.since_state[stream] += 1  # (`written` catches up when a state takes the counts)
+        if len(operations) >= self.batch_size and self.bucket.always_durable:
+            self.flush()  # (nothing to hold it for: send it now)
 
     def flush(self) -> None:
         """Commit the held operations durably (with every transaction before them)."""

@@ -270,3 +270,16 @@ def test_only_the_transaction_before_a_state_or_the_end_is_synced(tmp_path):
     assert echoed == [deletes + before_state]
     assert bucket.commits == deletes + before_state + [(300, full)]
     assert len(bucket.keys("users/")) == 1000 and bucket.keys("old/") == []
+
+
+def test_a_bucket_whose_every_transaction_is_durable_gets_each_batch_at_once(kvdb):
+    """KvDB needs no sync at a state, so a full batch is sent as soon as it fills, not held
+    for the next record: a failure after it loses nothing that was ready."""
+    config = kvdb_config(kvdb, batch_size=2)
+    with pytest.raises(AirbyteTracedException, match="not in the configured catalog"):
+        write(
+            config,
+            [USERS],
+            [record("users", {"id": 1}), record("users", {"id": 2}), record("other", {"id": 3})],
+        )
+    assert kvdb.transactions() == [2]

@@ -59,11 +59,11 @@ _RECORD_FIELDS = ("stream", "data", "emitted_at", "namespace")
 
 
 def _leading_fields(model: type, count: int) -> tuple[str, ...]:
-    """The first `count` fields of a dataclass model, in its constructor's order (() for
-    pydantic models)."""
+    """The first `count` positional fields of a dataclass model, in its constructor's order
+    (() for pydantic models)."""
     if not dataclasses.is_dataclass(model):
         return ()
-    return tuple(f.name for f in dataclasses.fields(model) if f.init)[:count]
+    return tuple(f.name for f in dataclasses.fields(model) if f.init and not f.kw_only)[:count]
 
 
 class InProcessDestination:

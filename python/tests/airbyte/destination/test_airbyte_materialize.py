@@ -478,5 +478,13 @@ def test_records_are_built_positionally_only_where_the_fields_line_up() -> None:
         emitted_at: int
         namespace: str | None = None
 
+    @dataclass(kw_only=True)
+    class KeywordsOnly:
+        stream: str
+        data: dict
+        emitted_at: int
+        namespace: str | None = None
+
     assert _leading_fields(Reordered, 4) != _RECORD_FIELDS
+    assert _leading_fields(KeywordsOnly, 4) == ()
     assert _leading_fields(Pydantic, 4) == ()
