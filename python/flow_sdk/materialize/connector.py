@@ -236,10 +236,7 @@ class Connector(BaseConnector):
             tuple(map(type, payload.values())) == _PLAIN_SHAPES.get(tuple(payload))
             or _plain_store(payload)
         ):  # (a store of a known plain shape checked inline: this runs for every document)
-            if lifecycle.phase is Phase.STORE:
-                lifecycle.stores += 1
-            else:
-                lifecycle.admit_store()
+            lifecycle.admit_store()
             binding = payload.get("binding", 0)
             if not 0 <= binding < self._bindings:  # (the check inline: it runs per document)
                 self._check_binding("store", binding)

@@ -3,8 +3,8 @@
 The registry is process-wide: `Console` lines (the runtime's own and its connectors'
 rendered logs) and the CLI's final error line are all masked, whichever task resolved the
 value. `run --follow`'s materializations process resolves its own tasks' values, so it masks
-its lines and its failure before they reach the run (`runtime.following`). A value is masked as written, JSON-escaped and
-`repr`-escaped, since log fields are rendered in those forms.
+its lines and its failure before they reach the run (`runtime.following`). A value is masked
+as written, JSON-escaped and `repr`-escaped, since log fields are rendered in those forms.
 """
 
 from __future__ import annotations

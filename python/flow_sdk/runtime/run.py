@@ -153,7 +153,11 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     summary = RunSummary()
     started = time.monotonic()
     progress_so_far = SoFar(summary)
-    following = _following(catalog, source, data, options, console) if options.follow else None
+    following = None
+    if options.follow:
+        following = FollowingProcess(
+            catalog, source, data, options.transaction_documents, options.network, console
+        )
     preparing = None if following else _Preparing(catalog, data, options, console)
     storings: dict[str, Storing] = {}
     try:
@@ -230,14 +234,6 @@ def _storings(
         name: Storing(p, name, data, console, options.transaction_documents)
         for name, p in prepared.items()
     }
-
-
-def _following(
-    catalog: Catalog, source: str | Path, data: DataDir, options: RunOptions, console: Console
-) -> FollowingProcess:
-    return FollowingProcess(
-        catalog, source, data, options.transaction_documents, options.network, console
-    )
 
 
 class _Preparing:
