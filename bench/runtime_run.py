@@ -113,10 +113,14 @@ def one_run(documents: int, transaction_documents: int | None, follow: bool) -> 
             argv += ["--transaction-documents", str(transaction_documents)]
         if follow:
             argv.append("--follow")
-        done = subprocess.run(argv, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"the run failed ({done.returncode}): {done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        out, err = directory / "stdout", directory / "stderr"
+        with out.open("w") as stdout, err.open("w") as stderr:  # (no pipe to fill meanwhile)
+            process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, text=True)
+            materializations_kib = _watch_forks(process)
+        if process.wait() != 0:
+            raise SystemExit(f"the run failed ({process.returncode}): {err.read_text()[-3000:]}")
+        result = json.loads(out.read_text().strip().splitlines()[-1])
+        result["materializations_rss_mib"] = materializations_kib / 1024
         with sqlite3.connect(directory / "bucket.sqlite") as db:
             (rows,) = db.execute("SELECT count(*) FROM kv").fetchone()
         journal = directory / "data" / "collections" / "bench" / "alpha.jsonl"
@@ -124,6 +128,32 @@ def one_run(documents: int, transaction_documents: int | None, follow: bool) -> 
     assert result["captured"] == result["materialized"] == rows == documents, (result, rows)
     result["per_s"] = documents / result["wall_s"]
     return result
+
+
+def _watch_forks(process: subprocess.Popen[str]) -> int:
+    """Until `process` ends: the peak RSS (KiB, `VmHWM`) of its children that are forks of
+    it (the run's materializations process; connectors run other programs), sampled from
+    /proc every 50 ms."""
+    own = Path(f"/proc/{process.pid}/cmdline")
+    peak = 0
+    while process.poll() is None:
+        try:
+            command = own.read_bytes()
+        except OSError:
+            break
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != process.pid:
+                    continue
+                if (stat.parent / "cmdline").read_bytes() != command:
+                    continue
+                for line in (stat.parent / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except (OSError, ValueError, IndexError):
+                continue
+        time.sleep(0.05)
+    return peak
 
 
 def main() -> None:
@@ -146,7 +176,8 @@ def main() -> None:
         r = runs[-1]
         print(
             f"run {i + 1}: {args.documents:,} documents in {r['wall_s']:.2f}s: "
-            f"{r['per_s']:,.0f} docs/s, runtime peak RSS {r['peak_rss_mib']:.1f} MiB"
+            f"{r['per_s']:,.0f} docs/s, runtime peak RSS {r['peak_rss_mib']:.1f} MiB "
+            f"(its materializations process {r['materializations_rss_mib']:.1f} MiB)"
         )
     result = {
         "bench": "runtime_run",
@@ -156,6 +187,9 @@ def main() -> None:
         "per_s": round(median([r["per_s"] for r in runs]) or 0),
         "wall_s": round(median([r["wall_s"] for r in runs]) or 0, 3),
         "peak_rss_mib": round(median([r["peak_rss_mib"] for r in runs]) or 0, 1),
+        "materializations_rss_mib": round(
+            median([r["materializations_rss_mib"] for r in runs]) or 0, 1
+        ),
     }
     if args.scale_documents:
         big = one_run(args.scale_documents, args.transaction_documents, args.follow)
@@ -165,7 +199,9 @@ def main() -> None:
         print(
             f"scale: {args.scale_documents:,} documents in {big['wall_s']:.1f}s: "
             f"{big['per_s']:,.0f} docs/s, runtime peak RSS {big['peak_rss_mib']:.1f} MiB "
-            f"(journal {big['journal_mib']:.0f} MiB) vs {small['peak_rss_mib']:.1f} MiB"
+            f"(journal {big['journal_mib']:.0f} MiB) vs {small['peak_rss_mib']:.1f} MiB; "
+            f"its materializations process {big['materializations_rss_mib']:.1f} MiB vs "
+            f"{small['materializations_rss_mib']:.1f} MiB"
         )
         result |= {
             "scale_documents": args.scale_documents,
@@ -173,6 +209,9 @@ def main() -> None:
             "scale_peak_rss_mib": round(big["peak_rss_mib"], 1),
             "scale_journal_mib": round(big["journal_mib"]),
             "rss_growth_mib": round(big["peak_rss_mib"] - small["peak_rss_mib"], 1),
+            "materializations_rss_growth_mib": round(
+                big["materializations_rss_mib"] - small["materializations_rss_mib"], 1
+            ),
             "scale_rate_ratio": round(paired_ratio([big["per_s"]], [small["per_s"]]), 3),
         }
     print(f"median: {result['per_s']:,} docs/s, runtime peak RSS {result['peak_rss_mib']} MiB")

@@ -459,7 +459,8 @@ def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], c
         "--follow",
         action="store_true",
         help="materializations store each capture commit as it lands, as Flow's runtime "
-        "does (default: after the captures end)",
+        "does (default: while the captures run they store only the transactions a pass "
+        "after the captures would make, the rest when they end)",
     )
     run.add_argument(
         "--progress",

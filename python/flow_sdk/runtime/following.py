@@ -1,6 +1,11 @@
-"""`flow-sdk run --follow`: the materializations in a process of their own, storing each
-capture commit as it lands, as Flow runs each materialization in shards of its own beside
-the captures.
+"""`flow-sdk run`'s materializations in a process of their own, beside the captures, as Flow
+runs each materialization in shards of its own. After each capture commit it makes a pass:
+with `--follow` it stores everything committed, as Flow's runtime does; by default only the
+transactions later commits cannot change (settled: `materialize.run._JournalReader`), so
+that a default run stores what one pass after the captures would, in the same
+transactions, and only its last, short ones wait for the captures' end. (One exception: a
+backfill that truncates a collection mid-run comes after transactions of the older
+generation were stored; the destination gets its `backfillBegin`, as with `--follow`.)
 
 A thread of the runtime's process cannot overlap them: the capture side keeps that
 process's interpreter lock busy, so a following thread got a third of a core and moved no
@@ -76,8 +81,10 @@ class FollowingProcess:
         transaction_documents: int,
         network: str,
         console: Console,
+        follow: bool = True,
     ) -> None:
         self._console = console
+        self._follow = follow
         self.error: BaseException | None = None
         """The child's failure, once it reported one."""
         self._runs: list[MaterializationRun] | None = None
@@ -90,9 +97,13 @@ class FollowingProcess:
         `_again` instead of sending their own, so the pipe never fills however often the
         captures commit, and the child makes one more pass once it takes the first."""
         self._again = False
+        self._capture = ""
+        """The capture of the last commit."""
         self._sending = threading.Lock()
         ours, theirs = socket.socketpair()
-        settings = _Settings(str(data.root), transaction_documents, network, console.json_logs)
+        settings = _Settings(
+            str(data.root), transaction_documents, network, console.json_logs, follow
+        )
         self._process: subprocess.Popen[bytes] | _Forked
         if can_fork():  # (the fork keeps its copy of the lock file: see `_fork`)
             self._process = _fork(ours, theirs, catalog, settings, console)
@@ -103,20 +114,24 @@ class FollowingProcess:
         self._reader = threading.Thread(target=self._read, name="materializations", daemon=True)
         self._reader.start()
 
-    def committed(self) -> None:
-        """A capture committed a transaction: the child makes a pass. Its failure, once
-        reported, ends the captures here (what they committed is kept)."""
+    def committed(self, capture: str) -> None:
+        """`capture` committed a transaction: the child makes a pass. Following, its failure,
+        once reported, ends the captures here (what they committed is kept); storing ahead,
+        the captures go on and `finish` raises it, as when the materializations follow them."""
+        if not self._follow and (self.error is not None or self._ended.is_set()):
+            return
         self._raise_failure()
         if self._ended.is_set():  # it died (or failed) with a commit outstanding
             self._reader.join()
             self._raise_failure()
             raise self._ended_without_result()
         with self._commits:
+            self._capture = capture
             if self._asked:
                 self._again = True
                 return
             self._asked = True
-            self._send("commit")
+            self._send(("commit", capture))
 
     def _took(self) -> None:
         """The child took a `commit` (the reader's thread): ask again if commits landed
@@ -124,11 +139,11 @@ class FollowingProcess:
         with self._commits:
             if self._again:
                 self._again = False
-                self._send("commit")
+                self._send(("commit", self._capture))
             else:
                 self._asked = False
 
-    def _send(self, message: str) -> None:
+    def _send(self, message: str | tuple[str, str]) -> None:
         with self._sending, contextlib.suppress(OSError):  # (a gone child: see `_ended`)
             self._conn.send(message)
 
@@ -230,6 +245,8 @@ class _Settings:
     transaction_documents: int
     network: str
     json_logs: bool
+    follow: bool
+    """Each pass stores everything committed; else only settled transactions (storing ahead)."""
 
 
 def can_fork() -> bool:
@@ -385,7 +402,7 @@ def _child_life(
                 )
                 limit = settings.transaction_documents
                 storings[task.name] = Storing(prepared, task.name, data, console, limit)
-        _passes(conn, sender, catalog, data, storings)
+        _passes(conn, sender, catalog, data, storings, settings.follow)
     except EOFError:
         pass  # the run is gone: what was committed is kept
     except BaseException as exc:  # sent to the run, which raises it
@@ -407,14 +424,17 @@ def _passes(
     catalog: Catalog,
     data: DataDir,
     storings: dict[str, Storing],
+    follow: bool,
 ) -> None:
-    """A pass per `commit` (commits that arrived meanwhile make one), until `done` (the last
-    pass, with progress, then each session ended and checked) or `stop`."""
+    """A pass per `("commit", capture)` (commits that arrived meanwhile make one), until
+    `done` (the last pass, with progress, then each session ended and checked) or `stop`.
+    Storing ahead (not `follow`), a pass stores only settled transactions."""
+    captures = _CaptureOrder(catalog)
     while True:
         message = conn.recv()
-        while message == "commit" and conn.poll():
+        while message[0] == "commit" and conn.poll():
             message = conn.recv()
-        if message == "commit":
+        if message[0] == "commit":
             sender.send(("took",))  # (before the state files are read: see `_took`)
         if message == "stop":
             return
@@ -422,9 +442,28 @@ def _passes(
         if message == "done":  # the run's last pass, each session ended and checked
             store_committed(storings, committed, _RelayProgress(sender), [])
             return
+        growing = None if follow else captures.still_writing(message[1])
         for storing in storings.values():
             storing.unread(*committed)
-            storing.store(lambda collection, documents, read: None)
+            storing.store(lambda collection, documents, read: None, growing)
+
+
+class _CaptureOrder:
+    """The collections a run's captures may still write, given the capture committing now:
+    they run one after another in the catalog's order, so its own and those of the captures
+    after it."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._targets = [
+            (name, frozenset(b.target for b in task.enabled_bindings))
+            for name, task in catalog.captures.items()
+            if not task.disable
+        ]
+
+    def still_writing(self, capture: str) -> frozenset[str]:
+        names = [name for name, _ in self._targets]
+        later = self._targets[names.index(capture) :] if capture in names else self._targets
+        return frozenset().union(*(targets for _, targets in later))
 
 
 def _report(sender: _Sender, exc: BaseException) -> None:

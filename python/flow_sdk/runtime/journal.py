@@ -97,6 +97,20 @@ class Journal:
                 )
         return lines, offset
 
+    def count_lines(self, offset: int, end: int) -> int:
+        """The newlines between `offset` and `end` (lines, in a committed range): counted in
+        chunks, nothing split or kept."""
+        count = 0
+        with self.path.open("rb", buffering=0) as file:
+            file.seek(offset)
+            while offset < end:
+                chunk = file.read(min(JOURNAL_READ_BYTES, end - offset))
+                if not chunk:
+                    break
+                count += chunk.count(b"\n")
+                offset += len(chunk)
+        return count
+
     def documents(self, offset: int = 0) -> Iterator[Any]:
         """Every document from `offset` to the end (for inspection and tests)."""
         with self.path.open("rb") as file:

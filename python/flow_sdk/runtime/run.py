@@ -1,20 +1,21 @@
 """`flow-sdk run --source FILE [--data-dir DIR]`: the local data plane.
 
 The catalog is checked against Flow's rules first. Every enabled capture of the catalog
-runs into local collection journals, then every enabled materialization stores what it has
-not read yet. The materializations' Spec, Validate and Apply, and the launch and Open of
-their sessions, run in a thread beside the captures (their connector launches are most of a
-small run's time); what they store is still only what the captures committed. With
-`--follow` (`RunOptions.follow`) the materializations run in a process of their own and store
-each capture commit as it lands, as Flow's runtime does, instead of waiting for the captures
-to end (see `following`). Running it again continues where the last run committed (see `capture.run`
-and `materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
+runs into local collection journals, and every enabled materialization stores what it has
+not read yet. The materializations run in a process of their own beside the captures
+(`following`): their Spec, Validate, Apply and session Open overlap the captures, and so
+does their storing. By default they store only settled transactions while the captures run
+(the ones a pass after the captures would make, in the same order), the rest once the
+captures ended: what a run stores is decided by what its captures committed (but for a
+backfill that truncates a collection mid-run, see `following`). With `--follow`
+(`RunOptions.follow`) they store each capture commit as it lands, as Flow's runtime does.
+Running it again continues where the last run committed (see `capture.run` and
+`materialize.run` for the commit protocol: a kill -9 at any point loses nothing and
 duplicates nothing a keyed destination would keep).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from typing import Any
 
 from flow_sdk.runtime.capture.run import (
     CaptureRun,
-    catalog_committed_journals,
     run_capture,
 )
 from flow_sdk.runtime.capture.session import Timeouts, Transaction
@@ -37,10 +37,6 @@ from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
     MaterializationRun,
-    PreparedMaterialization,
-    Storing,
-    prepare_materialization,
-    store_committed,
 )
 from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, crash_point
 
@@ -153,41 +149,31 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     summary = RunSummary()
     started = time.monotonic()
     progress_so_far = SoFar(summary)
-    following = None
-    if options.follow:
-        following = FollowingProcess(
-            catalog, source, data, options.transaction_documents, options.network, console
-        )
-    preparing = None if following else _Preparing(catalog, data, options, console)
-    storings: dict[str, Storing] = {}
+    materializing = FollowingProcess(
+        catalog,
+        source,
+        data,
+        options.transaction_documents,
+        options.network,
+        console,
+        follow=options.follow,
+    )
     try:
-        on_commit = following.committed if following else None
+        on_commit = materializing.committed
         _run_captures(catalog, data, options, console, progress, progress_so_far, on_commit)
         crash_point("captures-done")
-        if following is not None:
-            summary.materializations += following.finish(progress.event)
-            progress.finish()
-        else:
-            assert preparing is not None
-            storings = _storings(preparing.results(), data, options, console)
-            committed = catalog_committed_journals(catalog, data)
-            store_committed(storings, committed, progress, summary.materializations)
+        summary.materializations += materializing.finish(progress.event)
+        progress.finish()
     except RuntimeFailure as failure:
         progress.finish()
-        if following is not None:  # what they stored while the captures ran is kept
-            progress_so_far.stored(following.stop())
-            if following.error is not None and following.error is not failure:
-                console.log("error", f"the materializations had failed too: {following.error}")
+        progress_so_far.stored(materializing.stop())  # what they stored meanwhile is kept
+        if materializing.error is not None and materializing.error is not failure:
+            console.log("error", f"the materializations had failed too: {materializing.error}")
         for line in progress_so_far.lines(options.data_dir):
             console.line(line)
         raise
     finally:
-        if following is not None:  # (stopped already, unless something else interrupted)
-            following.stop()
-        for storing in storings.values():
-            storing.close()  # a session still open here is one a failure elsewhere left
-        if preparing is not None:
-            preparing.close()
+        materializing.stop()  # (stopped already, unless something else interrupted)
         progress.finish()
         data.unlock()
     summary.seconds = time.monotonic() - started
@@ -201,10 +187,10 @@ def _run_captures(
     console: Console,
     progress: RunProgress,
     so_far: SoFar,
-    on_commit: Callable[[], None] | None = None,
+    on_commit: Callable[[str], None] | None = None,
 ) -> None:
-    """Every enabled capture, one after the other, into the journals; `on_commit()` after
-    each transaction is committed."""
+    """Every enabled capture, one after the other, into the journals; `on_commit(capture)`
+    after each transaction is committed."""
     timeouts = Timeouts(idle=options.idle_timeout, total=options.timeout)
     for task in catalog.captures.values():
         if task.disable:
@@ -215,71 +201,12 @@ def _run_captures(
             progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
             so_far.committed(name, txn)
             if on_commit is not None:
-                on_commit()
+                on_commit(name)
 
         so_far.summary.captures.append(
             run_capture(catalog, task, data, console, captured, timeouts, options.network)
         )
         progress.finish()
-
-
-def _storings(
-    prepared: dict[str, PreparedMaterialization],
-    data: DataDir,
-    options: RunOptions,
-    console: Console,
-) -> dict[str, Storing]:
-    """A session (`Storing`) per prepared materialization, in the catalog's order."""
-    return {
-        name: Storing(p, name, data, console, options.transaction_documents)
-        for name, p in prepared.items()
-    }
-
-
-class _Preparing:
-    """Every enabled materialization's Spec, Validate and Apply, and its session opened, in a
-    thread that runs beside the captures, so their connector launches overlap the captures
-    instead of following them. A failure is raised where the materializations start, as
-    before; sessions a failed run never used are ended by `close`."""
-
-    def __init__(
-        self, catalog: Catalog, data: DataDir, options: RunOptions, console: Console
-    ) -> None:
-        self._prepared: dict[str, PreparedMaterialization] = {}
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._prepare,
-            args=(catalog, data, options, console),
-            name="prepare materializations",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def _prepare(
-        self, catalog: Catalog, data: DataDir, options: RunOptions, console: Console
-    ) -> None:
-        try:
-            for task in catalog.materializations.values():
-                if not task.disable:
-                    prepared = prepare_materialization(
-                        catalog, task, data, console, options.network, open_session=True
-                    )
-                    self._prepared[task.name] = prepared
-        except BaseException as exc:  # raised again in the run's own thread
-            self._error = exc
-
-    def results(self) -> dict[str, PreparedMaterialization]:
-        """The prepared materializations, once all are (or the failure of one)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._prepared
-
-    def close(self) -> None:
-        """Wait for the thread; end the sessions it opened that were not used."""
-        self._thread.join()
-        for prepared in self._prepared.values():
-            prepared.discard()
 
 
 class SoFar:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 from flow_sdk.materialize import Connector, ValidateError, request, response
 from flow_sdk.protocol.flow import Spec, SpecRequest
@@ -62,7 +63,9 @@ class SqliteMaterialization(Connector):
         self.config = open.materialization.config
         self.db = sqlite3.connect(self.config["path"], isolation_level=None)
         self.calls = sqlite3.connect(self.config["path"] + ".calls", isolation_level=None)
-        self.calls.execute("CREATE TABLE IF NOT EXISTS calls (n INTEGER PRIMARY KEY, call TEXT)")
+        self.calls.execute(
+            "CREATE TABLE IF NOT EXISTS calls (n INTEGER PRIMARY KEY, call TEXT, at REAL)"
+        )
         for b in self.spec_.bindings:
             self.db.execute(
                 f'CREATE TABLE IF NOT EXISTS "{b.resourcePath[0]}" (key TEXT PRIMARY KEY, doc TEXT, n INTEGER)'
@@ -115,7 +118,9 @@ class SqliteMaterialization(Connector):
         return response.StartedCommit(state={"updated": {"commits": 1}, "mergePatch": True})
 
     def _call(self, name: str, **fields: object) -> None:
-        self.calls.execute("INSERT INTO calls (call) VALUES (?)", [json.dumps([name, fields])])
+        self.calls.execute(
+            "INSERT INTO calls (call, at) VALUES (?, ?)", [json.dumps([name, fields]), time.time()]
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -135,6 +136,39 @@ def test_materializations_are_applied_while_the_capture_runs(tmp_path: Path) -> 
     assert sum(summary.materializations[0].documents.values()) == DOCUMENTS
     with sqlite3.connect(tmp_path / "sink.db") as db:
         assert db.execute("select count(*) from alpha").fetchone() == (DOCUMENTS,)
+
+
+def test_by_default_settled_transactions_are_stored_while_the_capture_runs(
+    tmp_path: Path,
+) -> None:
+    """A default run stores a transaction as soon as the capture committed enough to settle
+    it (two documents here): the first commits while the capture still runs, and the
+    transactions are exactly those of one pass after the capture (in key order, five of two)."""
+    log = tmp_path / "launches.log"
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(counter_catalog(tmp_path, log)))
+    options = RunOptions(data_dir=tmp_path / "data", progress=False, transaction_documents=2)
+    summary = run(path, options, Console(io.StringIO()))
+
+    assert summary.materializations[0].transactions == DOCUMENTS // 2
+    with sqlite3.connect(tmp_path / "sink.db.calls") as db:
+        calls = [
+            (json.loads(c), at) for c, at in db.execute("SELECT call, at FROM calls ORDER BY n")
+        ]
+    transactions: list[list[int]] = [[]]
+    for (name, fields), _ in calls:
+        if name == "store":
+            transactions[-1] += fields["key"]
+        elif name == "startCommit":
+            transactions.append([])
+    assert transactions[:-1] == [[n, n + 1] for n in range(0, DOCUMENTS, 2)]
+    first_commit = min(at for (name, _), at in calls if name == "startCommit")
+    capture_ended = max(
+        float(line.split()[2])
+        for line in log.read_text().splitlines()
+        if line.startswith("capture ")
+    )
+    assert first_commit < capture_ended, "nothing was stored before the capture ended"
 
 
 @pytest.mark.parametrize("forked", [True, False], ids=["forked", "executed"])

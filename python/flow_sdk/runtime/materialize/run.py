@@ -84,6 +84,19 @@ class Cursor:
     journal: Journal
     offset: int
     end: int
+    _counted: tuple[int, int, int] = (0, 0, 0)
+    """(offset, end, lines) of the last `lines_ahead` count."""
+
+    def lines_ahead(self) -> int:
+        """The journal lines from the offset to the end. Only what was committed since the
+        last count is read, unless the offset moved since."""
+        offset, end, lines = self._counted
+        if offset != self.offset or end > self.end:
+            end, lines = self.offset, 0
+        if end < self.end:
+            lines += self.journal.count_lines(end, self.end)
+        self._counted = (self.offset, self.end, lines)
+        return lines
 
 
 @dataclass
@@ -222,18 +235,25 @@ class Storing:
             _skip_truncated(cursor, collection, labels.get(collection), self.task, self.console)
         return sum(max(0, c.end - c.offset) for c in self._cursors)
 
-    def store(self, on_commit: Callable[[str, int, int], None]) -> None:
-        """Transactions until the cursors reach the lengths `unread` was given."""
+    def store(
+        self,
+        on_commit: Callable[[str, int, int], None],
+        growing: frozenset[str] | None = None,
+    ) -> None:
+        """Transactions until the cursors reach the lengths `unread` was given. Given the
+        collections still `growing` (that may get more commits), only the transactions
+        those commits cannot change (settled, see `_JournalReader`): a run storing ahead of
+        its captures stores what its last pass would have."""
         cursors = self._cursors or []
         if all(c.offset >= c.end for c in cursors):
             return
         prepared = self.prepared
+        reader = _JournalReader(prepared.spec, cursors, self.limit, growing=growing)
         try:
             if self._opened is None:
                 self._opened = self._take() or _opened_session(
                     prepared.launcher, prepared.spec, prepared.version, prepared.run_state
                 )
-            reader = _JournalReader(prepared.spec, cursors, self.limit)
             _store_unread(self._opened.session, reader, prepared.run_state, self.result, on_commit)
         except BaseException:
             self.abandon()
@@ -310,6 +330,8 @@ def _store_unread(
     """Transactions until the journals are read up to their committed lengths: the offsets
     of each recorded once the connector answered `startedCommit`, then acknowledged."""
     upcoming = reader.next_transaction()
+    if not (upcoming.stores or upcoming.signals):
+        return  # (none settled yet)
     while upcoming.stores or upcoming.signals:
         txn = upcoming
         run_state.apply(session.run_flush(txn.signals))
@@ -424,6 +446,11 @@ class _Transaction:
     """The `runtimeCheckpoint` of its StartCommit."""
 
 
+def _nothing() -> _Transaction:
+    """No transaction (none left, or none settled yet)."""
+    return _Transaction([], {}, {}, {}, {}, {})
+
+
 @dataclass
 class _StoreLines:
     """How one binding's documents become `store` request lines."""
@@ -466,7 +493,13 @@ class _StoreLines:
 
 
 class _JournalReader:
-    """Reads the bindings' journals from their cursors, a bounded transaction at a time."""
+    """Reads the bindings' journals from their cursors, a bounded transaction at a time.
+
+    Given the collections still `growing`, it reads only a *settled* transaction: one that
+    ends where a read of longer journals would end it too (its document or byte budget is
+    spent, or a backfill signal ends it) before a binding of a growing collection runs out
+    of committed lines. Journals only grow, so the run's last pass would read exactly that
+    transaction; an unsettled one is not returned, and its cursors are put back."""
 
     def __init__(
         self,
@@ -474,39 +507,77 @@ class _JournalReader:
         cursors: list[Cursor],
         limit: int,
         max_bytes: int | None = None,
+        growing: frozenset[str] | None = None,
     ) -> None:
         self.spec = spec
         self.cursors = cursors
         self.limit = limit
         self.max_bytes = max(1, TRANSACTION_BYTES if max_bytes is None else max_bytes)
+        self.growing = growing
+        """Collections that may get more commits (None: read whatever is committed)."""
+
+    def may_settle(self) -> bool:
+        """Cheaply, before reading: whether the committed lines could hold a settled
+        transaction: a budget's worth of lines before a binding of a growing collection runs
+        out (one that a signal ends early waits for more commits)."""
+        lines, room = self.limit, self.max_bytes
+        for cursor in self.cursors:
+            unread = cursor.end - cursor.offset
+            if unread >= room:
+                return True
+            ahead = cursor.lines_ahead() if unread > 0 else 0
+            if ahead >= lines:
+                return True
+            if self._grows(cursor):
+                return False
+            lines, room = lines - ahead, room - unread
+        return True
+
+    def _grows(self, cursor: Cursor) -> bool:
+        growing = self.growing
+        return growing is None or self.spec.bindings[cursor.binding].collection.name in growing
 
     def next_transaction(self) -> _Transaction:
         """The next transaction's `store` request lines, reduced by key (last write wins) as
         Flow combines delta-updates documents within a transaction, in Flow's key order; and
-        the `flush` request with the backfill signals read."""
+        the `flush` request with the backfill signals read. Empty when there is none (or,
+        given `growing`, no settled one)."""
+        if self.growing is not None and not self.may_settle():
+            return _nothing()
+        offsets = [cursor.offset for cursor in self.cursors]
         with gc_paused():  # thousands of keys and lines are held until the sort
-            return self._next_transaction()
+            txn, settled = self._next_transaction()
+        if self.growing is not None and not settled:
+            for cursor, offset in zip(self.cursors, offsets, strict=True):
+                cursor.offset = offset
+            return _nothing()
+        return txn
 
-    def _next_transaction(self) -> _Transaction:
+    def _next_transaction(self) -> tuple[_Transaction, bool]:
         reduced: dict[tuple[int, Key], bytes] = {}
         # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
         counts: dict[str, int] = {}
         read_bytes: dict[str, int] = {}
         signals: dict[str, list[dict[str, Any]]] = {}
         taken = taken_bytes = 0
+        settled = True
         for cursor in self.cursors:
             if taken >= self.limit or taken_bytes >= self.max_bytes:
                 break
             collection = self.spec.bindings[cursor.binding].collection.name
             start = cursor.offset
             budget = (self.limit - taken, self.max_bytes - taken_bytes)
-            documents = self._read(cursor, budget, reduced, signals)
+            documents, ran_out = self._read(cursor, budget, reduced, signals)
             taken += documents
             taken_bytes += cursor.offset - start
+            if ran_out and taken < self.limit and taken_bytes < self.max_bytes:
+                settled = settled and not self._grows(cursor)  # (else it may get more)
             counts[collection] = counts.get(collection, 0) + documents
             read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
+        if self.growing is not None and not settled:
+            return _nothing(), False
         ordered = [line for _, line in sorted(reduced.items(), key=itemgetter(0))]
-        return _Transaction(
+        txn = _Transaction(
             stores=ordered,
             counts={k: v for k, v in counts.items() if v},
             read_bytes=read_bytes,
@@ -514,6 +585,7 @@ class _JournalReader:
             offsets={c.state_key: c.offset for c in self.cursors},
             checkpoint=self._checkpoint(),
         )
+        return txn, settled
 
     def _read(
         self,
@@ -521,9 +593,11 @@ class _JournalReader:
         budget: tuple[int, int],
         reduced: dict[tuple[int, Key], bytes],
         signals: dict[str, list[dict[str, Any]]],
-    ) -> int:
+    ) -> tuple[int, bool]:
         """Read one binding's documents (up to `budget`: lines, bytes) into `reduced`, and the
-        backfill signals before them into `signals`; the number of documents read."""
+        backfill signals before them into `signals`; the number of documents read, and
+        whether the read ran out of committed lines (rather than ending at a signal or
+        the budget)."""
         lines, end = cursor.journal.read(cursor.offset, cursor.end, *budget)
         stores = _StoreLines.of(self.spec, cursor.binding)
         loads = orjson.loads
@@ -532,20 +606,20 @@ class _JournalReader:
             control = control_of(line)
             if control is not None:
                 if documents:  # the signal opens the binding's next transaction
-                    break
+                    return documents, False
                 variant, truncated_at = control
                 signal = binding_fields(cursor.binding) | {"truncatedAt": truncated_at}
                 signals.setdefault(variant, []).append(signal)
                 cursor.offset += len(line)
                 if variant == "backfillComplete":
-                    break  # what follows a completed backfill is the next transaction's
+                    return documents, False  # what follows is the next transaction's
                 continue
             cursor.offset += len(line)
             documents += 1
             comparable_key, store = stores.line(loads(line), line)
             reduced[(cursor.binding, comparable_key)] = store
         assert cursor.offset <= end
-        return documents
+        return documents, end >= cursor.end
 
     def _checkpoint(self) -> dict[str, Any]:
         """The `runtimeCheckpoint` of a StartCommit: each journal read through its cursor."""
