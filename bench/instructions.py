@@ -4,7 +4,8 @@ callgrind: a figure that does not move with this VM's speed (its wall-clock figu
 
 - `runtime`: the runtime process of `runtime_run.py`'s benchmark run (counter capture into
   destination-kvdb), at `--documents` minus at a tenth of it, per document of the difference
-  (capture and materialization phases together; the connectors are not counted).
+  (capture and materialization phases together, the materializations process forked beside
+  the captures included; the connectors are not counted).
 - `destination`: destination-kvdb's materialization session behind flow-sdk's shim. The
   requests a real `run` sent it are recorded (its command wrapped in `tee`), cut after
   `--documents` stores and their commit, and replayed into `python -m destination_kvdb` under
@@ -37,18 +38,24 @@ from runtime_run import catalog  # noqa: E402
 
 
 def callgrind(argv: list[str], root: Path, stdin: Path | None = None) -> int:
-    """Instructions `argv` executed under callgrind, with `root`'s packages first on the path."""
+    """Instructions `argv` executed under callgrind, with `root`'s packages first on the path:
+    its own and those of the processes it forks (a run's materializations process), not of
+    the programs it executes (connectors)."""
     with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
         env = os.environ | {"PYTHONPATH": checkout_python_path(root)}
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *argv]
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out.%p", *argv]
         with open(stdin or os.devnull, "rb") as source:
             done = subprocess.run(
                 command, stdin=source, capture_output=True, text=True, env=env, cwd=tmp
             )
-    for line in done.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(maxsplit=1)[-1])
-    raise SystemExit(f"callgrind counted nothing ({done.returncode}): {done.stderr[-2000:]}")
+    counts = [
+        int(line.rsplit(maxsplit=1)[-1])
+        for line in done.stderr.splitlines()
+        if "Collected :" in line
+    ]
+    if not counts:
+        raise SystemExit(f"callgrind counted nothing ({done.returncode}): {done.stderr[-2000:]}")
+    return sum(counts)
 
 
 def runtime_per_document(root: Path, documents: int) -> float:

@@ -62,6 +62,8 @@ from flow_sdk.runtime.testing_seams import arm_crash_points_from_environment, cr
 
 STOP_SECONDS = 600.0
 """How long a stopped child may take to end its pass in flight before it is killed."""
+EXIT_SECONDS = 10.0
+"""How long a child that reported its results may take to exit before it is killed."""
 
 Progress = Callable[[str, str, int | None], None]
 """`(kind, text, amount)`: `("start", description, total bytes)` before a task's last pass,
@@ -164,6 +166,9 @@ class FollowingProcess:
         if self._runs is None and self._process.poll() is None:
             self._send("stop")
             self._collect(lambda kind, text, amount: None, STOP_SECONDS)
+        if self._runs is not None:  # it reported: it only closes its pipe and exits
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(EXIT_SECONDS)
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
