@@ -173,6 +173,8 @@ class FollowingProcess:
             self._process.kill()
         self._process.wait()
         self._reader.join()
+        if self._runs is None:  # (it ended before this was called: its results are queued)
+            self._collect(lambda kind, text, amount: None, 0)
         self._conn.close()
         return self._runs or []
 
@@ -407,9 +409,11 @@ def _child_life(
                 )
                 limit = settings.transaction_documents
                 storings[task.name] = Storing(prepared, task.name, data, console, limit)
-        _passes(conn, sender, catalog, data, storings, settings.follow)
+        _passes(_Inbox(conn), sender, catalog, data, storings, settings.follow)
     except EOFError:
         pass  # the run is gone: what was committed is kept
+    except KeyboardInterrupt:
+        pass  # (Ctrl-C reached the whole process group: the run says so itself)
     except BaseException as exc:  # sent to the run, which raises it
         _report(sender, exc)
     finally:
@@ -424,7 +428,7 @@ def _child_life(
 
 
 def _passes(
-    conn: Connection,
+    inbox: _Inbox,
     sender: _Sender,
     catalog: Catalog,
     data: DataDir,
@@ -432,25 +436,87 @@ def _passes(
     follow: bool,
 ) -> None:
     """A pass per `("commit", capture)` (commits that arrived meanwhile make one), until
-    `done` (the last pass, with progress, then each session ended and checked) or `stop`.
-    Storing ahead (not `follow`), a pass stores only settled transactions."""
+    `done` (the last pass) or `stop` (which also ends a pass in flight between two of its
+    transactions). Storing ahead (not `follow`), a pass stores only settled transactions,
+    and a materialization that fails leaves the others storing, as when they all store
+    after the captures; following, the failure ends the process (and the captures)."""
     captures = _CaptureOrder(catalog)
+    failed: dict[str, Exception] = {}
     while True:
-        message = conn.recv()
-        while message[0] == "commit" and conn.poll():
-            message = conn.recv()
-        if message[0] == "commit":
-            sender.send(("took",))  # (before the state files are read: see `_took`)
+        message = inbox.next()
         if message == "stop":
             return
+        if message != "done":
+            sender.send(("took",))  # (before the state files are read: see `_took`)
         committed = catalog_committed_journals(catalog, data)
-        if message == "done":  # the run's last pass, each session ended and checked
-            store_committed(storings, committed, _RelayProgress(sender), [])
+        if message == "done":
+            _last_pass(storings, failed, committed, sender)
             return
         growing = None if follow else captures.still_writing(message[1])
-        for storing in storings.values():
+        for name, storing in storings.items():
+            if name in failed:
+                continue
             storing.unread(*committed)
-            storing.store(lambda collection, documents, read: None, growing)
+            try:
+                storing.store(lambda collection, documents, read: None, growing, inbox.stopping)
+            except Exception as exc:  # (its session was abandoned)
+                if follow:
+                    raise
+                failed[name] = exc
+
+
+def _last_pass(
+    storings: dict[str, Storing],
+    failed: dict[str, Exception],
+    committed: tuple[dict[str, int], dict[str, dict[str, Any]]],
+    sender: _Sender,
+) -> None:
+    """The run's last pass in the catalog's order, each session ended and checked, up to the
+    first materialization that failed while storing ahead, whose failure it raises: a pass
+    after the captures would have stopped there too."""
+    names = list(storings)
+    first = next((i for i, name in enumerate(names) if name in failed), len(names))
+    healthy = {name: storings[name] for name in names[:first]}
+    store_committed(healthy, committed, _RelayProgress(sender), [])
+    if first < len(names):
+        raise failed[names[first]]
+
+
+class _Inbox:
+    """The run's messages, as the child's passes take them: commits that arrived meanwhile
+    make one, and a pass in flight sees a `stop` between its transactions (`stopping`)
+    without losing a commit that came before it."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._commit: Any = None
+        self._last: str | None = None
+        """`stop` or `done`, once sent: nothing follows them."""
+
+    def next(self) -> Any:
+        """`stop` or `done` once sent, else the latest commit (waiting for one)."""
+        self._drain()
+        if self._last is None and self._commit is None:
+            self._take(self._conn.recv())
+            self._drain()
+        if self._last is not None:
+            return self._last
+        message, self._commit = self._commit, None
+        return message
+
+    def stopping(self) -> bool:
+        self._drain()
+        return self._last == "stop"
+
+    def _drain(self) -> None:
+        while self._last is None and self._conn.poll():
+            self._take(self._conn.recv())
+
+    def _take(self, message: Any) -> None:
+        if isinstance(message, tuple) and message[0] == "commit":
+            self._commit = message
+        else:
+            self._last = message
 
 
 class _CaptureOrder:

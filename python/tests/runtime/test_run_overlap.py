@@ -171,6 +171,103 @@ def test_by_default_settled_transactions_are_stored_while_the_capture_runs(
     assert first_commit < capture_ended, "nothing was stored before the capture ended"
 
 
+FAILS_AT_SECOND_TRANSACTION = """
+import subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
+commits = 0
+for line in sys.stdin.buffer:
+    commits += line.startswith(b'{"startCommit"')
+    if line.startswith(b'{"store"') and commits >= 1:
+        child.kill()
+        print("sink2 stops at its second transaction", file=sys.stderr)
+        sys.exit(3)
+    child.stdin.write(line)
+    child.stdin.flush()
+child.stdin.close()
+sys.exit(child.wait())
+"""
+"""Runs the sink it is given; exits 3 at the first store of its second transaction."""
+
+SLOW_COMMITS = """
+import subprocess, sys, time
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
+for line in sys.stdin.buffer:
+    if line.startswith(b'{"startCommit"'):
+        time.sleep(0.5)
+    child.stdin.write(line)
+    child.stdin.flush()
+child.stdin.close()
+sys.exit(child.wait())
+"""
+"""Runs the sink it is given, each commit half a second late."""
+
+
+def test_by_default_a_failed_materialization_leaves_the_others_storing(tmp_path: Path) -> None:
+    """Two sinks store ahead; the second fails at its second transaction, while the capture
+    runs. The first still stores everything (as when both stored after the capture, in the
+    catalog's order), the run fails with the second's failure, and its last lines say what
+    each stored before it."""
+    log = tmp_path / "launches.log"
+    catalog = counter_catalog(tmp_path, log)
+    sink = catalog["materializations"]["acmeCo/sink"]
+    failing = [
+        sys.executable,
+        "-c",
+        FAILS_AT_SECOND_TRANSACTION,
+        *sink["endpoint"]["local"]["command"],
+    ]
+    catalog["materializations"]["acmeCo/sink2"] = {
+        "endpoint": {"local": {"command": failing, "config": {"path": str(tmp_path / "sink2.db")}}},
+        "bindings": sink["bindings"],
+    }
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    out = io.StringIO()
+    options = RunOptions(data_dir=tmp_path / "data", progress=False, transaction_documents=2)
+    with pytest.raises(RuntimeFailure) as failure:
+        run(path, options, Console(out))
+
+    assert "acmeCo/sink2" in str(failure.value), failure.value
+    with sqlite3.connect(tmp_path / "sink.db") as db:
+        assert db.execute("select count(*) from alpha").fetchone() == (DOCUMENTS,)
+    with sqlite3.connect(tmp_path / "sink2.db") as db:
+        assert db.execute("select count(*) from alpha").fetchone() == (2,)
+    text = out.getvalue()
+    assert f"before the failure: materialized {DOCUMENTS} document(s) with acmeCo/sink " in text
+    assert "before the failure: materialized 2 document(s) with acmeCo/sink2 " in text
+
+
+def test_by_default_a_failed_capture_ends_the_pass_in_flight_after_its_transaction(
+    tmp_path: Path,
+) -> None:
+    """The capture commits 60 documents quickly and fails; the sink, storing ahead a
+    document a transaction at half a second each, is far behind. The run fails about one
+    transaction after the capture, not after the backlog (~30 s)."""
+    log = tmp_path / "launches.log"
+    catalog = counter_catalog(tmp_path, log)
+    capture = catalog["captures"]["acmeCo/counter"]["endpoint"]["local"]
+    capture["config"] = {"count": 60, "every": 1, "sleep": 0.02}
+    capture["command"] = [sys.executable, "-c", FAILS_AFTER_CHECKPOINTS, *capture["command"]]
+    sink = catalog["materializations"]["acmeCo/sink"]["endpoint"]["local"]
+    sink["command"] = [sys.executable, "-c", SLOW_COMMITS, *sink["command"]]
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    options = RunOptions(data_dir=tmp_path / "data", progress=False, transaction_documents=1)
+    with pytest.raises(RuntimeFailure):
+        run(path, options, Console(io.StringIO()))
+    failed_at = time.time()
+
+    capture_ended = max(
+        float(line.split()[2])
+        for line in log.read_text().splitlines()
+        if line.startswith("capture ")
+    )
+    assert failed_at - capture_ended < 8, "the run waited for the whole pass"
+    with sqlite3.connect(tmp_path / "sink.db") as db:
+        (stored,) = db.execute("select count(*) from alpha").fetchone()
+    assert stored < 60 - 8 / 0.5
+
+
 @pytest.mark.parametrize("forked", [True, False], ids=["forked", "executed"])
 def test_with_follow_the_materialization_stores_each_capture_commit_as_it_lands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool

@@ -239,11 +239,13 @@ class Storing:
         self,
         on_commit: Callable[[str, int, int], None],
         growing: frozenset[str] | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> None:
         """Transactions until the cursors reach the lengths `unread` was given. Given the
         collections still `growing` (that may get more commits), only the transactions
         those commits cannot change (settled, see `_JournalReader`): a run storing ahead of
-        its captures stores what its last pass would have."""
+        its captures stores what its last pass would have. Once `interrupted()`, it ends
+        after the transaction in flight (a later pass goes on from there)."""
         cursors = self._cursors or []
         if all(c.offset >= c.end for c in cursors):
             return
@@ -254,7 +256,14 @@ class Storing:
                 self._opened = self._take() or _opened_session(
                     prepared.launcher, prepared.spec, prepared.version, prepared.run_state
                 )
-            _store_unread(self._opened.session, reader, prepared.run_state, self.result, on_commit)
+            _store_unread(
+                self._opened.session,
+                reader,
+                prepared.run_state,
+                self.result,
+                on_commit,
+                interrupted,
+            )
         except BaseException:
             self.abandon()
             raise
@@ -326,9 +335,11 @@ def _store_unread(
     run_state: _RunState,
     result: MaterializationRun,
     on_commit: Callable[[str, int, int], None],
+    interrupted: Callable[[], bool] | None = None,
 ) -> None:
-    """Transactions until the journals are read up to their committed lengths: the offsets
-    of each recorded once the connector answered `startedCommit`, then acknowledged."""
+    """Transactions until the journals are read up to their committed lengths (or until
+    `interrupted()`): the offsets of each recorded once the connector answered
+    `startedCommit`, then acknowledged."""
     upcoming = reader.next_transaction()
     if not (upcoming.stores or upcoming.signals):
         return  # (none settled yet)
@@ -340,7 +351,7 @@ def _store_unread(
         session.start_commit(txn.checkpoint)
         # Read the next transaction from the journals while the connector commits this one
         # (only the cursors move; nothing is recorded before `startedCommit`).
-        upcoming = reader.next_transaction()
+        upcoming = _nothing() if interrupted and interrupted() else reader.next_transaction()
         started = session.await_started_commit()
         crash_point("commit-started")
         run_state.apply(started)
@@ -533,6 +544,13 @@ class _JournalReader:
             lines, room = lines - ahead, room - unread
         return True
 
+    def _runs_out(self, cursor: Cursor, documents: int, room: int) -> bool:
+        """Whether a growing binding's committed lines cannot fill the budget left (so its
+        read would make the transaction unsettled, unless a signal ends it: that one waits)."""
+        if not self._grows(cursor) or cursor.end - cursor.offset >= room:
+            return False
+        return cursor.lines_ahead() < documents
+
     def _grows(self, cursor: Cursor) -> bool:
         growing = self.growing
         return growing is None or self.spec.bindings[cursor.binding].collection.name in growing
@@ -567,6 +585,8 @@ class _JournalReader:
             collection = self.spec.bindings[cursor.binding].collection.name
             start = cursor.offset
             budget = (self.limit - taken, self.max_bytes - taken_bytes)
+            if self.growing is not None and self._runs_out(cursor, *budget):
+                return _nothing(), False  # (not parsed only to be put back)
             documents, ran_out = self._read(cursor, budget, reduced, signals)
             taken += documents
             taken_bytes += cursor.offset - start

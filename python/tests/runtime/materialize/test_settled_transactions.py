@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -184,3 +186,28 @@ def test_lines_ahead_counts_only_what_was_committed_since(tmp_path: Path) -> Non
     cursor.offset = len(document(0, 0)) + len(document(1, 1))  # two lines read
     assert cursor.lines_ahead() == 6
     assert journal.count_lines(0, cursor.end) == 8
+
+
+def test_a_growing_binding_that_cannot_fill_the_budget_is_not_read_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal ends c0's part of a transaction at once (c0 is done growing, and holds more
+    than a budget behind the signal); the transaction goes on into c1, which grows a
+    document a commit. Until c1 could fill it, it is not settled, and c1 is not read at all
+    (else every commit would parse c1's documents again only to put them back)."""
+    reads: list[str] = []
+    real_read = Journal.read
+
+    def counted(self: Journal, offset: int, end: int, *budget: int | None) -> Any:
+        reads.append(self.path.name)
+        return real_read(self, offset, end, *budget)
+
+    monkeypatch.setattr(Journal, "read", counted)
+    complete = control_line("backfillComplete", "2026-12-02T00:00:00Z")
+    commits = [(COLLECTIONS[0], [complete, *(document(k, k) for k in range(25))])]
+    commits += [(COLLECTIONS[1], [document(100 + k, k)]) for k in range(12)]
+    materialization = spec(list(COLLECTIONS))
+    taken, ahead = store_ahead(tmp_path, materialization, commits, False, 20, None)
+    assert ahead == 0
+    assert reads.count("acmeCo_c1.jsonl") <= 3  # the last pass's three transactions only
+    assert taken == after(tmp_path, materialization, commits, 20, None)
