@@ -171,23 +171,6 @@ def test_by_default_settled_transactions_are_stored_while_the_capture_runs(
     assert first_commit < capture_ended, "nothing was stored before the capture ended"
 
 
-FAILS_AT_SECOND_TRANSACTION = """
-import subprocess, sys
-child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
-commits = 0
-for line in sys.stdin.buffer:
-    commits += line.startswith(b'{"startCommit"')
-    if line.startswith(b'{"store"') and commits >= 1:
-        child.kill()
-        print("sink2 stops at its second transaction", file=sys.stderr)
-        sys.exit(3)
-    child.stdin.write(line)
-    child.stdin.flush()
-child.stdin.close()
-sys.exit(child.wait())
-"""
-"""Runs the sink it is given; exits 3 at the first store of its second transaction."""
-
 SLOW_COMMITS = """
 import subprocess, sys, time
 child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
@@ -210,12 +193,8 @@ def test_by_default_a_failed_materialization_leaves_the_others_storing(tmp_path:
     log = tmp_path / "launches.log"
     catalog = counter_catalog(tmp_path, log)
     sink = catalog["materializations"]["acmeCo/sink"]
-    failing = [
-        sys.executable,
-        "-c",
-        FAILS_AT_SECOND_TRANSACTION,
-        *sink["endpoint"]["local"]["command"],
-    ]
+    wrapper = fails_at_store(1, "sink2 stops at its second transaction")
+    failing = [sys.executable, "-c", wrapper, *sink["endpoint"]["local"]["command"]]
     catalog["materializations"]["acmeCo/sink2"] = {
         "endpoint": {"local": {"command": failing, "config": {"path": str(tmp_path / "sink2.db")}}},
         "bindings": sink["bindings"],
@@ -312,20 +291,27 @@ def test_with_follow_a_failed_capture_keeps_what_was_stored_and_ends_the_session
     assert len(sink_launches) == 4, "the sink's session did not end with the run"
 
 
-FAILS_AT_FIRST_STORE = """
+def fails_at_store(commits: int, says: str) -> str:
+    """A wrapper that runs the command it is given, passing its input on, and exits 3 at
+    the first `store` after `commits` commits, saying `says`."""
+    return f"""
 import subprocess, sys
 child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE)
+commits = 0
 for line in sys.stdin.buffer:
-    if line.startswith(b'{"store"'):
+    commits += line.startswith(b'{{"startCommit"')
+    if line.startswith(b'{{"store"') and commits >= {commits}:
         child.kill()
-        print("the sink stops at its first store", file=sys.stderr)
+        print({says!r}, file=sys.stderr)
         sys.exit(3)
     child.stdin.write(line)
     child.stdin.flush()
 child.stdin.close()
 sys.exit(child.wait())
 """
-"""Runs the command it is given, passing its input on; exits 3 at the first `store`."""
+
+
+FAILS_AT_FIRST_STORE = fails_at_store(0, "the sink stops at its first store")
 
 
 def test_with_follow_a_failed_materialization_stops_the_capture_at_its_next_commit(
