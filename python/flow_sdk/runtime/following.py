@@ -232,13 +232,19 @@ class FollowingProcess:
         )
 
 
+class ChildTraceback(Exception):
+    """Where a failure the materializations process reported was raised there: the cause of
+    the failure raised again here, so that `--debug` shows the child's traceback too."""
+
+
 def _failure(module: str, name: str, message: str, detail: str) -> BaseException:
-    """The child's failure again: a `RuntimeFailure` of the same class and sentence, or
-    (a bug) an error that shows the child's traceback."""
+    """The child's failure again: a `RuntimeFailure` of the same class and sentence (caused
+    by its `ChildTraceback`), or (a bug) an error that shows the child's traceback."""
     kind = getattr(importlib.import_module(module), name, None) if module else None
     if isinstance(kind, type) and issubclass(kind, RuntimeFailure):
         failure = kind.__new__(kind)
         Exception.__init__(failure, message)
+        failure.__cause__ = ChildTraceback(f"in the run's materializations process:\n{detail}")
         return failure
     return RuntimeError(f"the run's materializations process failed:\n{detail}")
 

@@ -369,8 +369,10 @@ def test_a_failure_of_the_materializations_process_keeps_its_class_and_sentence(
     violation's own `__init__` takes other arguments), and a bug keeps its traceback."""
     violation = ProtocolViolation("opened-first", "the first response was not `opened`", b"{}")
     kind = type(violation)
-    again = _failure(kind.__module__, kind.__qualname__, str(violation), "")
+    where = 'Traceback (most recent call last):\n  File "session.py", line 1\nProtocolViolation'
+    again = _failure(kind.__module__, kind.__qualname__, str(violation), where)
     assert type(again) is ProtocolViolation and str(again) == str(violation)
+    assert where in str(again.__cause__)  # what `--debug` prints below the run's own traceback
     bug = _failure("builtins", "KeyError", "'x'", "Traceback (most recent call last):\nKeyError")
     assert type(bug) is RuntimeError and "KeyError" in str(bug)
 
