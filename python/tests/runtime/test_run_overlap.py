@@ -138,12 +138,15 @@ def test_materializations_are_applied_while_the_capture_runs(tmp_path: Path) -> 
         assert db.execute("select count(*) from alpha").fetchone() == (DOCUMENTS,)
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "executed"])
 def test_by_default_settled_transactions_are_stored_while_the_capture_runs(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
 ) -> None:
     """A default run stores a transaction as soon as the capture committed enough to settle
     it (two documents here): the first commits while the capture still runs, and the
-    transactions are exactly those of one pass after the capture (in key order, five of two)."""
+    transactions are exactly those of one pass after the capture (in key order, five of two);
+    from a forked materializations process and from a fresh interpreter."""
+    monkeypatch.setattr(following, "can_fork", lambda: forked)
     log = tmp_path / "launches.log"
     path = tmp_path / "flow.yaml"
     path.write_text(yaml.safe_dump(counter_catalog(tmp_path, log)))
