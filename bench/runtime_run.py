@@ -134,13 +134,12 @@ def _watch_forks(process: subprocess.Popen[str]) -> int:
     """Until `process` ends: the peak RSS (KiB, `VmHWM`) of its children that are forks of
     it (the run's materializations process; connectors run other programs), sampled from
     /proc every 50 ms."""
-    own = Path(f"/proc/{process.pid}/cmdline")
+    try:
+        command = Path(f"/proc/{process.pid}/cmdline").read_bytes()  # (exec'd: it stays)
+    except OSError:
+        return 0
     peak = 0
     while process.poll() is None:
-        try:
-            command = own.read_bytes()
-        except OSError:
-            break
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != process.pid:

@@ -70,7 +70,7 @@ Progress = Callable[[str, str, int | None], None]
 `("advance", note, bytes)` as it stores (`materialize.run.store_committed`'s calls)."""
 
 
-class FollowingProcess:
+class MaterializationsProcess:
     """The run's side of the child: `committed()` after each capture commit, `finish()` once
     the captures ended (the last pass; the results), `stop()` after a failure (what was
     stored; idempotent)."""
@@ -415,7 +415,7 @@ def _child_life(
                 )
                 limit = settings.transaction_documents
                 storings[task.name] = Storing(prepared, task.name, data, console, limit)
-        _passes(_Inbox(conn), sender, catalog, data, storings, settings.follow)
+        _passes(_Inbox(conn), sender, console, catalog, data, storings, settings.follow)
     except EOFError:
         pass  # the run is gone: what was committed is kept
     except KeyboardInterrupt:
@@ -436,6 +436,7 @@ def _child_life(
 def _passes(
     inbox: _Inbox,
     sender: _Sender,
+    console: Console,
     catalog: Catalog,
     data: DataDir,
     storings: dict[str, Storing],
@@ -456,7 +457,7 @@ def _passes(
             sender.send(("took",))  # (before the state files are read: see `_took`)
         committed = catalog_committed_journals(catalog, data)
         if message == "done":
-            _last_pass(storings, failed, committed, sender)
+            _last_pass(storings, failed, committed, sender, console)
             return
         growing = None if follow else captures.still_writing(message[1])
         for name, storing in storings.items():
@@ -476,15 +477,19 @@ def _last_pass(
     failed: dict[str, Exception],
     committed: tuple[dict[str, int], dict[str, dict[str, Any]]],
     sender: _Sender,
+    console: Console,
 ) -> None:
     """The run's last pass in the catalog's order, each session ended and checked, up to the
     first materialization that failed while storing ahead, whose failure it raises: a pass
-    after the captures would have stopped there too."""
+    after the captures would have stopped there too. The failures of later ones are logged."""
     names = list(storings)
     first = next((i for i, name in enumerate(names) if name in failed), len(names))
     healthy = {name: storings[name] for name in names[:first]}
     store_committed(healthy, committed, _RelayProgress(sender), [])
     if first < len(names):
+        for name in names[first + 1 :]:
+            if name in failed:
+                console.log("error", f"{name} failed too: {failed[name]}")
         raise failed[names[first]]
 
 
@@ -531,16 +536,13 @@ class _CaptureOrder:
     after it."""
 
     def __init__(self, catalog: Catalog) -> None:
-        self._targets = [
-            (name, frozenset(b.target for b in task.enabled_bindings))
-            for name, task in catalog.captures.items()
-            if not task.disable
-        ]
+        enabled = [task for task in catalog.captures.values() if not task.disable]
+        self._names = [task.name for task in enabled]
+        self._targets = [frozenset(b.target for b in task.enabled_bindings) for task in enabled]
 
     def still_writing(self, capture: str) -> frozenset[str]:
-        names = [name for name, _ in self._targets]
-        later = self._targets[names.index(capture) :] if capture in names else self._targets
-        return frozenset().union(*(targets for _, targets in later))
+        later = self._names.index(capture) if capture in self._names else 0
+        return frozenset().union(*self._targets[later:])
 
 
 def _report(sender: _Sender, exc: BaseException) -> None:

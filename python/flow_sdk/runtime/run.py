@@ -32,7 +32,7 @@ from flow_sdk.runtime.catalog.rules import check_catalog
 from flow_sdk.runtime.console import Console
 from flow_sdk.runtime.durations import format_duration
 from flow_sdk.runtime.errors import CatalogError, RuntimeFailure
-from flow_sdk.runtime.following import FollowingProcess
+from flow_sdk.runtime.following import MaterializationsProcess
 from flow_sdk.runtime.journal import DataDir
 from flow_sdk.runtime.materialize.run import (
     TRANSACTION_DOCUMENTS,
@@ -149,7 +149,7 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
     summary = RunSummary()
     started = time.monotonic()
     progress_so_far = SoFar(summary)
-    materializing = FollowingProcess(
+    materializing = MaterializationsProcess(
         catalog,
         source,
         data,
@@ -159,8 +159,8 @@ def run(source: str | Path, options: RunOptions, console: Console | None = None)
         follow=options.follow,
     )
     try:
-        on_commit = materializing.committed
-        _run_captures(catalog, data, options, console, progress, progress_so_far, on_commit)
+        committed = materializing.committed
+        _run_captures(catalog, data, options, console, progress, progress_so_far, committed)
         crash_point("captures-done")
         summary.materializations += materializing.finish(progress.event)
         progress.finish()
@@ -187,7 +187,7 @@ def _run_captures(
     console: Console,
     progress: RunProgress,
     so_far: SoFar,
-    on_commit: Callable[[str], None] | None = None,
+    on_commit: Callable[[str], None],
 ) -> None:
     """Every enabled capture, one after the other, into the journals; `on_commit(capture)`
     after each transaction is committed."""
@@ -200,8 +200,7 @@ def _run_captures(
         def captured(txn: Transaction, name: str = task.name) -> None:
             progress.advance(len(txn.documents), f"{txn.checkpoints} checkpoint(s)")
             so_far.committed(name, txn)
-            if on_commit is not None:
-                on_commit(name)
+            on_commit(name)
 
         so_far.summary.captures.append(
             run_capture(catalog, task, data, console, captured, timeouts, options.network)

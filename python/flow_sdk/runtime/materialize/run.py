@@ -341,8 +341,6 @@ def _store_unread(
     `interrupted()`): the offsets of each recorded once the connector answered
     `startedCommit`, then acknowledged."""
     upcoming = reader.next_transaction()
-    if not (upcoming.stores or upcoming.signals):
-        return  # (none settled yet)
     while upcoming.stores or upcoming.signals:
         txn = upcoming
         run_state.apply(session.run_flush(txn.signals))
@@ -457,6 +455,11 @@ class _Transaction:
     """The `runtimeCheckpoint` of its StartCommit."""
 
 
+def _fills(cursor: Cursor, lines: int, room: int) -> bool:
+    """Whether a binding's committed part holds `lines` lines or `room` bytes past its cursor."""
+    return cursor.end - cursor.offset >= room or cursor.lines_ahead() >= lines
+
+
 def _nothing() -> _Transaction:
     """No transaction (none left, or none settled yet)."""
     return _Transaction([], {}, {}, {}, {}, {})
@@ -533,23 +536,17 @@ class _JournalReader:
         out (one that a signal ends early waits for more commits)."""
         lines, room = self.limit, self.max_bytes
         for cursor in self.cursors:
-            unread = cursor.end - cursor.offset
-            if unread >= room:
-                return True
-            ahead = cursor.lines_ahead() if unread > 0 else 0
-            if ahead >= lines:
+            if _fills(cursor, lines, room):
                 return True
             if self._grows(cursor):
                 return False
-            lines, room = lines - ahead, room - unread
+            lines, room = lines - cursor.lines_ahead(), room - (cursor.end - cursor.offset)
         return True
 
-    def _runs_out(self, cursor: Cursor, documents: int, room: int) -> bool:
+    def _runs_out(self, cursor: Cursor, lines: int, room: int) -> bool:
         """Whether a growing binding's committed lines cannot fill the budget left (so its
         read would make the transaction unsettled, unless a signal ends it: that one waits)."""
-        if not self._grows(cursor) or cursor.end - cursor.offset >= room:
-            return False
-        return cursor.lines_ahead() < documents
+        return self._grows(cursor) and not _fills(cursor, lines, room)
 
     def _grows(self, cursor: Cursor) -> bool:
         growing = self.growing
@@ -564,14 +561,15 @@ class _JournalReader:
             return _nothing()
         offsets = [cursor.offset for cursor in self.cursors]
         with gc_paused():  # thousands of keys and lines are held until the sort
-            txn, settled = self._next_transaction()
-        if self.growing is not None and not settled:
+            txn = self._next_transaction()
+        if txn is None:  # (not settled: put back)
             for cursor, offset in zip(self.cursors, offsets, strict=True):
                 cursor.offset = offset
             return _nothing()
         return txn
 
-    def _next_transaction(self) -> tuple[_Transaction, bool]:
+    def _next_transaction(self) -> _Transaction | None:
+        """The next transaction, or None for one that is not settled (given `growing`)."""
         reduced: dict[tuple[int, Key], bytes] = {}
         # (binding, key) → store line; sorted, that is the order Flow's combiner stores in
         counts: dict[str, int] = {}
@@ -586,7 +584,7 @@ class _JournalReader:
             start = cursor.offset
             budget = (self.limit - taken, self.max_bytes - taken_bytes)
             if self.growing is not None and self._runs_out(cursor, *budget):
-                return _nothing(), False  # (not parsed only to be put back)
+                return None  # (not parsed only to be put back)
             documents, ran_out = self._read(cursor, budget, reduced, signals)
             taken += documents
             taken_bytes += cursor.offset - start
@@ -595,9 +593,9 @@ class _JournalReader:
             counts[collection] = counts.get(collection, 0) + documents
             read_bytes[collection] = read_bytes.get(collection, 0) + cursor.offset - start
         if self.growing is not None and not settled:
-            return _nothing(), False
+            return None
         ordered = [line for _, line in sorted(reduced.items(), key=itemgetter(0))]
-        txn = _Transaction(
+        return _Transaction(
             stores=ordered,
             counts={k: v for k, v in counts.items() if v},
             read_bytes=read_bytes,
@@ -605,7 +603,6 @@ class _JournalReader:
             offsets={c.state_key: c.offset for c in self.cursors},
             checkpoint=self._checkpoint(),
         )
-        return txn, settled
 
     def _read(
         self,
